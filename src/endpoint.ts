@@ -1,0 +1,270 @@
+/**
+ * An endpoint is one side of the WebApp ↔ CoreApp link: it seals what it sends and opens,
+ * with the full replay policy, what it receives. This is the API service authors use.
+ */
+import { inspect } from 'node:util';
+import { selectBackend } from './crypto/backend.js';
+import { type AeadBackend, wasmBackend } from './crypto/sodium.js';
+import { authenticateEnvelope, sealEnvelope } from './envelope/aead.js';
+import {
+  Direction,
+  FORMAT_OFFSET,
+  HEADER_BYTES,
+  MIN_ENVELOPE_BYTES,
+  NONCE_OFFSET,
+  PayloadFormat,
+  TAG_BYTES,
+  keyIdHex,
+  readTimestamp,
+} from './envelope/format.js';
+import { fromText, toText } from './envelope/text.js';
+import { ErrorCode, WaTransportError, isWaTransportError } from './errors.js';
+import { Keyring } from './keys.js';
+import { type Logger, silentLogger } from './log.js';
+import type { EndpointObserver } from './observer.js';
+import { decodeMsgpack, encodeMsgpack } from './payload.js';
+import { type Clock, Verifier, type VerifierOptions } from './verifier.js';
+
+export type Role = 'webapp' | 'coreapp';
+
+/** Largest envelope accepted or produced by default: 4 MiB. */
+export const DEFAULT_MAX_ENVELOPE_BYTES = 4 * 1024 * 1024;
+
+export interface EndpointOptions extends VerifierOptions {
+  /** Which side this process is. A WebApp seals WebApp→CoreApp and opens CoreApp→WebApp. */
+  role: Role;
+  /** The shared secret (WA_SECRET). Used to seal and to open. */
+  secret: string | Uint8Array;
+  /** Earlier secrets still accepted when opening, during a rotation. Never used to seal. */
+  previousSecrets?: ReadonlyArray<string | Uint8Array>;
+  /** Largest envelope, in bytes, that is sealed or opened. Default 4 MiB. */
+  maxEnvelopeBytes?: number;
+  /** A pino logger (or anything with the same `warn`). Rejections are logged; default silent. */
+  logger?: Logger;
+  /** Told of every seal, open and rejection: the hook for metrics and clock-health tracking. */
+  observer?: EndpointObserver;
+}
+
+export interface SealOptions {
+  /**
+   * Bytes or text bound to the envelope but not sent, e.g. `"POST /v1/messages"` or a channel
+   * id. Opening with a different context fails with ERR_WA_FORGED.
+   */
+  context?: string | Uint8Array;
+}
+
+export interface OpenOptions extends SealOptions {
+  /** Who sent it (an address, a connection id), for rejection logs only. */
+  peer?: string;
+}
+
+export interface Opened<T = unknown> {
+  /** The decoded payload: a `Uint8Array` when bytes were sealed, else the msgpack value. */
+  readonly payload: T;
+  /** Key id of the secret it was sealed with (8 hex characters). */
+  readonly keyId: string;
+  /** When it was sealed, by the sender's clock (ms since the epoch). */
+  readonly timestamp: number;
+  /** Its 24-byte nonce, unique per envelope: use it to bind a reply to this request. */
+  readonly nonce: Uint8Array;
+}
+
+const OUTBOUND: Record<Role, Direction> = {
+  webapp: Direction.WEBAPP_TO_COREAPP,
+  coreapp: Direction.COREAPP_TO_WEBAPP,
+};
+const INBOUND: Record<Role, Direction> = {
+  webapp: Direction.COREAPP_TO_WEBAPP,
+  coreapp: Direction.WEBAPP_TO_COREAPP,
+};
+
+const encoder = new TextEncoder();
+
+/** What was learnt of an envelope before it was rejected, for the log and the observer. */
+interface Seen {
+  bytes?: Uint8Array;
+  /** Authenticated timestamp minus the verifier's clock. */
+  skewMs?: number;
+}
+
+interface Checked {
+  readonly bytes: Uint8Array;
+  readonly plaintext: Uint8Array;
+  readonly timestamp: number;
+  readonly now: number;
+  /** Settles once the nonce is recorded; undefined when the store answered synchronously. */
+  readonly recorded: void | Promise<void>;
+}
+
+export class Endpoint {
+  readonly role: Role;
+  readonly maxEnvelopeBytes: number;
+  readonly verifier: Verifier;
+  readonly #keyring: Keyring;
+  readonly #backend: AeadBackend;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #observer: EndpointObserver | undefined;
+
+  /** Use `createEndpoint`, which waits for libsodium to be ready. */
+  constructor(options: EndpointOptions, backend: AeadBackend = wasmBackend) {
+    if (options.role !== 'webapp' && options.role !== 'coreapp') {
+      throw new WaTransportError(ErrorCode.CONFIG, 'role must be "webapp" or "coreapp"');
+    }
+    this.role = options.role;
+    const max = options.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
+    if (!Number.isSafeInteger(max) || max < MIN_ENVELOPE_BYTES) {
+      throw new WaTransportError(ErrorCode.CONFIG, `maxEnvelopeBytes must be an integer ≥ ${MIN_ENVELOPE_BYTES}`);
+    }
+    this.maxEnvelopeBytes = max;
+    this.#keyring = new Keyring(options.secret, options.previousSecrets);
+    this.verifier = new Verifier(options);
+    this.#backend = backend;
+    this.#clock = options.clock ?? Date.now;
+    this.#logger = options.logger ?? silentLogger;
+    this.#observer = options.observer;
+  }
+
+  /** Key id of the secret this endpoint seals with. */
+  get keyId(): string {
+    return this.#keyring.current.keyIdHex;
+  }
+
+  /** Key ids of every secret this endpoint opens with, current first. */
+  get keyIds(): string[] {
+    return this.#keyring.keyIds;
+  }
+
+  /** Seals a payload for the other side. A `Uint8Array` travels untouched; anything else as msgpack. */
+  seal(payload: unknown, options?: SealOptions): Uint8Array {
+    const bytes = payload instanceof Uint8Array;
+    const plaintext = bytes ? payload : encodeMsgpack(payload);
+    if (plaintext.length > this.maxEnvelopeBytes - HEADER_BYTES - TAG_BYTES) {
+      throw new WaTransportError(ErrorCode.TOO_LARGE);
+    }
+    const envelope = sealEnvelope({
+      backend: this.#backend,
+      keys: this.#keyring.current,
+      direction: OUTBOUND[this.role],
+      format: bytes ? PayloadFormat.BYTES : PayloadFormat.MSGPACK,
+      plaintext,
+      timestamp: this.#clock(),
+      context: contextBytes(options?.context),
+    });
+    this.#observer?.sealed?.(envelope.length);
+    return envelope;
+  }
+
+  /** `seal`, in the text form (unpadded base64url). */
+  sealText(payload: unknown, options?: SealOptions): string {
+    return toText(this.seal(payload, options));
+  }
+
+  /**
+   * Authenticates an envelope (binary or text form), enforces the replay window and records
+   * its nonce, then decodes it. Rejects with a `WaTransportError` whose `code` says why.
+   */
+  async open<T = unknown>(envelope: Uint8Array | string, options?: OpenOptions): Promise<Opened<T>> {
+    const seen: Seen = {};
+    try {
+      const checked = this.#check(envelope, options, seen);
+      if (checked.recorded === undefined) return this.#opened<T>(checked, 0);
+      const started = performance.now();
+      await checked.recorded;
+      return this.#opened<T>(checked, performance.now() - started);
+    } catch (error) {
+      throw this.#rejected(error, seen, options);
+    }
+  }
+
+  /**
+   * `open` without a promise, for a synchronous replay store (the default in-memory one).
+   * With an asynchronous store it fails with ERR_WA_CONFIG.
+   */
+  openSync<T = unknown>(envelope: Uint8Array | string, options?: OpenOptions): Opened<T> {
+    const seen: Seen = {};
+    try {
+      const checked = this.#check(envelope, options, seen);
+      if (checked.recorded instanceof Promise) {
+        checked.recorded.catch(() => {}); // the error below reports it
+        throw new WaTransportError(ErrorCode.CONFIG, 'openSync needs a synchronous replay store; use open');
+      }
+      return this.#opened<T>(checked, 0);
+    } catch (error) {
+      throw this.#rejected(error, seen, options);
+    }
+  }
+
+  /** Every check but the wait for an asynchronous store. `seen` keeps the bytes for the log. */
+  #check(envelope: Uint8Array | string, options: OpenOptions | undefined, seen: Seen): Checked {
+    const bytes = this.#bytesOf(envelope);
+    seen.bytes = bytes;
+    const plaintext = authenticateEnvelope(bytes, {
+      backend: this.#backend,
+      keyring: this.#keyring,
+      direction: INBOUND[this.role],
+      maxEnvelopeBytes: this.maxEnvelopeBytes,
+      context: contextBytes(options?.context),
+    });
+    const timestamp = readTimestamp(bytes);
+    const now = this.verifier.now();
+    seen.skewMs = timestamp - now;
+    this.verifier.checkTime(timestamp, now);
+    const recorded = this.verifier.recordNonce(bytes.subarray(NONCE_OFFSET, HEADER_BYTES), timestamp, now);
+    return { bytes, plaintext, timestamp, now, recorded };
+  }
+
+  #bytesOf(envelope: Uint8Array | string): Uint8Array {
+    if (typeof envelope === 'string') return fromText(envelope, this.maxEnvelopeBytes);
+    if (envelope instanceof Uint8Array) return envelope;
+    throw new WaTransportError(ErrorCode.MALFORMED);
+  }
+
+  #opened<T>({ bytes, plaintext, timestamp, now }: Checked, storeMs: number): Opened<T> {
+    const payload = bytes[FORMAT_OFFSET] === PayloadFormat.BYTES ? plaintext : decodeMsgpack(plaintext);
+    const keyId = keyIdHex(bytes);
+    this.#observer?.opened?.({ keyId, skewMs: timestamp - now, storeMs });
+    return {
+      payload: payload as T,
+      keyId,
+      timestamp,
+      nonce: bytes.slice(NONCE_OFFSET, HEADER_BYTES),
+    };
+  }
+
+  /** Logs a rejection (code, key id, peer: never payload or key material) and returns the error. */
+  #rejected(error: unknown, { bytes, skewMs }: Seen, options: OpenOptions | undefined): unknown {
+    if (!isWaTransportError(error)) return error;
+    const keyId = bytes !== undefined && bytes.length >= MIN_ENVELOPE_BYTES ? keyIdHex(bytes) : undefined;
+    const peer = options?.peer;
+    this.#logger.warn(
+      { event: 'wa_transport.rejected', code: error.code, keyId, peer, role: this.role },
+      'envelope rejected',
+    );
+    this.#observer?.rejected?.({ code: error.code, keyId, skewMs, peer });
+    return error;
+  }
+
+  toJSON(): { role: Role; keyIds: string[] } {
+    return { role: this.role, keyIds: this.keyIds };
+  }
+
+  toString(): string {
+    return `Endpoint(${this.role}, keys ${this.keyIds.join(', ')})`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+}
+
+/** Creates an endpoint once libsodium is ready. */
+export async function createEndpoint(options: EndpointOptions): Promise<Endpoint> {
+  return new Endpoint(options, await selectBackend());
+}
+
+function contextBytes(context: string | Uint8Array | undefined): Uint8Array | undefined {
+  if (context === undefined || context instanceof Uint8Array) return context;
+  if (typeof context === 'string') return encoder.encode(context);
+  throw new WaTransportError(ErrorCode.CONFIG, 'context must be a string or a Uint8Array');
+}

@@ -1,0 +1,73 @@
+/**
+ * Every rejection and every misconfiguration ends in a `WaTransportError` whose `code` is one
+ * of `ErrorCode`. Callers switch on `code`; messages are fixed per code so that an attacker
+ * learns nothing from them beyond the code itself (the model is panva/jose's `errors.ts`).
+ */
+export const ErrorCode = {
+  /** Not an envelope: wrong type, empty, truncated, bad text encoding, an unknown header value. */
+  MALFORMED: 'ERR_WA_MALFORMED',
+  /** The version byte names a protocol version this build does not speak. */
+  UNSUPPORTED_VERSION: 'ERR_WA_UNSUPPORTED_VERSION',
+  /** The key id matches none of the configured secrets (e.g. a secret removed after rotation). */
+  UNKNOWN_KEY: 'ERR_WA_UNKNOWN_KEY',
+  /** Sealed for the other direction: a message reflected back to its sender. */
+  WRONG_DIRECTION: 'ERR_WA_WRONG_DIRECTION',
+  /** Authentication failed: tampered bytes, wrong secret, or wrong context (route, channel). */
+  FORGED: 'ERR_WA_FORGED',
+  /** Authentic, but its timestamp is older than the replay window. */
+  EXPIRED: 'ERR_WA_EXPIRED',
+  /** Authentic, but its timestamp is further ahead than the allowed clock skew. */
+  FUTURE: 'ERR_WA_FUTURE',
+  /** Authentic and fresh, but its nonce was already accepted: a replay. */
+  REPLAYED: 'ERR_WA_REPLAYED',
+  /** Larger than the configured envelope size limit. */
+  TOO_LARGE: 'ERR_WA_TOO_LARGE',
+  /** The replay cache reached its entry cap; it refuses rather than forget nonces. */
+  REPLAY_CACHE_FULL: 'ERR_WA_REPLAY_CACHE_FULL',
+  /** The replay store could not be asked (e.g. Redis down); nothing is accepted unchecked. */
+  REPLAY_STORE_UNAVAILABLE: 'ERR_WA_REPLAY_STORE_UNAVAILABLE',
+  /** Authentic, but the payload is not acceptable msgpack (hostile or unsupported types). */
+  PAYLOAD: 'ERR_WA_PAYLOAD',
+  /** The secret is too short or too patterned to resist offline guessing. */
+  WEAK_SECRET: 'ERR_WA_WEAK_SECRET',
+  /** An option or environment variable has a value that cannot be used. */
+  CONFIG: 'ERR_WA_CONFIG',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Fixed messages: rejection messages never carry attacker-controlled or secret detail. */
+const MESSAGES: Record<ErrorCode, string> = {
+  ERR_WA_MALFORMED: 'envelope is malformed',
+  ERR_WA_UNSUPPORTED_VERSION: 'envelope version is not supported',
+  ERR_WA_UNKNOWN_KEY: 'envelope was sealed with a secret that is not configured',
+  ERR_WA_WRONG_DIRECTION: 'envelope was sealed for the other direction',
+  ERR_WA_FORGED: 'envelope failed authentication',
+  ERR_WA_EXPIRED: 'envelope is older than the replay window',
+  ERR_WA_FUTURE: 'envelope timestamp is too far in the future',
+  ERR_WA_REPLAYED: 'envelope was already accepted once',
+  ERR_WA_TOO_LARGE: 'envelope exceeds the size limit',
+  ERR_WA_REPLAY_CACHE_FULL: 'replay cache is full',
+  ERR_WA_REPLAY_STORE_UNAVAILABLE: 'replay store is unavailable',
+  ERR_WA_PAYLOAD: 'payload is not acceptable',
+  ERR_WA_WEAK_SECRET: 'secret is too weak',
+  ERR_WA_CONFIG: 'invalid configuration',
+};
+
+export class WaTransportError extends Error {
+  override readonly name = 'WaTransportError';
+  readonly code: ErrorCode;
+
+  /**
+   * @param detail appended to the fixed message; only for values that are safe to show
+   *   (a key id, an option name), never key material, plaintext or raw input.
+   */
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    super(detail === undefined ? MESSAGES[code] : `${MESSAGES[code]}: ${detail}`, options);
+    this.code = code;
+  }
+}
+
+export function isWaTransportError(value: unknown, code?: ErrorCode): value is WaTransportError {
+  return value instanceof WaTransportError && (code === undefined || value.code === code);
+}

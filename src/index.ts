@@ -1,0 +1,15 @@
+export { Endpoint, createEndpoint, DEFAULT_MAX_ENVELOPE_BYTES } from './endpoint.js';
+export type { EndpointOptions, Opened, OpenOptions, Role, SealOptions } from './endpoint.js';
+export { ErrorCode, WaTransportError, isWaTransportError } from './errors.js';
+export { Direction, PayloadFormat, HEADER_BYTES, TAG_BYTES, MIN_ENVELOPE_BYTES, readHeader } from './envelope/format.js';
+export type { EnvelopeHeader } from './envelope/format.js';
+export { fromText, toText } from './envelope/text.js';
+export { generateSecret, MIN_SECRET_BYTES } from './keys.js';
+export type { Logger } from './log.js';
+export { MemoryReplayStore, DEFAULT_MAX_ENTRIES } from './replay/memory.js';
+export type { MemoryReplayStoreOptions, MemoryReplayStoreStats } from './replay/memory.js';
+export type { ReplayStore } from './replay/store.js';
+export { Verifier, DEFAULT_WINDOW_MS, DEFAULT_MAX_SKEW_MS } from './verifier.js';
+export type { Clock, VerifierOptions } from './verifier.js';
+export { MAX_DEPTH } from './payload.js';
+export type { EndpointObserver, OpenedEvent, RejectedEvent } from './observer.js';

@@ -1,0 +1,147 @@
+/**
+ * Payload encoding (docs/PROTOCOL.md §5): JavaScript values travel as msgpack (msgpackr), bytes
+ * travel untouched.
+ *
+ * msgpackr decodes many extension types into live objects (RegExp, Error, Set, typed arrays,
+ * record definitions, bundled strings) and recurses without a depth limit. A peer that holds
+ * the secret may still be buggy or compromised, so before msgpackr sees a payload,
+ * `checkMsgpack` walks it without recursion and admits only plain data: nil, booleans,
+ * numbers, strings, binary, arrays, maps with string or integer keys (never `__proto__`), the
+ * timestamp extension (-1, decoded to Date) and msgpackr's `undefined` (fixext1 type 0),
+ * nested at most `MAX_DEPTH` deep, with no declared length beyond the bytes present.
+ * The sender runs the same check, so what one side can send the other can read.
+ */
+import { Packr, Unpackr } from 'msgpackr';
+import { ErrorCode, WaTransportError } from './errors.js';
+
+/** Deepest nesting of arrays and maps accepted. */
+export const MAX_DEPTH = 64;
+
+const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, bundleStrings: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, structuredClone: false, bundleStrings: false });
+
+export function encodeMsgpack(value: unknown): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = packr.pack(value);
+  } catch {
+    throw new WaTransportError(ErrorCode.PAYLOAD, 'value cannot be encoded as msgpack');
+  }
+  if (!checkMsgpack(bytes)) {
+    throw new WaTransportError(
+      ErrorCode.PAYLOAD,
+      `value holds a type that is not sent (only plain data: objects, arrays, strings, numbers, ` +
+        `booleans, null, Uint8Array, Date), a "__proto__" key, or nesting deeper than ${MAX_DEPTH}`,
+    );
+  }
+  return bytes;
+}
+
+/** Decodes an authenticated msgpack payload, or throws ERR_WA_PAYLOAD. */
+export function decodeMsgpack(bytes: Uint8Array): unknown {
+  if (!checkMsgpack(bytes)) throw new WaTransportError(ErrorCode.PAYLOAD);
+  try {
+    return unpackr.unpack(bytes);
+  } catch {
+    throw new WaTransportError(ErrorCode.PAYLOAD);
+  }
+}
+
+const PROTO_KEY = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f]; // "__proto__"
+const TIMESTAMP_EXT = 0xff; // -1
+const UNDEFINED_EXT = 0x00; // msgpackr's encoding of `undefined`
+
+/**
+ * True when `bytes` is exactly one msgpack value made only of admitted types.
+ * Iterative: `left[d]` counts the items still to read in the container at depth d
+ * (a map of n pairs counts 2n items, keys at even positions from its end).
+ */
+export function checkMsgpack(bytes: Uint8Array): boolean {
+  const end = bytes.length;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const left: number[] = [1];
+  const isMap: boolean[] = [false];
+  let pos = 0;
+
+  while (left.length > 0) {
+    const d = left.length - 1;
+    if (left[d] === 0) {
+      left.pop();
+      isMap.pop();
+      continue;
+    }
+    const isKey = isMap[d] === true && left[d]! % 2 === 0;
+    left[d]!--;
+    if (pos >= end) return false;
+    const token = bytes[pos++]!;
+
+    let count = -1; // items of a container opened by this token
+    let map = false;
+    let skip = 0; // bytes of a scalar's body
+    let strLength = -1;
+
+    if (token <= 0x7f || token >= 0xe0) {
+      // fixint: no body
+    } else if (token <= 0x8f) {
+      count = (token & 0x0f) * 2;
+      map = true;
+    } else if (token <= 0x9f) {
+      count = token & 0x0f;
+    } else if (token <= 0xbf) {
+      strLength = token & 0x1f;
+    } else {
+      switch (token) {
+        case 0xc0: case 0xc2: case 0xc3: break;
+        case 0xcc: case 0xd0: skip = 1; break;
+        case 0xcd: case 0xd1: skip = 2; break;
+        case 0xca: case 0xce: case 0xd2: skip = 4; break;
+        case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
+        case 0xd9: if (pos + 1 > end) return false; strLength = bytes[pos]!; pos += 1; break;
+        case 0xda: if (pos + 2 > end) return false; strLength = view.getUint16(pos); pos += 2; break;
+        case 0xdb: if (pos + 4 > end) return false; strLength = view.getUint32(pos); pos += 4; break;
+        case 0xc4: if (pos + 1 > end) return false; skip = bytes[pos]!; pos += 1; break;
+        case 0xc5: if (pos + 2 > end) return false; skip = view.getUint16(pos); pos += 2; break;
+        case 0xc6: if (pos + 4 > end) return false; skip = view.getUint32(pos); pos += 4; break;
+        case 0xdc: if (pos + 2 > end) return false; count = view.getUint16(pos); pos += 2; break;
+        case 0xdd: if (pos + 4 > end) return false; count = view.getUint32(pos); pos += 4; break;
+        case 0xde: if (pos + 2 > end) return false; count = view.getUint16(pos) * 2; map = true; pos += 2; break;
+        case 0xdf: if (pos + 4 > end) return false; count = view.getUint32(pos) * 2; map = true; pos += 4; break;
+        case 0xd4: // fixext1: only msgpackr's undefined
+          if (pos + 2 > end || bytes[pos] !== UNDEFINED_EXT) return false;
+          skip = 2;
+          break;
+        case 0xd6: case 0xd7: // fixext4 / fixext8: only timestamps
+          if (pos + 1 > end || bytes[pos] !== TIMESTAMP_EXT) return false;
+          skip = 1 + (token === 0xd6 ? 4 : 8);
+          break;
+        case 0xc7: // ext8: only the 12-byte timestamp
+          if (pos + 2 > end || bytes[pos] !== 12 || bytes[pos + 1] !== TIMESTAMP_EXT) return false;
+          skip = 2 + 12;
+          break;
+        default:
+          return false; // 0xc1 (never used), ext16/32, fixext2/16: nothing we admit
+      }
+    }
+
+    if (isKey && strLength < 0 && !isIntegerToken(token)) return false; // keys: strings or integers
+    if (strLength >= 0) {
+      if (pos + strLength > end) return false;
+      if (isKey && strLength === PROTO_KEY.length && PROTO_KEY.every((c, i) => bytes[pos + i] === c)) return false;
+      pos += strLength;
+    } else if (skip > 0) {
+      if (pos + skip > end) return false;
+      pos += skip;
+    } else if (count > 0) {
+      // Every item takes at least one byte: a larger declared count is a lie.
+      if (count > end - pos) return false;
+      if (left.length > MAX_DEPTH) return false;
+      left.push(count);
+      isMap.push(map);
+    }
+  }
+  return pos === end;
+}
+
+function isIntegerToken(token: number): boolean {
+  return token <= 0x7f || token >= 0xe0 || (token >= 0xcc && token <= 0xd3);
+}

@@ -1,0 +1,176 @@
+/**
+ * The in-process replay store: time-bucketed hash sets of nonces, in typed arrays.
+ *
+ * - Expiry by time bucket, never by scanning entries: an entry goes into the bucket of its
+ *   expiry time, and a bucket is dropped whole once the clock has passed its end.
+ * - One probe per lookup: the bucket follows from `expiresAt`, which follows from the
+ *   envelope's authenticated timestamp, so a replay always lands in the bucket of its original.
+ * - A hard cap on live entries: at the cap it throws ERR_WA_REPLAY_CACHE_FULL instead of
+ *   forgetting nonces (forgetting would reopen the door to replays).
+ * - Compact: a slot is the nonce's first 16 bytes (4 × u32) in an open-addressing table kept
+ *   at most half full, so a live entry costs 32–64 bytes.
+ */
+import { randomInt } from 'node:crypto';
+import { ErrorCode, WaTransportError } from '../errors.js';
+import type { ReplayStore } from './store.js';
+
+export interface MemoryReplayStoreOptions {
+  /** Most live nonces held at once. Default 2,097,152 (at most 128 MiB of tables). */
+  maxEntries?: number;
+  /** Width of a time bucket in ms. Default 1000. Smaller frees memory sooner, costs more tables. */
+  bucketMs?: number;
+}
+
+export interface MemoryReplayStoreStats {
+  /** Live nonces. */
+  readonly entries: number;
+  /** Live time buckets. */
+  readonly buckets: number;
+  /** Bytes held by the buckets' tables. */
+  readonly bytes: number;
+}
+
+export const DEFAULT_MAX_ENTRIES = 2 ** 21;
+export const DEFAULT_BUCKET_MS = 1000;
+
+const WORDS_PER_SLOT = 4; // 16 bytes of nonce
+const INITIAL_SLOTS = 1024;
+
+/** A hash set of 128-bit keys; an all-zero slot is empty. */
+class NonceTable {
+  slots: Uint32Array;
+  size = 0;
+  mask: number;
+
+  constructor(slotCount = INITIAL_SLOTS) {
+    this.slots = new Uint32Array(slotCount * WORDS_PER_SLOT);
+    this.mask = slotCount - 1;
+  }
+
+  /** Index of the slot holding the key, or of the empty slot where it would go. */
+  find(w0: number, w1: number, w2: number, w3: number, hash: number): number {
+    const slots = this.slots;
+    let i = hash & this.mask;
+    for (;;) {
+      const at = i * WORDS_PER_SLOT;
+      const s0 = slots[at]!;
+      const s1 = slots[at + 1]!;
+      const s2 = slots[at + 2]!;
+      const s3 = slots[at + 3]!;
+      if ((s0 | s1 | s2 | s3) === 0) return i;
+      if (s0 === w0 && s1 === w1 && s2 === w2 && s3 === w3) return i;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  isEmpty(slot: number): boolean {
+    const at = slot * WORDS_PER_SLOT;
+    const s = this.slots;
+    return (s[at]! | s[at + 1]! | s[at + 2]! | s[at + 3]!) === 0;
+  }
+
+  put(slot: number, w0: number, w1: number, w2: number, w3: number): void {
+    const at = slot * WORDS_PER_SLOT;
+    this.slots[at] = w0;
+    this.slots[at + 1] = w1;
+    this.slots[at + 2] = w2;
+    this.slots[at + 3] = w3;
+    this.size++;
+  }
+}
+
+export class MemoryReplayStore implements ReplayStore {
+  readonly maxEntries: number;
+  readonly bucketMs: number;
+  readonly #buckets = new Map<number, NonceTable>();
+  #entries = 0;
+  #sweptUpTo = -Infinity;
+  // Per-process random seeds, so a peer cannot choose nonces that collide in our tables.
+  readonly #seed0 = randomInt(0x7fffffff) | 1;
+  readonly #seed1 = randomInt(0x7fffffff);
+
+  constructor(options: MemoryReplayStoreOptions = {}) {
+    this.maxEntries = positiveInteger(options.maxEntries ?? DEFAULT_MAX_ENTRIES, 'maxEntries');
+    this.bucketMs = positiveInteger(options.bucketMs ?? DEFAULT_BUCKET_MS, 'bucketMs');
+  }
+
+  recordIfAbsent(nonce: Uint8Array, expiresAt: number, now: number): boolean {
+    this.#sweep(now);
+    let w0 = (nonce[0]! | (nonce[1]! << 8) | (nonce[2]! << 16) | (nonce[3]! << 24)) >>> 0;
+    const w1 = (nonce[4]! | (nonce[5]! << 8) | (nonce[6]! << 16) | (nonce[7]! << 24)) >>> 0;
+    const w2 = (nonce[8]! | (nonce[9]! << 8) | (nonce[10]! << 16) | (nonce[11]! << 24)) >>> 0;
+    const w3 = (nonce[12]! | (nonce[13]! << 8) | (nonce[14]! << 16) | (nonce[15]! << 24)) >>> 0;
+    // An all-zero key would read as an empty slot; fold it onto 1 (a 2^-128 collision).
+    if ((w0 | w1 | w2 | w3) === 0) w0 = 1;
+
+    const bucket = Math.floor(expiresAt / this.bucketMs);
+    let table = this.#buckets.get(bucket);
+    if (table === undefined) {
+      table = new NonceTable();
+      this.#buckets.set(bucket, table);
+    }
+    const slot = table.find(w0, w1, w2, w3, this.#hash(w0, w1, w2));
+    if (!table.isEmpty(slot)) return false;
+    if (this.#entries >= this.maxEntries) throw new WaTransportError(ErrorCode.REPLAY_CACHE_FULL);
+    table.put(slot, w0, w1, w2, w3);
+    this.#entries++;
+    if (table.size * 2 > table.mask + 1) this.#grow(table);
+    return true;
+  }
+
+  stats(): MemoryReplayStoreStats {
+    let bytes = 0;
+    for (const table of this.#buckets.values()) bytes += table.slots.byteLength;
+    return { entries: this.#entries, buckets: this.#buckets.size, bytes };
+  }
+
+  /** Forgets everything. */
+  clear(): void {
+    this.#buckets.clear();
+    this.#entries = 0;
+  }
+
+  close(): void {
+    this.clear();
+  }
+
+  /** Drops every bucket whose whole span lies before `now`. Runs once per bucket of time. */
+  #sweep(now: number): void {
+    const current = Math.floor(now / this.bucketMs);
+    if (current <= this.#sweptUpTo) return;
+    this.#sweptUpTo = current;
+    for (const [bucket, table] of this.#buckets) {
+      // Bucket b holds expiries in [b·w, (b+1)·w); all are past once now ≥ (b+1)·w.
+      if (bucket < current) {
+        this.#entries -= table.size;
+        this.#buckets.delete(bucket);
+      }
+    }
+  }
+
+  #hash(w0: number, w1: number, w2: number): number {
+    return (Math.imul(w0 ^ this.#seed1, this.#seed0) ^ Math.imul(w1, 0x9e3779b1) ^ w2) >>> 0;
+  }
+
+  #grow(table: NonceTable): void {
+    const old = table.slots;
+    const next = new NonceTable((table.mask + 1) * 2);
+    for (let at = 0; at < old.length; at += WORDS_PER_SLOT) {
+      const w0 = old[at]!;
+      const w1 = old[at + 1]!;
+      const w2 = old[at + 2]!;
+      const w3 = old[at + 3]!;
+      if ((w0 | w1 | w2 | w3) === 0) continue;
+      next.put(next.find(w0, w1, w2, w3, this.#hash(w0, w1, w2)), w0, w1, w2, w3);
+    }
+    table.slots = next.slots;
+    table.mask = next.mask;
+  }
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new WaTransportError(ErrorCode.CONFIG, `${name} must be a positive integer`);
+  }
+  return value;
+}

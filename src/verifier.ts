@@ -1,0 +1,95 @@
+/**
+ * The replay policy (docs/PROTOCOL.md §4.2), applied to envelopes that are already
+ * authenticated: the timestamp must lie within [now − window, now + skew], and the nonce must
+ * not have been accepted before. Only authentic envelopes reach the store, so forged traffic
+ * cannot fill it.
+ *
+ * The verifier's clock never moves backwards: `now` is the latest reading seen. If the system
+ * clock jumps back, old envelopes whose nonces have already been forgotten would otherwise
+ * fall inside the window again and be accepted. The price: after a forward jump, envelopes
+ * are rejected as expired until real time catches up.
+ */
+import { ErrorCode, WaTransportError, isWaTransportError } from './errors.js';
+import { MemoryReplayStore } from './replay/memory.js';
+import type { ReplayStore } from './replay/store.js';
+
+export const DEFAULT_WINDOW_MS = 10_000;
+export const DEFAULT_MAX_SKEW_MS = 10_000;
+
+/** Milliseconds since the Unix epoch. */
+export type Clock = () => number;
+
+export interface VerifierOptions {
+  /** How old an envelope may be, in ms. Default 10,000. */
+  windowMs?: number;
+  /** How far ahead of our clock an envelope's timestamp may be, in ms. Default 10,000. */
+  maxSkewMs?: number;
+  /** Where accepted nonces are recorded. Default: a new `MemoryReplayStore`. */
+  replayStore?: ReplayStore;
+  /** Default `Date.now`. */
+  clock?: Clock;
+}
+
+export class Verifier {
+  readonly windowMs: number;
+  readonly maxSkewMs: number;
+  readonly store: ReplayStore;
+  readonly #clock: Clock;
+  #latest = -Infinity;
+
+  constructor(options: VerifierOptions = {}) {
+    this.windowMs = nonNegativeInteger(options.windowMs ?? DEFAULT_WINDOW_MS, 'windowMs');
+    this.maxSkewMs = nonNegativeInteger(options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS, 'maxSkewMs');
+    this.store = options.replayStore ?? new MemoryReplayStore();
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  /** The clock as the verifier sees it: never earlier than a previous reading. */
+  now(): number {
+    const reading = this.#clock();
+    if (reading > this.#latest) this.#latest = reading;
+    return this.#latest;
+  }
+
+  /** Throws ERR_WA_EXPIRED or ERR_WA_FUTURE unless now − window ≤ timestamp ≤ now + skew. */
+  checkTime(timestamp: number, now: number): void {
+    if (timestamp < now - this.windowMs) throw new WaTransportError(ErrorCode.EXPIRED);
+    if (timestamp > now + this.maxSkewMs) throw new WaTransportError(ErrorCode.FUTURE);
+  }
+
+  /**
+   * Records the nonce of an authentic, timely envelope. Returns nothing when it is new;
+   * throws (or rejects) ERR_WA_REPLAYED when it was seen, and fails closed on store errors.
+   */
+  recordNonce(nonce: Uint8Array, timestamp: number, now: number): void | Promise<void> {
+    // Remembered until the timestamp check would reject the envelope anyway.
+    const expiresAt = timestamp + this.windowMs;
+    let verdict: boolean | Promise<boolean>;
+    try {
+      verdict = this.store.recordIfAbsent(nonce, expiresAt, now);
+    } catch (error) {
+      throw storeFailure(error);
+    }
+    if (typeof verdict === 'boolean') return requireFresh(verdict);
+    return verdict.then(requireFresh, (error: unknown) => {
+      throw storeFailure(error);
+    });
+  }
+}
+
+function requireFresh(fresh: boolean): void {
+  if (fresh !== true) throw new WaTransportError(ErrorCode.REPLAYED);
+}
+
+/** Anything a store throws that is not one of our codes means it could not be asked. */
+function storeFailure(error: unknown): WaTransportError {
+  if (isWaTransportError(error)) return error;
+  return new WaTransportError(ErrorCode.REPLAY_STORE_UNAVAILABLE, undefined, { cause: error });
+}
+
+function nonNegativeInteger(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new WaTransportError(ErrorCode.CONFIG, `${name} must be a non-negative integer of milliseconds`);
+  }
+  return value;
+}
