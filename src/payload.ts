@@ -9,7 +9,8 @@
  * numbers, strings, binary, arrays, maps with string or integer keys (never `__proto__`), the
  * timestamp extension (-1, decoded to Date) and msgpackr's `undefined` (fixext1 type 0),
  * nested at most `MAX_DEPTH` deep, with no declared length beyond the bytes present.
- * The sender runs the same check, so what one side can send the other can read.
+ * The sender refuses values msgpackr would change on the way (a Set, a function, a Float32Array)
+ * and runs the receiver's check on what it encoded, so what one side can send the other can read.
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { ErrorCode, WaTransportError } from './errors.js';
@@ -21,20 +22,61 @@ const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: 
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, structuredClone: false, bundleStrings: false });
 
 export function encodeMsgpack(value: unknown): Uint8Array {
+  // msgpackr would quietly turn a Set into an array, a function into undefined, a Float32Array
+  // into bytes: refuse anything that would not arrive as it left.
+  const refused = refusedPart(value, 0);
+  if (refused !== undefined) {
+    throw new WaTransportError(
+      ErrorCode.PAYLOAD,
+      `${refused} cannot be sent; payloads are plain data (objects, arrays, strings, numbers, ` +
+        `booleans, null, undefined, Date, Uint8Array), nested at most ${MAX_DEPTH} deep`,
+    );
+  }
   let bytes: Uint8Array;
   try {
     bytes = packr.pack(value);
   } catch {
     throw new WaTransportError(ErrorCode.PAYLOAD, 'value cannot be encoded as msgpack');
   }
-  if (!checkMsgpack(bytes)) {
-    throw new WaTransportError(
-      ErrorCode.PAYLOAD,
-      `value holds a type that is not sent (only plain data: objects, arrays, strings, numbers, ` +
-        `booleans, null, Uint8Array, Date), a "__proto__" key, or nesting deeper than ${MAX_DEPTH}`,
-    );
-  }
+  // The receiver's check, run here too, so that what one side can send the other can read.
+  if (!checkMsgpack(bytes)) throw new WaTransportError(ErrorCode.PAYLOAD, 'value encodes to unsupported msgpack');
   return bytes;
+}
+
+/** Describes the first part of `value` that is not plain data, or undefined when all is. */
+function refusedPart(value: unknown, depth: number): string | undefined {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return undefined;
+    case 'object':
+      break;
+    default:
+      // bigint included: msgpack's int64 comes back as a number, so it would not arrive as it left.
+      return `a ${typeof value}`;
+  }
+  if (value === null || value instanceof Uint8Array) return undefined;
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'an invalid Date' : undefined;
+  if (depth >= MAX_DEPTH) return 'nesting this deep (or a cycle)';
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const refused = refusedPart(item, depth + 1);
+      if (refused !== undefined) return refused;
+    }
+    return undefined;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) {
+    return `a ${(value as { constructor?: { name?: string } }).constructor?.name ?? 'non-plain object'}`;
+  }
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__') return 'a "__proto__" key';
+    const refused = refusedPart((value as Record<string, unknown>)[key], depth + 1);
+    if (refused !== undefined) return refused;
+  }
+  return undefined;
 }
 
 /** Decodes an authenticated msgpack payload, or throws ERR_WA_PAYLOAD. */

@@ -70,15 +70,20 @@ export class Verifier {
     } catch (error) {
       throw storeFailure(error);
     }
-    if (typeof verdict === 'boolean') return requireFresh(verdict);
-    return verdict.then(requireFresh, (error: unknown) => {
+    if (!isThenable(verdict)) return requireFresh(verdict);
+    return Promise.resolve(verdict).then(requireFresh, (error: unknown) => {
       throw storeFailure(error);
     });
   }
 }
 
-function requireFresh(fresh: boolean): void {
+/** Only `true` means fresh: any other answer, however truthy, counts as a replay. */
+function requireFresh(fresh: unknown): void {
   if (fresh !== true) throw new WaTransportError(ErrorCode.REPLAYED);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 /** Anything a store throws that is not one of our codes means it could not be asked. */
