@@ -1,0 +1,384 @@
+/**
+ * RedisReplayStore against real Redis servers: the shared one on 127.0.0.1:6379 (with a
+ * unique key prefix per run) and, for outages, a redis-server of our own on a free port.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Endpoint, createEndpoint, generateSecret } from '../src/index.js';
+import type { Logger } from '../src/log.js';
+import { RedisReplayStore, createRedisReplayStore } from '../src/replay/redis.js';
+import { outcome } from './helpers.js';
+
+const SHARED_URL = process.env['WA_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const RUN = `wa:test:${randomUUID().slice(0, 8)}:`;
+let prefixes = 0;
+const newPrefix = (): string => `${RUN}${prefixes++}:`;
+
+const admin = new Redis(SHARED_URL, { lazyConnect: true });
+const toClose: Array<{ close(): unknown }> = [];
+
+beforeAll(async () => {
+  await admin.connect();
+});
+
+afterAll(async () => {
+  for (const item of toClose) await item.close();
+  // Nothing of ours may outlive the run, whatever a failed test left behind.
+  const left = await keysWith(RUN);
+  if (left.length > 0) await admin.del(...left);
+  admin.disconnect();
+});
+
+async function keysWith(prefix: string, client: Redis = admin): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return keys;
+}
+
+async function track<T extends { close(): unknown }>(item: T | Promise<T>): Promise<T> {
+  const value = await item;
+  toClose.push(value);
+  return value;
+}
+
+interface Nodes {
+  web: Endpoint;
+  core1: Endpoint;
+  core2: Endpoint;
+}
+
+/** One WebApp and two CoreApp nodes, each node with its own store (own connection). */
+async function nodes(stores: [RedisReplayStore, RedisReplayStore], options: { windowMs?: number } = {}): Promise<Nodes> {
+  const secret = generateSecret();
+  const common = { secret, maxSkewMs: 1000, ...options };
+  return {
+    web: await createEndpoint({ ...common, role: 'webapp' }),
+    core1: await createEndpoint({ ...common, role: 'coreapp', replayStore: stores[0] }),
+    core2: await createEndpoint({ ...common, role: 'coreapp', replayStore: stores[1] }),
+  };
+}
+
+function count(values: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
+}
+
+describe('RedisReplayStore on the shared Redis', () => {
+  it('records a nonce once, under a short key with a TTL no shorter than the expiry', async () => {
+    const keyPrefix = newPrefix();
+    const store = await track(createRedisReplayStore({ url: SHARED_URL, keyPrefix, ttlMarginMs: 500 }));
+    const nonce = randomBytes(24);
+    const now = Date.now();
+    expect(await store.recordIfAbsent(nonce, now + 10_000, now)).toBe(true);
+    expect(await store.recordIfAbsent(nonce, now + 10_000, now)).toBe(false);
+    // A nonce that differs only past byte 16 maps to the same key (as in MemoryReplayStore).
+    const sibling = Uint8Array.from(nonce);
+    sibling[23] = sibling[23]! ^ 1;
+    expect(await store.recordIfAbsent(sibling, now + 10_000, now)).toBe(false);
+
+    const key = keyPrefix + nonce.subarray(0, 16).toString('base64url');
+    expect(await keysWith(keyPrefix)).toEqual([key]);
+    expect(key.length).toBe(keyPrefix.length + 22);
+    const pttl = await admin.pttl(key);
+    expect(pttl).toBeGreaterThan(10_000 - (Date.now() - now));
+    expect(pttl).toBeLessThanOrEqual(10_500);
+  });
+
+  it('reads the nonce from a view into a larger buffer', async () => {
+    const keyPrefix = newPrefix();
+    const store = await track(createRedisReplayStore({ url: SHARED_URL, keyPrefix }));
+    const envelope = randomBytes(100);
+    const view = envelope.subarray(15, 39);
+    const now = Date.now();
+    expect(await store.recordIfAbsent(view, now + 1000, now)).toBe(true);
+    expect(await keysWith(keyPrefix)).toEqual([keyPrefix + envelope.subarray(15, 31).toString('base64url')]);
+  });
+
+  it('an envelope accepted by one CoreApp node is rejected as replayed by the other', async () => {
+    const keyPrefix = newPrefix();
+    const s1 = await track(createRedisReplayStore({ url: SHARED_URL, keyPrefix }));
+    const s2 = await track(createRedisReplayStore({ url: SHARED_URL, keyPrefix }));
+    const { web, core1, core2 } = await nodes([s1, s2]);
+    const envelope = web.seal({ pay: 1 });
+    expect((await core1.open(envelope)).payload).toEqual({ pay: 1 });
+    expect(await outcome(core2.open(envelope))).toBe('ERR_WA_REPLAYED');
+    expect(await outcome(core1.open(envelope))).toBe('ERR_WA_REPLAYED');
+    // The text form carries the same nonce.
+    expect(await outcome(core2.open(web.sealText('x')))).toBe('accepted');
+  });
+
+  it('exactly one of two nodes wins each of 1,000 simultaneous races, in few round trips', async () => {
+    const keyPrefix = newPrefix();
+    const s1 = await track(createRedisReplayStore({ url: SHARED_URL, keyPrefix }));
+    const s2 = await track(createRedisReplayStore({ url: SHARED_URL, keyPrefix }));
+    const { web, core1, core2 } = await nodes([s1, s2]);
+    const envelopes = Array.from({ length: 1000 }, (_, i) => web.seal(i));
+    const races = envelopes.map((envelope, i) =>
+      // Alternate who starts first, and let each node also see its own duplicate.
+      Promise.all(
+        (i % 2 === 0 ? [core1, core2, core1] : [core2, core1, core2]).map((node) => outcome(node.open(envelope))),
+      ),
+    );
+    const results = await Promise.all(races);
+    for (const result of results) expect(count(result)).toEqual({ accepted: 1, ERR_WA_REPLAYED: 2 });
+    // 3,000 checks were in flight together: each node sent them in a handful of pipelines.
+    const roundTrips = s1.stats().roundTrips + s2.stats().roundTrips;
+    expect(s1.stats().commands + s2.stats().commands).toBe(3000);
+    expect(roundTrips).toBeLessThan(50);
+  });
+
+  it('keys expire with the window: none is left behind', async () => {
+    const keyPrefix = newPrefix();
+    const store = await track(createRedisReplayStore({ url: SHARED_URL, keyPrefix, ttlMarginMs: 0 }));
+    const { web, core1, core2 } = await nodes([store, store], { windowMs: 300 });
+    await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 ? core1 : core2).open(web.seal(i))));
+    const keys = await keysWith(keyPrefix);
+    expect(keys).toHaveLength(100);
+    for (const key of keys) {
+      const pttl = await admin.pttl(key);
+      // -1 would be a key without expiry, -2 an already expired one.
+      expect(pttl === -2 || (pttl > 0 && pttl <= 300)).toBe(true);
+    }
+    let left = keys.length;
+    for (let i = 0; i < 50 && left > 0; i++) {
+      await sleep(100);
+      left = (await keysWith(keyPrefix)).length;
+    }
+    expect(left).toBe(0);
+  });
+
+  it('fails closed once closed, and rejects what was still waiting', async () => {
+    const store = new RedisReplayStore({ url: SHARED_URL, keyPrefix: newPrefix() });
+    await store.connected();
+    const now = Date.now();
+    const waiting = outcome(store.recordIfAbsent(randomBytes(24), now + 1000, now));
+    await store.close();
+    expect(await waiting).toBe('ERR_WA_REPLAY_STORE_UNAVAILABLE');
+    expect(await outcome(store.recordIfAbsent(randomBytes(24), now + 1000, now))).toBe(
+      'ERR_WA_REPLAY_STORE_UNAVAILABLE',
+    );
+  });
+
+  it('works through a client it is given, and leaves that client open on close', async () => {
+    const client = new Redis(SHARED_URL, { enableOfflineQueue: false, lazyConnect: true });
+    try {
+      const store = await createRedisReplayStore({ client, keyPrefix: newPrefix() });
+      const now = Date.now();
+      const nonce = randomBytes(24);
+      expect(await store.recordIfAbsent(nonce, now + 1000, now)).toBe(true);
+      expect(await store.recordIfAbsent(nonce, now + 1000, now)).toBe(false);
+      await store.close();
+      expect(await client.ping()).toBe('PONG');
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('rejects bad options with ERR_WA_CONFIG', () => {
+    for (const options of [{ commandTimeoutMs: 0 }, { ttlMarginMs: -1 }, { restartHoldMs: Number.NaN }]) {
+      expect(() => new RedisReplayStore({ ...options, client: admin })).toThrow(
+        expect.objectContaining({ code: 'ERR_WA_CONFIG' }),
+      );
+    }
+  });
+});
+
+/** A redis-server of our own, on a port we choose, that we can stop, freeze and restart. */
+class OwnRedis {
+  process: ChildProcess | undefined;
+  constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  static async start(): Promise<OwnRedis> {
+    const server = new OwnRedis(await freePort());
+    await server.start();
+    return server;
+  }
+
+  async start(): Promise<void> {
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    this.process = child;
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('Ready to accept connections')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${output}`)));
+    });
+  }
+
+  freeze(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  /** Kills it abruptly (as a crash would) and waits until it is gone. */
+  async kill(): Promise<void> {
+    const child = this.process;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+    this.process = undefined;
+  }
+
+  close(): Promise<void> {
+    return this.kill();
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+function recordingLogger(): Logger & { events: string[] } {
+  const events: string[] = [];
+  const log = (record: object): void => {
+    events.push(String((record as { event?: unknown }).event));
+  };
+  return { events, warn: log, info: log };
+}
+
+/** Opens fresh envelopes until one is accepted (or the guard trips): recovery with no help. */
+async function untilAccepted(web: Endpoint, core: Endpoint, guardMs = 20_000): Promise<string[]> {
+  const seen: string[] = [];
+  const deadline = Date.now() + guardMs;
+  while (Date.now() < deadline) {
+    const result = await outcome(core.open(web.seal('probe')));
+    seen.push(result);
+    if (result === 'accepted') return seen;
+    await sleep(100);
+  }
+  throw new Error(`never recovered: ${JSON.stringify(count(seen))}`);
+}
+
+describe('RedisReplayStore when Redis fails', () => {
+  it('fails closed while Redis hangs or is down, never hangs, and recovers by itself with no replay across the restart', async () => {
+    const redis = await track(OwnRedis.start());
+    const windowMs = 2000;
+    // The hold must cover the longest key lifetime: window + skew (0 here) + margin (0).
+    const options = { url: redis.url, keyPrefix: newPrefix(), commandTimeoutMs: 200, ttlMarginMs: 0, restartHoldMs: windowMs };
+    const log1 = recordingLogger();
+    const s1 = await track(createRedisReplayStore({ ...options, logger: log1 }));
+    const s2 = await track(createRedisReplayStore(options));
+    const secret = generateSecret();
+    const common = { secret, windowMs, maxSkewMs: 0 };
+    const web = await createEndpoint({ ...common, role: 'webapp' });
+    const core1 = await createEndpoint({ ...common, role: 'coreapp', replayStore: s1 });
+    const core2 = await createEndpoint({ ...common, role: 'coreapp', replayStore: s2 });
+
+    // A server that just started may have lost nonces: refused until restartHoldMs has passed.
+    const first = await outcome(core1.open(web.seal('early')));
+    expect(first).toBe('ERR_WA_REPLAY_STORE_UNAVAILABLE');
+    await untilAccepted(web, core1);
+    await untilAccepted(web, core2);
+
+    // Traffic that works.
+    const accepted = Array.from({ length: 20 }, (_, i) => web.seal(i));
+    expect(await Promise.all(accepted.map((e) => outcome(core1.open(e))))).toEqual(Array(20).fill('accepted'));
+    expect(count(await Promise.all(accepted.map((e) => outcome(core2.open(e)))))).toEqual({ ERR_WA_REPLAYED: 20 });
+
+    // Redis hangs (stopped, socket open): every call ends, unavailable, after the timeout.
+    redis.freeze();
+    const hung = await Promise.all([
+      ...Array.from({ length: 20 }, () => outcome(core1.open(web.seal('new')))),
+      ...accepted.map((e) => outcome(core2.open(e))),
+    ]);
+    expect(count(hung)).toEqual({ ERR_WA_REPLAY_STORE_UNAVAILABLE: 40 });
+
+    // Redis dies: unavailable, at once (no offline queue).
+    await redis.kill();
+    const down = await Promise.all([
+      ...Array.from({ length: 20 }, () => outcome(core2.open(web.seal('new')))),
+      ...accepted.map((e) => outcome(core1.open(e))),
+    ]);
+    expect(count(down)).toEqual({ ERR_WA_REPLAY_STORE_UNAVAILABLE: 40 });
+
+    // Back on the same port, empty: the envelopes accepted before are not accepted again,
+    // neither while the store holds (the server is young) nor after (they have expired).
+    await redis.start();
+    const replays = async (): Promise<string[]> =>
+      Promise.all(accepted.flatMap((e) => [outcome(core1.open(e)), outcome(core2.open(e))]));
+    for (const result of await replays()) expect(['ERR_WA_REPLAY_STORE_UNAVAILABLE', 'ERR_WA_EXPIRED']).toContain(result);
+    await untilAccepted(web, core1);
+    await untilAccepted(web, core2);
+    for (const result of await replays()) expect(['ERR_WA_REPLAY_STORE_UNAVAILABLE', 'ERR_WA_EXPIRED']).toContain(result);
+    // And new envelopes race correctly again.
+    const fresh = web.seal('after');
+    expect(count([await outcome(core1.open(fresh)), await outcome(core2.open(fresh))])).toEqual({
+      accepted: 1,
+      ERR_WA_REPLAYED: 1,
+    });
+
+    // One log line per transition, in order.
+    const transitions = log1.events.filter((e) => e !== 'wa_transport.replay_store.hold');
+    expect(transitions[0]).toBe('wa_transport.replay_store.unavailable'); // the young server
+    for (let i = 1; i < transitions.length; i++) expect(transitions[i]).not.toBe(transitions[i - 1]);
+    expect(transitions.at(-1)).toBe('wa_transport.replay_store.available');
+    expect(transitions.filter((e) => e === 'wa_transport.replay_store.available').length).toBeGreaterThanOrEqual(2);
+    expect(log1.events).toContain('wa_transport.replay_store.hold');
+  });
+
+  it('without the restart hold, an emptied Redis would accept a replay: why the hold exists', async () => {
+    const redis = await track(OwnRedis.start());
+    const store = await track(createRedisReplayStore({ url: redis.url, keyPrefix: newPrefix(), restartHoldMs: 0 }));
+    const secret = generateSecret();
+    const web = await createEndpoint({ secret, role: 'webapp' });
+    const core = await createEndpoint({ secret, role: 'coreapp', replayStore: store });
+    const envelope = web.seal('once');
+    expect(await outcome(core.open(envelope))).toBe('accepted');
+    await redis.kill();
+    await redis.start();
+    await untilAccepted(web, core);
+    expect(await outcome(core.open(envelope))).toBe('accepted');
+  });
+
+  it('fails closed when Redis refuses writes (maxmemory reached under noeviction)', async () => {
+    const redis = await track(OwnRedis.start());
+    const store = await track(createRedisReplayStore({ url: redis.url, keyPrefix: newPrefix(), restartHoldMs: 0 }));
+    const config = new Redis(redis.url);
+    try {
+      await config.config('SET', 'maxmemory-policy', 'noeviction');
+      await config.config('SET', 'maxmemory', '1');
+      const now = Date.now();
+      expect(await outcome(store.recordIfAbsent(randomBytes(24), now + 1000, now))).toBe(
+        'ERR_WA_REPLAY_STORE_UNAVAILABLE',
+      );
+      await config.config('SET', 'maxmemory', '0');
+      expect(await store.recordIfAbsent(randomBytes(24), now + 1000, now)).toBe(true);
+    } finally {
+      config.disconnect();
+    }
+  });
+
+  it('createRedisReplayStore rejects, unavailable, when no server answers', async () => {
+    const port = await freePort();
+    expect(
+      await outcome(createRedisReplayStore({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 300 })),
+    ).toBe('ERR_WA_REPLAY_STORE_UNAVAILABLE');
+  });
+});
