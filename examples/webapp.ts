@@ -1,0 +1,92 @@
+/**
+ * A WebApp service calling the CoreApp over sealed HTTP and a sealed WebSocket. Run it alone
+ * against examples/coreapp.ts:
+ *
+ *   WA_SECRET=... COREAPP_URL=https://localhost:8443 TLS_CA_FILE=cert.pem npx tsx examples/webapp.ts
+ *
+ * Environment: WA_SECRET (required), COREAPP_URL (default http://127.0.0.1:8443),
+ * TLS_CA_FILE (trust this CA for HTTPS/WSS), TLS_CERT_FILE + TLS_KEY_FILE (client certificate).
+ *
+ */
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { createEndpoint } from 'wa-transport';
+import { createHttpClient } from 'wa-transport/http';
+import type { ClientTlsOptions } from 'wa-transport/tls';
+import { connectWs } from 'wa-transport/ws';
+
+export interface WebAppOptions {
+  secret: string;
+  /** The CoreApp's base URL (http: or https:); the WebSocket is at /ws on the same host. */
+  url: string;
+  tls?: ClientTlsOptions;
+  /** Where to report what happened. Default console.log. */
+  print?: (line: string) => void;
+}
+
+/** One round of calls: a transfer, a balance, three WebSocket messages. Returns what came back. */
+export async function runWebApp(options: WebAppOptions) {
+  const print = options.print ?? console.log;
+  const endpoint = await createEndpoint({ role: 'webapp', secret: options.secret });
+  const http = createHttpClient({ endpoint, baseUrl: options.url, ...(options.tls ? { tls: options.tls } : {}) });
+  try {
+    const transfer = await http.post<{ id: number; accepted: boolean }>('/v1/transfers', { to: 'alice', amount: 42 });
+    print(`HTTP  POST /v1/transfers → ${transfer.status} ${JSON.stringify(transfer.payload)}`);
+    const balance = await http.get<{ balance: number }>('/v1/balance');
+    print(`HTTP  GET  /v1/balance   → ${balance.status} ${JSON.stringify(balance.payload)}`);
+
+    const wsUrl = new URL('/ws', options.url);
+    wsUrl.protocol = wsUrl.protocol === 'https:' ? 'wss:' : 'ws:';
+    const acks: unknown[] = [];
+    let allAcked: () => void = () => {};
+    const done = new Promise<void>((resolve) => (allAcked = resolve));
+    const ws = connectWs({
+      endpoint,
+      url: wsUrl,
+      reconnect: false,
+      ...(options.tls ? { tls: wsTls(options.tls) } : {}),
+      onMessage: (payload) => {
+        acks.push(payload);
+        if (acks.length === 3) allAcked();
+      },
+    });
+    try {
+      await ws.ready();
+      for (let n = 1; n <= 3; n++) await ws.send({ n, text: `message ${n}` });
+      await done;
+      print(`WS    3 messages sent     → acks ${acks.map((a) => (a as { ack: { n: number } }).ack.n).join(', ')}, in order`);
+    } finally {
+      await ws.close();
+    }
+    return { transfer, balance, acks };
+  } finally {
+    await http.close();
+  }
+}
+
+/** The same trust for the WebSocket: `ws` takes the PEM contents, not paths. */
+function wsTls(tls: ClientTlsOptions): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
+  return {
+    ...(tls.caFile ? { ca: readFileSync(tls.caFile) } : {}),
+    ...(tls.certFile ? { cert: readFileSync(tls.certFile) } : {}),
+    ...(tls.keyFile ? { key: readFileSync(tls.keyFile) } : {}),
+  };
+}
+
+// Standalone: configured by the environment.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const env = process.env;
+  const secret = env['WA_SECRET'];
+  if (secret === undefined) {
+    console.error('WA_SECRET is not set (use the same value as the CoreApp)');
+    process.exit(1);
+  }
+  const caFile = env['TLS_CA_FILE'];
+  const certFile = env['TLS_CERT_FILE'];
+  const keyFile = env['TLS_KEY_FILE'];
+  await runWebApp({
+    secret,
+    url: env['COREAPP_URL'] ?? 'http://127.0.0.1:8443',
+    tls: { ...(caFile ? { caFile } : {}), ...(certFile && keyFile ? { certFile, keyFile } : {}) },
+  });
+}

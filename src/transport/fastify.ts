@@ -1,0 +1,30 @@
+/**
+ * Fastify (5) adapter over `SealedHttp` (src/transport/http-server.ts): the same opening,
+ * status table and response sealing as the node:http wrapper. Types only from `fastify`.
+ *
+ *   acceptSealedBodies(app);   // once per instance (or encapsulated context)
+ *   app.post('/v1/orders', sealedFastify({ endpoint }, (req) => createOrder(req.payload)));
+ *
+ * `acceptSealedBodies` registers our media type with a parser that reads nothing: the route
+ * reads the raw stream itself, so the size limit, the 413 and the early stop are ours and
+ * identical across adapters (Fastify's own bodyLimit would answer in its own format).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ENVELOPE_CONTENT_TYPE } from './http-binding.js';
+import { type SealedHandler, SealedHttp, type SealedServerOptions, nodeInput } from './http-server.js';
+
+export function acceptSealedBodies(app: FastifyInstance): void {
+  app.addContentTypeParser(ENVELOPE_CONTENT_TYPE, (_request, _payload, done) => done(null));
+}
+
+export function sealedFastify<T = unknown>(
+  options: SealedServerOptions,
+  handler: SealedHandler<T>,
+): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  const server = new SealedHttp(options);
+  return async (request, reply) => {
+    // originalUrl: the target as received, before any rewriteUrl or prefix handling.
+    const outcome = await server.serve(nodeInput(request.raw, request.originalUrl), handler);
+    await reply.code(outcome.status).headers(outcome.headers).send(Buffer.from(outcome.body));
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * What both HTTP sides agree on: the media type, the header of a GET's envelope, the contexts
+ * requests and responses are sealed under, and the HTTP status of each rejection.
+ *
+ * Bindings (the `context` of src/endpoint.ts, authenticated but never sent):
+ *   request  = "wa-transport/http/v1 request\n" METHOD " " target        (target = path + query as sent)
+ *   response = "wa-transport/http/v1 response\n" STATUS "\n" requestNonce (24 raw bytes)
+ * A request replayed onto another route or query fails authentication; a response moved onto
+ * another request, or given another status, fails authentication at the client.
+ *
+ * Rejections (before the handler runs) are plain JSON `{"error": "<ErrorCode>"}`, never sealed
+ * (nothing was authenticated to bind them to) and never more than the code:
+ *
+ *   | status | codes                                                            |
+ *   |--------|------------------------------------------------------------------|
+ *   | 400    | ERR_WA_MALFORMED, ERR_WA_UNSUPPORTED_VERSION, ERR_WA_PAYLOAD      |
+ *   | 401    | ERR_WA_FORGED, ERR_WA_UNKNOWN_KEY, ERR_WA_WRONG_DIRECTION,        |
+ *   |        | ERR_WA_EXPIRED, ERR_WA_FUTURE                                     |
+ *   | 409    | ERR_WA_REPLAYED                                                   |
+ *   | 413    | ERR_WA_TOO_LARGE (body over the limit; the rest is not read)      |
+ *   | 503    | ERR_WA_REPLAY_STORE_UNAVAILABLE, ERR_WA_REPLAY_CACHE_FULL         |
+ *   | 500    | anything else (a configuration error on this side)                |
+ */
+import type { ErrorCode } from '../errors.js';
+
+/** Media type of a sealed body, request or response. */
+export const ENVELOPE_CONTENT_TYPE = 'application/vnd.wa-transport.envelope';
+/** Header carrying the envelope (text form) of a GET, which has no body. */
+export const ENVELOPE_HEADER = 'wa-envelope';
+
+const REQUEST_LABEL = 'wa-transport/http/v1 request\n';
+const RESPONSE_LABEL = 'wa-transport/http/v1 response\n';
+const encoder = new TextEncoder();
+
+/** The context a request envelope is sealed under. `target` is path + query, exactly as sent. */
+export function requestContext(method: string, target: string): string {
+  return `${REQUEST_LABEL}${method.toUpperCase()} ${target}`;
+}
+
+/** The context a response envelope is sealed under: its status and the request's nonce. */
+export function responseContext(status: number, requestNonce: Uint8Array): Uint8Array {
+  const head = encoder.encode(`${RESPONSE_LABEL}${status}\n`);
+  const context = new Uint8Array(head.length + requestNonce.length);
+  context.set(head, 0);
+  context.set(requestNonce, head.length);
+  return context;
+}
+
+/** HTTP status for each rejection code (the table above). */
+export const REJECTION_STATUS: Readonly<Record<ErrorCode, number>> = {
+  ERR_WA_MALFORMED: 400,
+  ERR_WA_UNSUPPORTED_VERSION: 400,
+  ERR_WA_PAYLOAD: 400,
+  ERR_WA_FORGED: 401,
+  ERR_WA_UNKNOWN_KEY: 401,
+  ERR_WA_WRONG_DIRECTION: 401,
+  ERR_WA_EXPIRED: 401,
+  ERR_WA_FUTURE: 401,
+  ERR_WA_REPLAYED: 409,
+  ERR_WA_TOO_LARGE: 413,
+  ERR_WA_REPLAY_STORE_UNAVAILABLE: 503,
+  ERR_WA_REPLAY_CACHE_FULL: 503,
+  ERR_WA_WEAK_SECRET: 500,
+  ERR_WA_CONFIG: 500,
+};

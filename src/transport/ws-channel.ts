@@ -1,0 +1,318 @@
+/**
+ * One authenticated WebSocket connection, on either side: every frame is an envelope sealed
+ * for the next slot of its direction (`frameContext`), opened strictly in order; the first
+ * frame that fails closes the connection with a `WsCloseCode`.
+ *
+ * Flow control, both ways, with nothing unbounded:
+ * - sending: `send` resolves once ws has written the frame to the socket, so a sender that
+ *   awaits it goes at the peer's pace; a `send` made while more than `maxBufferedBytes` are
+ *   still buffered rejects with ERR_WA_WS_BACKPRESSURE instead of queueing.
+ * - receiving: frames are opened and handed to `onMessage` one at a time (a returned promise
+ *   is awaited); once `maxBufferedBytes` of frames wait, the socket stops being read, so TCP
+ *   pushes back on the sender.
+ */
+import { inspect } from 'node:util';
+import type WebSocket from 'ws';
+import type { Endpoint } from '../endpoint.js';
+import { ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
+import type { Logger } from '../log.js';
+import {
+  type FrameDirection,
+  WsCloseCode,
+  closeCodeFor,
+  frameContext,
+  welcomeContext,
+} from './ws-protocol.js';
+
+/** Most bytes buffered per direction before `send` rejects and reading pauses: 1 MiB. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
+/** A ping every 30 s; a peer that has not answered by the next one is terminated. */
+export const DEFAULT_HEARTBEAT_MS = 30_000;
+
+export type WsChannelErrorCode = 'ERR_WA_WS_CLOSED' | 'ERR_WA_WS_BACKPRESSURE';
+
+const CHANNEL_MESSAGES: Record<WsChannelErrorCode, string> = {
+  ERR_WA_WS_CLOSED: 'channel is not open',
+  ERR_WA_WS_BACKPRESSURE: 'send buffer is full; await earlier sends',
+};
+
+/** Why a `send` was refused. Nothing was sent, and the channel's sequence is unchanged. */
+export class WsChannelError extends Error {
+  override readonly name = 'WsChannelError';
+  readonly code: WsChannelErrorCode;
+
+  constructor(code: WsChannelErrorCode, options?: { cause?: unknown }) {
+    super(CHANNEL_MESSAGES[code], options);
+    this.code = code;
+  }
+}
+
+export interface WsCloseEvent {
+  /** A `WsCloseCode`, or whatever valid code the peer sent. */
+  readonly code: number;
+  /** Short and fixed: an error code or empty, never payload or key material. */
+  readonly reason: string;
+}
+
+/** What the client and server tell a channel to call. */
+export interface ChannelHooks {
+  onOpen?(channel: WsChannel): void;
+  onMessage?(payload: unknown, channel: WsChannel): void | Promise<void>;
+  onClose?(channel: WsChannel, event: WsCloseEvent): void;
+}
+
+export interface ChannelOptions {
+  endpoint: Endpoint;
+  /** The hello's nonce, base64url: binds every frame to this connection. */
+  id: string;
+  side: 'client' | 'server';
+  peer?: string | undefined;
+  maxBufferedBytes: number;
+  heartbeatMs: number;
+  /** Client only: how long to wait for the server's welcome. */
+  welcomeTimeoutMs?: number;
+  logger: Logger;
+  hooks: ChannelHooks;
+}
+
+type State = 'welcoming' | 'open' | 'closing' | 'closed';
+
+export class WsChannel {
+  /** Connection id: the hello's nonce, base64url. Public; safe to log. */
+  readonly id: string;
+  /** The peer's address, for logs. */
+  readonly peer: string | undefined;
+  readonly side: 'client' | 'server';
+  readonly #ws: WebSocket;
+  readonly #endpoint: Endpoint;
+  readonly #outbound: FrameDirection;
+  readonly #inbound: FrameDirection;
+  readonly #maxBufferedBytes: number;
+  readonly #logger: Logger;
+  readonly #hooks: ChannelHooks;
+  #state: State;
+  #sendSeq = 0;
+  #receiveSeq = 0;
+  /** Frames received and not yet handled: they are opened strictly in order. */
+  #inbox: Promise<void> = Promise.resolve();
+  #inboxBytes = 0;
+  /** Set by the first rejected frame: nothing after it is opened. */
+  #failed = false;
+  #alive = true;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #welcomeTimer: NodeJS.Timeout | undefined;
+  #settle: (event: WsCloseEvent) => void = () => {};
+  /** Settles when the connection is closed, before `onClose` runs (which waits for the handler). */
+  readonly closed: Promise<WsCloseEvent> = new Promise((resolve) => {
+    this.#settle = resolve;
+  });
+
+  /** Created by `createWsServer` and `connectWs`; not by users. */
+  constructor(ws: WebSocket, options: ChannelOptions) {
+    this.#ws = ws;
+    this.id = options.id;
+    this.peer = options.peer;
+    this.side = options.side;
+    this.#endpoint = options.endpoint;
+    this.#outbound = options.side === 'client' ? 'c2s' : 's2c';
+    this.#inbound = options.side === 'client' ? 's2c' : 'c2s';
+    this.#maxBufferedBytes = options.maxBufferedBytes;
+    this.#logger = options.logger;
+    this.#hooks = options.hooks;
+
+    ws.on('message', (data, isBinary) => this.#onFrame(data, isBinary));
+    ws.on('pong', () => {
+      this.#alive = true;
+    });
+    ws.on('error', (error: Error & { code?: unknown }) => {
+      // ws closes the socket itself after an error (with 1002/1007/1009 when it can send one).
+      this.#log('wa_transport.ws.error', { wsError: typeof error.code === 'string' ? error.code : error.name });
+    });
+    ws.on('close', (code, reason) => this.#onClose(code, reason.toString()));
+
+    if (options.heartbeatMs > 0) {
+      this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs).unref();
+    }
+    if (options.side === 'server') {
+      this.#state = 'open';
+      ws.send(this.#endpoint.seal(new Uint8Array(0), { context: welcomeContext(this.id) }), { binary: true });
+    } else {
+      this.#state = 'welcoming';
+      this.#welcomeTimer = setTimeout(
+        () => this.#fail(WsCloseCode.AUTH_FAILED, 'welcome timeout'),
+        options.welcomeTimeoutMs ?? 10_000,
+      ).unref();
+    }
+  }
+
+  /** True once both sides are authenticated and until the channel starts closing. */
+  get isOpen(): boolean {
+    return this.#state === 'open';
+  }
+
+  /** Bytes handed to ws and not yet written to the socket. */
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  /**
+   * Seals `payload` as the next frame and sends it. Resolves once it is written to the socket.
+   * Rejects with `WsChannelError` (ERR_WA_WS_CLOSED, ERR_WA_WS_BACKPRESSURE) or, for a payload
+   * the endpoint refuses to seal, its `WaTransportError` (e.g. ERR_WA_TOO_LARGE); in every
+   * rejection nothing was sent and the channel stays usable if it was.
+   */
+  send(payload: unknown): Promise<void> {
+    if (this.#state !== 'open') return Promise.reject(new WsChannelError('ERR_WA_WS_CLOSED'));
+    let frame: Uint8Array;
+    try {
+      frame = this.#endpoint.seal(payload, { context: frameContext(this.id, this.#outbound, this.#sendSeq) });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // A frame larger than the limit may still go out alone, or it could never be sent.
+    const buffered = this.#ws.bufferedAmount;
+    if (buffered > 0 && buffered + frame.length > this.#maxBufferedBytes) {
+      return Promise.reject(new WsChannelError('ERR_WA_WS_BACKPRESSURE'));
+    }
+    this.#sendSeq++;
+    return new Promise((resolve, reject) => {
+      this.#ws.send(frame, { binary: true }, (error) => {
+        if (error) reject(new WsChannelError('ERR_WA_WS_CLOSED', { cause: error }));
+        else resolve();
+      });
+    });
+  }
+
+  /** Starts the closing handshake (RFC 6455 §7.1.2). Frames already received are still handled. */
+  close(code: number = WsCloseCode.NORMAL, reason = ''): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closing';
+    this.#ws.close(code, reason);
+  }
+
+  /** Drops the connection without a closing handshake. */
+  terminate(): void {
+    this.#ws.terminate();
+  }
+
+  #onFrame(data: WebSocket.RawData, isBinary: boolean): void {
+    if (this.#failed) return;
+    if (!isBinary) {
+      this.#fail(WsCloseCode.UNSUPPORTED_DATA, 'binary frames only');
+      return;
+    }
+    const frame = toBytes(data);
+    this.#inboxBytes += frame.length;
+    if (this.#inboxBytes > this.#maxBufferedBytes && !this.#ws.isPaused) this.#ws.pause();
+    this.#inbox = this.#inbox.then(() => this.#receive(frame));
+  }
+
+  async #receive(frame: Uint8Array): Promise<void> {
+    try {
+      if (this.#failed) return;
+      if (this.#state === 'welcoming') {
+        await this.#openWelcome(frame);
+        return;
+      }
+      let payload: unknown;
+      try {
+        const context = frameContext(this.id, this.#inbound, this.#receiveSeq);
+        ({ payload } = await this.#endpoint.open(frame, { context, peer: this.#peerLabel() }));
+      } catch (error) {
+        if (isWaTransportError(error)) this.#fail(closeCodeFor(error), error.code);
+        else this.#fail(WsCloseCode.TRY_AGAIN_LATER, 'internal error');
+        return;
+      }
+      this.#receiveSeq++;
+      await this.#callHook(() => this.#hooks.onMessage?.(payload, this));
+    } finally {
+      this.#inboxBytes -= frame.length;
+      if (this.#ws.isPaused && this.#inboxBytes <= this.#maxBufferedBytes) this.#ws.resume();
+    }
+  }
+
+  async #openWelcome(frame: Uint8Array): Promise<void> {
+    try {
+      await this.#endpoint.open(frame, { context: welcomeContext(this.id), peer: this.#peerLabel() });
+    } catch (error) {
+      this.#fail(WsCloseCode.AUTH_FAILED, isWaTransportError(error) ? error.code : 'welcome refused');
+      return;
+    }
+    clearTimeout(this.#welcomeTimer);
+    if (this.#state !== 'welcoming') return;
+    this.#state = 'open';
+    await this.#callHook(() => this.#hooks.onOpen?.(this));
+  }
+
+  /** Ping; a peer that has not ponged since the last ping is dead (ws's README "How to detect and close broken connections"). */
+  #beat(): void {
+    // While we do not read (back-pressure), the peer's pong sits unread in our socket.
+    if (this.#ws.isPaused || this.#ws.readyState !== this.#ws.OPEN) return;
+    if (!this.#alive) {
+      this.#log('wa_transport.ws.dead_peer', {});
+      this.#ws.terminate();
+      return;
+    }
+    this.#alive = false;
+    this.#ws.ping();
+  }
+
+  #fail(code: WsCloseCode, reason: string): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#log('wa_transport.ws.rejected', { closeCode: code, reason });
+    if (this.#state !== 'closed') this.#state = 'closing';
+    this.#ws.close(code, reason);
+  }
+
+  #onClose(code: number, reason: string): void {
+    this.#state = 'closed';
+    clearInterval(this.#heartbeat);
+    clearTimeout(this.#welcomeTimer);
+    this.#settle({ code, reason });
+    // After the frames already received, so a handler never sees a message after the close.
+    this.#inbox = this.#inbox.then(() => this.#callHook(() => this.#hooks.onClose?.(this, { code, reason })));
+  }
+
+  /**
+   * Runs a user callback. It must not throw into the inbox chain, which would skip every later
+   * frame; its error is logged by name only, since its message may quote the payload.
+   */
+  async #callHook(hook: () => void | Promise<void>): Promise<void> {
+    try {
+      await hook();
+    } catch (error) {
+      this.#log('wa_transport.ws.handler_failed', { error: error instanceof Error ? error.name : typeof error });
+    }
+  }
+
+  #peerLabel(): string {
+    return this.peer === undefined ? `ws:${this.id}` : `${this.peer} ws:${this.id}`;
+  }
+
+  #log(event: string, fields: object): void {
+    this.#logger.warn({ event, connection: this.id, peer: this.peer, side: this.side, ...fields }, 'websocket');
+  }
+
+  toJSON(): { id: string; side: string; peer: string | undefined } {
+    return { id: this.id, side: this.side, peer: this.peer };
+  }
+
+  [inspect.custom](): string {
+    return `WsChannel(${this.side}, ${this.id}, ${this.#state})`;
+  }
+}
+
+function toBytes(data: WebSocket.RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
+}
+
+/** Validates a numeric option (a duration or a size). */
+export function nonNegative(value: number, name: string): number {
+  if (!Number.isFinite(value) || value < 0) {
+    throw new WaTransportError(ErrorCode.CONFIG, `${name} must be a non-negative number`);
+  }
+  return value;
+}

@@ -1,0 +1,238 @@
+/**
+ * The connecting side of the WebSocket channel. Each connection attempt carries a fresh sealed
+ * hello; the channel opens once the server's welcome has been authenticated, so both sides have
+ * proved they hold the secret. A lost connection is retried with capped exponential backoff
+ * and jitter; messages are not re-sent across connections (at most once).
+ */
+import type { Agent } from 'node:http';
+import type { SecureContextOptions } from 'node:tls';
+import WebSocket from 'ws';
+import type { Endpoint } from '../endpoint.js';
+import { HEADER_BYTES, NONCE_OFFSET } from '../envelope/format.js';
+import { toText } from '../envelope/text.js';
+import { ErrorCode, WaTransportError } from '../errors.js';
+import { type Logger, silentLogger } from '../log.js';
+import {
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_MAX_BUFFERED_BYTES,
+  WsChannel,
+  WsChannelError,
+  type WsCloseEvent,
+  nonNegative,
+} from './ws-channel.js';
+import { HELLO_HEADER, WsCloseCode, helloContext } from './ws-protocol.js';
+
+export interface WsReconnectOptions {
+  /** First retry delay in ms, before jitter. Default 250. */
+  initialDelayMs?: number;
+  /** Ceiling of the delay in ms, before jitter. Default 30,000. */
+  maxDelayMs?: number;
+  /** Growth per consecutive failure. Default 2. */
+  factor?: number;
+  /** Fraction of the delay that is randomised away, in [0, 1]. Default 0.5. */
+  jitter?: number;
+  /** Consecutive failed attempts before giving up. Default: never give up. */
+  maxAttempts?: number;
+}
+
+/** TLS options for `wss:` URLs: trust a private CA, present a client certificate, pin a profile. */
+export type WsClientTlsOptions = Pick<
+  SecureContextOptions,
+  'ca' | 'cert' | 'key' | 'passphrase' | 'pfx' | 'ciphers' | 'minVersion' | 'maxVersion' | 'ecdhCurve' | 'sigalgs'
+> & { rejectUnauthorized?: boolean; servername?: string };
+
+export interface WsClientOptions {
+  /** Seals the hello and this side's frames, opens the server's. */
+  endpoint: Endpoint;
+  /** `ws://` or `wss://` URL. Its path and query are bound into the hello. */
+  url: string | URL;
+  /** A channel opened (first time and after every reconnect). */
+  onOpen?(channel: WsChannel): void;
+  /** A frame arrived, authentic and in sequence. A returned promise holds the next frame back. */
+  onMessage?(payload: unknown, channel: WsChannel): void | Promise<void>;
+  /** A channel closed or a connection attempt failed. */
+  onClose?(event: WsClientCloseEvent): void;
+  /** Backoff between attempts, or `false` to never reconnect. */
+  reconnect?: WsReconnectOptions | false;
+  /** Ping interval in ms; a server silent for a whole interval is terminated. 0 disables. Default 30,000. */
+  heartbeatMs?: number;
+  /** Most bytes buffered for sending, and received frames waiting. Default 1 MiB. */
+  maxBufferedBytes?: number;
+  /** Time for the upgrade and, again, for the server's welcome, in ms. Default 10,000. */
+  handshakeTimeoutMs?: number;
+  tls?: WsClientTlsOptions;
+  agent?: Agent;
+  /** Refusals, closes and dead peers are logged here. */
+  logger?: Logger;
+}
+
+export interface WsClientCloseEvent extends WsCloseEvent {
+  /** Whether another attempt is scheduled. */
+  readonly willReconnect: boolean;
+  /** The delay before it, in ms. */
+  readonly delayMs?: number | undefined;
+}
+
+const DEFAULT_RECONNECT: Required<WsReconnectOptions> = {
+  initialDelayMs: 250,
+  maxDelayMs: 30_000,
+  factor: 2,
+  jitter: 0.5,
+  maxAttempts: Number.POSITIVE_INFINITY,
+};
+
+/**
+ * Delay before retry number `attempt` (0-based): min(max, initial·factor^attempt), of which a
+ * random fraction up to `jitter` is taken off, so clients cut off together do not return
+ * together ("Exponential Backoff And Jitter", AWS Architecture Blog, 2015).
+ */
+export function backoffDelay(attempt: number, options: Required<WsReconnectOptions>, random = Math.random): number {
+  const ceiling = Math.min(options.maxDelayMs, options.initialDelayMs * options.factor ** attempt);
+  return ceiling * (1 - options.jitter * random());
+}
+
+export class WsClient {
+  readonly #options: WsClientOptions;
+  readonly #url: URL;
+  readonly #reconnect: Required<WsReconnectOptions> | false;
+  readonly #logger: Logger;
+  readonly #heartbeatMs: number;
+  readonly #maxBufferedBytes: number;
+  readonly #handshakeTimeoutMs: number;
+  #channel: WsChannel | undefined;
+  #failures = 0;
+  #stopped = false;
+  #timer: NodeJS.Timeout | undefined;
+  #waiters: Array<{ resolve(channel: WsChannel): void; reject(error: Error): void }> = [];
+
+  /** Use `connectWs`. */
+  constructor(options: WsClientOptions) {
+    this.#options = options;
+    this.#url = new URL(options.url);
+    if (this.#url.protocol !== 'ws:' && this.#url.protocol !== 'wss:') {
+      throw new WaTransportError(ErrorCode.CONFIG, 'url must be ws: or wss:');
+    }
+    this.#reconnect = options.reconnect === false ? false : reconnectOptions(options.reconnect);
+    this.#logger = options.logger ?? silentLogger;
+    this.#heartbeatMs = nonNegative(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs');
+    this.#maxBufferedBytes = nonNegative(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes');
+    this.#handshakeTimeoutMs = nonNegative(options.handshakeTimeoutMs ?? 10_000, 'handshakeTimeoutMs');
+    this.#connect();
+  }
+
+  /** The open channel, if any. */
+  get channel(): WsChannel | undefined {
+    return this.#channel?.isOpen === true ? this.#channel : undefined;
+  }
+
+  /** Sends on the open channel (see `WsChannel.send`); rejects ERR_WA_WS_CLOSED while there is none. */
+  send(payload: unknown): Promise<void> {
+    const channel = this.channel;
+    return channel === undefined ? Promise.reject(new WsChannelError('ERR_WA_WS_CLOSED')) : channel.send(payload);
+  }
+
+  /** Resolves with the open channel, waiting across reconnects; rejects once the client has stopped. */
+  ready(): Promise<WsChannel> {
+    const channel = this.channel;
+    if (channel !== undefined) return Promise.resolve(channel);
+    if (this.#stopped) return Promise.reject(new WsChannelError('ERR_WA_WS_CLOSED'));
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** Stops reconnecting and closes the channel; resolves once it is closed. */
+  async close(code: number = WsCloseCode.NORMAL, reason = ''): Promise<void> {
+    this.#stop();
+    clearTimeout(this.#timer);
+    const channel = this.#channel;
+    if (channel === undefined) return;
+    channel.close(code, reason);
+    await channel.closed;
+  }
+
+  #connect(): void {
+    const target = this.#url.pathname + this.#url.search;
+    const hello = this.#options.endpoint.seal(new Uint8Array(0), { context: helloContext(target) });
+    let refusedStatus: number | undefined;
+    const ws = new WebSocket(this.#url, {
+      ...this.#options.tls,
+      ...(this.#options.agent === undefined ? {} : { agent: this.#options.agent }),
+      headers: { [HELLO_HEADER]: toText(hello) },
+      maxPayload: this.#options.endpoint.maxEnvelopeBytes,
+      perMessageDeflate: false,
+      followRedirects: false,
+      handshakeTimeout: this.#handshakeTimeoutMs,
+    });
+    ws.on('unexpected-response', (_request, response) => {
+      refusedStatus = response.statusCode;
+      response.resume();
+      ws.terminate();
+    });
+    this.#channel = new WsChannel(ws, {
+      endpoint: this.#options.endpoint,
+      id: toText(hello.subarray(NONCE_OFFSET, HEADER_BYTES)),
+      side: 'client',
+      peer: this.#url.host,
+      maxBufferedBytes: this.#maxBufferedBytes,
+      heartbeatMs: this.#heartbeatMs,
+      welcomeTimeoutMs: this.#handshakeTimeoutMs,
+      logger: this.#logger,
+      hooks: {
+        onOpen: (channel) => {
+          this.#failures = 0;
+          for (const waiter of this.#waiters.splice(0)) waiter.resolve(channel);
+          this.#options.onOpen?.(channel);
+        },
+        onMessage: (payload, channel) => this.#options.onMessage?.(payload, channel),
+        onClose: (channel, event) => this.#closed(channel, refusedEvent(event, refusedStatus)),
+      },
+    });
+  }
+
+  #closed(channel: WsChannel, event: WsCloseEvent): void {
+    if (this.#channel === channel) this.#channel = undefined;
+    if (event.code === WsCloseCode.AUTH_FAILED) {
+      this.#logger.warn({ event: 'wa_transport.ws.refused', url: this.#url.origin, reason: event.reason }, 'websocket');
+    }
+    let delayMs: number | undefined;
+    if (!this.#stopped && this.#reconnect !== false && this.#failures < this.#reconnect.maxAttempts) {
+      delayMs = backoffDelay(this.#failures, this.#reconnect);
+      this.#failures++;
+      this.#timer = setTimeout(() => {
+        if (!this.#stopped) this.#connect();
+      }, delayMs);
+    } else {
+      this.#stop();
+    }
+    this.#options.onClose?.({ ...event, willReconnect: delayMs !== undefined, delayMs });
+  }
+
+  #stop(): void {
+    this.#stopped = true;
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(new WsChannelError('ERR_WA_WS_CLOSED'));
+  }
+}
+
+/** Connects to a `createWsServer` endpoint and keeps reconnecting (see `WsClientOptions`). */
+export function connectWs(options: WsClientOptions): WsClient {
+  return new WsClient(options);
+}
+
+/** An upgrade refused with 401 or 503 surfaces as the close code a channel would have used. */
+function refusedEvent(event: WsCloseEvent, status: number | undefined): WsCloseEvent {
+  if (status === 401) return { code: WsCloseCode.AUTH_FAILED, reason: 'upgrade refused: 401' };
+  if (status === 503) return { code: WsCloseCode.TRY_AGAIN_LATER, reason: 'upgrade refused: 503' };
+  if (status !== undefined) return { code: event.code, reason: `upgrade refused: ${status}` };
+  return event;
+}
+
+function reconnectOptions(options: WsReconnectOptions | undefined): Required<WsReconnectOptions> {
+  const merged = { ...DEFAULT_RECONNECT, ...options };
+  nonNegative(merged.initialDelayMs, 'reconnect.initialDelayMs');
+  nonNegative(merged.maxDelayMs, 'reconnect.maxDelayMs');
+  if (!(merged.factor >= 1)) throw new WaTransportError(ErrorCode.CONFIG, 'reconnect.factor must be ≥ 1');
+  if (!(merged.jitter >= 0 && merged.jitter <= 1)) {
+    throw new WaTransportError(ErrorCode.CONFIG, 'reconnect.jitter must be in [0, 1]');
+  }
+  if (!(merged.maxAttempts >= 0)) throw new WaTransportError(ErrorCode.CONFIG, 'reconnect.maxAttempts must be ≥ 0');
+  return merged;
+}

@@ -1,0 +1,96 @@
+/**
+ * The WebSocket channel's contract: the hello header, the authenticated contexts each envelope
+ * is bound to, and the close codes. Both sides and the tests read these from here only.
+ *
+ * Contexts are authenticated but never sent (see `SealOptions.context`), so an attacker who
+ * moves a frame to another slot, another connection or another path makes it fail
+ * authentication: the sequence number costs no bytes on the wire and cannot be probed.
+ */
+import { ErrorCode, type WaTransportError } from '../errors.js';
+
+/** Request header carrying the client's sealed hello, in the envelope's text form. */
+export const HELLO_HEADER = 'wa-hello';
+
+/** Prefix of every context: names the channel protocol and its version. */
+const PROTOCOL = 'wa-ws/1';
+
+/** Which way a frame travels: client → server or server → client. */
+export type FrameDirection = 'c2s' | 's2c';
+
+/** The hello is bound to the request target (path and query), so it opens no other endpoint. */
+export function helloContext(target: string): string {
+  return `${PROTOCOL}:hello:${target}`;
+}
+
+/** The server's first frame, proving to the client that the server holds the secret too. */
+export function welcomeContext(connectionId: string): string {
+  return `${PROTOCOL}:${connectionId}:welcome`;
+}
+
+/** Data frame number `seq` (from 0, per direction) of connection `connectionId`. */
+export function frameContext(connectionId: string, direction: FrameDirection, seq: number): string {
+  return `${PROTOCOL}:${connectionId}:${direction}:${seq}`;
+}
+
+/**
+ * Close codes. 1000–1015 are RFC 6455 §7.4.1's; 4000–4999 are private-use (§7.4.2).
+ * A channel that rejects a frame closes at once: the sequence is broken, nothing after it
+ * can be trusted to be in order.
+ */
+export const WsCloseCode = {
+  /** Closed by either side's `close()`. */
+  NORMAL: 1000,
+  /** The server is shutting down (`WsServer.close`). */
+  GOING_AWAY: 1001,
+  /** A text frame: every frame must be a binary envelope. */
+  UNSUPPORTED_DATA: 1003,
+  /** No close frame: the connection dropped, or a dead peer was terminated (no pong). Never sent. */
+  ABNORMAL: 1006,
+  /** A frame larger than the endpoint's `maxEnvelopeBytes` (ws's `maxPayload`). */
+  TOO_LARGE: 1009,
+  /** The replay store is unavailable or full: nothing is accepted unchecked; retry later. */
+  TRY_AGAIN_LATER: 1013,
+  /** Authentication failed: hello refused (surfaced for an HTTP 401), or the server's welcome did not open. */
+  AUTH_FAILED: 4001,
+  /** Not an envelope (truncated, unknown version) or a payload that does not decode. */
+  MALFORMED: 4002,
+  /**
+   * Not authentic for the next slot of this connection: reordered, dropped, repeated, taken from
+   * another connection, tampered, wrong secret or reflected. These are indistinguishable by design.
+   */
+  OUT_OF_SEQUENCE: 4003,
+  /** A nonce seen before (not expected in practice: a repeated frame fails its sequence first). */
+  REPLAYED: 4004,
+  /** Outside the time window: older than `windowMs` or further ahead than `maxSkewMs`. */
+  STALE: 4005,
+} as const;
+export type WsCloseCode = (typeof WsCloseCode)[keyof typeof WsCloseCode];
+
+/** The close code for a frame the endpoint rejected. */
+export function closeCodeFor(error: WaTransportError): WsCloseCode {
+  switch (error.code) {
+    case ErrorCode.FORGED:
+    case ErrorCode.UNKNOWN_KEY:
+    case ErrorCode.WRONG_DIRECTION:
+      return WsCloseCode.OUT_OF_SEQUENCE;
+    case ErrorCode.EXPIRED:
+    case ErrorCode.FUTURE:
+      return WsCloseCode.STALE;
+    case ErrorCode.REPLAYED:
+      return WsCloseCode.REPLAYED;
+    case ErrorCode.TOO_LARGE:
+      return WsCloseCode.TOO_LARGE;
+    case ErrorCode.REPLAY_CACHE_FULL:
+    case ErrorCode.REPLAY_STORE_UNAVAILABLE:
+      return WsCloseCode.TRY_AGAIN_LATER;
+    default:
+      return WsCloseCode.MALFORMED;
+  }
+}
+
+/** HTTP status for a refused hello: 503 when the replay store could not answer, else 401. */
+export function helloStatusFor(error: WaTransportError): 401 | 503 {
+  return error.code === ErrorCode.REPLAY_CACHE_FULL || error.code === ErrorCode.REPLAY_STORE_UNAVAILABLE
+    ? 503
+    : 401;
+}

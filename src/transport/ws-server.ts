@@ -1,0 +1,160 @@
+/**
+ * The accepting side of the WebSocket channel. A connection is authenticated before it is
+ * accepted: the upgrade request must carry a sealed hello (`wa-hello` header) bound to the
+ * request target, fresh and never seen before; otherwise the upgrade is answered with HTTP
+ * 401 (503 if the replay store cannot answer) and no WebSocket ever exists.
+ */
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { Endpoint } from '../endpoint.js';
+import { toText } from '../envelope/text.js';
+import { ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
+import { type Logger, silentLogger } from '../log.js';
+import {
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_MAX_BUFFERED_BYTES,
+  WsChannel,
+  type WsCloseEvent,
+  nonNegative,
+} from './ws-channel.js';
+import { HELLO_HEADER, WsCloseCode, helloContext, helloStatusFor } from './ws-protocol.js';
+
+export interface WsServerOptions {
+  /** Opens the clients' hellos and frames, seals this side's frames. */
+  endpoint: Endpoint;
+  /**
+   * An `http.Server` or `https.Server` (for WSS) whose upgrade requests this server takes.
+   * Omit it to route upgrades yourself with `handleUpgrade` (several paths on one server).
+   */
+  server?: HttpServer | HttpsServer;
+  /** Accept upgrades for this pathname only; others get HTTP 400. Default: any path. */
+  path?: string;
+  /** A client was authenticated and its channel is open. */
+  onConnection?(channel: WsChannel, request: IncomingMessage): void;
+  /** A frame arrived, authentic and in sequence. A returned promise holds the next frame back. */
+  onMessage?(payload: unknown, channel: WsChannel): void | Promise<void>;
+  /** A channel closed (after its last message was handled). */
+  onClose?(channel: WsChannel, event: WsCloseEvent): void;
+  /** Ping interval in ms; a client silent for a whole interval is terminated. 0 disables. Default 30,000. */
+  heartbeatMs?: number;
+  /** Per channel: most bytes buffered for sending, and received frames waiting. Default 1 MiB. */
+  maxBufferedBytes?: number;
+  /** Refused upgrades and closed channels are logged here (code, peer, connection id). */
+  logger?: Logger;
+}
+
+export class WsServer {
+  readonly #options: WsServerOptions;
+  readonly #logger: Logger;
+  readonly #heartbeatMs: number;
+  readonly #maxBufferedBytes: number;
+  readonly #wss: WebSocketServer;
+  /** Connection ids of upgrade requests whose hello opened, until ws hands over the socket. */
+  readonly #accepted = new WeakMap<IncomingMessage, string>();
+  readonly #channels = new Set<WsChannel>();
+  readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    this.handleUpgrade(request, socket, head);
+  };
+
+  /** Use `createWsServer`. */
+  constructor(options: WsServerOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
+    this.#heartbeatMs = nonNegative(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs');
+    this.#maxBufferedBytes = nonNegative(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes');
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      ...(options.path === undefined ? {} : { path: options.path }),
+      // The endpoint would refuse anything larger; ws then closes with 1009 before buffering it.
+      maxPayload: options.endpoint.maxEnvelopeBytes,
+      // Ciphertext does not compress, and deflate state costs ~300 KiB per connection (ws README).
+      perMessageDeflate: false,
+      clientTracking: false,
+      verifyClient: (info, callback) => {
+        void this.#verify(info.req).then((verdict) => {
+          if (typeof verdict === 'number') return callback(false, verdict);
+          this.#accepted.set(info.req, verdict);
+          callback(true);
+        });
+      },
+    });
+    options.server?.on('upgrade', this.#onUpgrade);
+  }
+
+  /** Open channels. */
+  get channels(): ReadonlySet<WsChannel> {
+    return this.#channels;
+  }
+
+  /** Takes an upgrade request: for `noServer` use, from your server's `'upgrade'` event. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.#wss.handleUpgrade(request, socket, head, (ws, req) => {
+      const id = this.#accepted.get(req);
+      this.#accepted.delete(req);
+      if (id === undefined) {
+        ws.terminate(); // unreachable: verifyClient runs first; fail closed anyway
+        return;
+      }
+      const channel = new WsChannel(ws, {
+        endpoint: this.#options.endpoint,
+        id,
+        side: 'server',
+        peer: req.socket.remoteAddress,
+        maxBufferedBytes: this.#maxBufferedBytes,
+        heartbeatMs: this.#heartbeatMs,
+        logger: this.#logger,
+        hooks: {
+          onMessage: (payload, open) => this.#options.onMessage?.(payload, open),
+          onClose: (closed, event) => this.#options.onClose?.(closed, event),
+        },
+      });
+      this.#channels.add(channel);
+      void channel.closed.then(() => this.#channels.delete(channel));
+      try {
+        this.#options.onConnection?.(channel, req);
+      } catch (error) {
+        this.#logger.warn(
+          { event: 'wa_transport.ws.handler_failed', connection: id, error: error instanceof Error ? error.name : typeof error },
+          'websocket',
+        );
+      }
+    });
+  }
+
+  /**
+   * Stops taking upgrades, closes every channel with 1001 and waits for them to close (at most
+   * ws's 30 s close timeout per unresponsive peer). The `http.Server` passed in stays open.
+   */
+  async close(): Promise<void> {
+    this.#options.server?.off('upgrade', this.#onUpgrade);
+    const closing = [...this.#channels].map((channel) => {
+      channel.close(WsCloseCode.GOING_AWAY, 'server closing');
+      return channel.closed;
+    });
+    await Promise.all(closing);
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+  }
+
+  /** Opens the hello: the connection id (its nonce, base64url), or the HTTP status that refuses it. */
+  async #verify(request: IncomingMessage): Promise<string | number> {
+    const peer = request.socket.remoteAddress ?? 'unknown';
+    try {
+      const hello = request.headers[HELLO_HEADER];
+      if (typeof hello !== 'string') throw new WaTransportError(ErrorCode.MALFORMED, 'no hello');
+      const opened = await this.#options.endpoint.open(hello, { context: helloContext(request.url ?? '/'), peer });
+      return toText(opened.nonce);
+    } catch (error) {
+      const code = isWaTransportError(error) ? error.code : 'internal';
+      const status = isWaTransportError(error) ? helloStatusFor(error) : 503;
+      this.#logger.warn({ event: 'wa_transport.ws.refused', code, status, peer }, 'websocket upgrade refused');
+      return status;
+    }
+  }
+}
+
+/** Creates a WebSocket server for authenticated channels (see `WsServerOptions`). */
+export function createWsServer(options: WsServerOptions): WsServer {
+  return new WsServer(options);
+}

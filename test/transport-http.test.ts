@@ -1,0 +1,363 @@
+/**
+ * HTTP transport over real sockets on 127.0.0.1: the same scenarios against each adapter
+ * (node:http, Express, Fastify), each asserting the documented status and that a rejected
+ * request never reaches the handler.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import express from 'express';
+import Fastify from 'fastify';
+import { request } from 'undici';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createEndpoint, ErrorCode, type Endpoint, type ReplayStore } from '../src/index.js';
+import { acceptSealedBodies, sealedFastify } from '../src/transport/fastify.js';
+import { sealedExpress } from '../src/transport/express.js';
+import { HttpStatusError, createHttpClient, type HttpClient } from '../src/transport/http-client.js';
+import {
+  ENVELOPE_CONTENT_TYPE,
+  ENVELOPE_HEADER,
+  REJECTION_STATUS,
+  requestContext,
+  sealedHandler,
+  sealedReply,
+  type SealedHandler,
+  type SealedRequest,
+  type SealedServerOptions,
+} from '../src/transport/http.js';
+import { toText } from '../src/envelope/text.js';
+import { ManualClock, OTHER_SECRET, SECRET } from './helpers.js';
+
+type Adapter = 'node' | 'express' | 'fastify';
+
+interface Running {
+  url: string;
+  close(): Promise<void>;
+}
+
+async function listen(adapter: Adapter, options: SealedServerOptions, handler: SealedHandler): Promise<Running> {
+  if (adapter === 'fastify') {
+    const app = Fastify();
+    acceptSealedBodies(app);
+    app.all('/*', sealedFastify(options, handler));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
+  }
+  let server: Server;
+  if (adapter === 'express') {
+    const app = express();
+    app.use(sealedExpress(options, handler));
+    server = createServer(app);
+  } else {
+    server = createServer(sealedHandler(options, handler));
+  }
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The CoreApp's routes, by path. Records every request that reaches it. */
+function routes(seen: SealedRequest[]): SealedHandler {
+  return (req) => {
+    seen.push(req);
+    switch (req.path) {
+      case '/v1/created':
+        return sealedReply({ id: 7 }, { status: 201 });
+      case '/v1/fail':
+        throw new Error('handler bug with secret detail');
+      default:
+        return { method: req.method, path: req.path, query: Object.fromEntries(req.query), echo: req.payload };
+    }
+  };
+}
+
+/** Sends raw bytes as an attacker would, without the client's checks. */
+async function raw(url: string, body: Uint8Array | string, method = 'POST', headers: Record<string, string> = {}) {
+  const res = await request(url, {
+    method: method as 'POST',
+    body,
+    headers: { 'content-type': ENVELOPE_CONTENT_TYPE, ...headers },
+  });
+  return { status: res.statusCode, body: await res.body.text(), headers: res.headers };
+}
+
+describe.each<Adapter>(['node', 'express', 'fastify'])('%s adapter', (adapter) => {
+  const clock = new ManualClock(Date.now());
+  const seen: SealedRequest[] = [];
+  let core: Endpoint;
+  let web: Endpoint;
+  let server: Running;
+  let client: HttpClient;
+
+  beforeAll(async () => {
+    core = await createEndpoint({ role: 'coreapp', secret: SECRET, clock: clock.now });
+    web = await createEndpoint({ role: 'webapp', secret: SECRET });
+    server = await listen(adapter, { endpoint: core, maxBodyBytes: 4096 }, routes(seen));
+    client = createHttpClient({ endpoint: web, baseUrl: server.url });
+  });
+  afterAll(async () => {
+    await client.close();
+    await server.close();
+  });
+  afterEach(() => {
+    seen.length = 0;
+    clock.time = Date.now();
+  });
+
+  it('round-trips POST with a query, GET, PUT and DELETE', async () => {
+    const posted = await client.post('/v1/echo', { n: 1, s: 'hé' }, { query: { a: 'b c', x: 1 } });
+    expect(posted.status).toBe(200);
+    expect(posted.payload).toEqual({ method: 'POST', path: '/v1/echo', query: { a: 'b c', x: '1' }, echo: { n: 1, s: 'hé' } });
+    const got = await client.get('/v1/echo', { q: 'find' });
+    expect(got.payload).toMatchObject({ method: 'GET', echo: { q: 'find' } });
+    const put = await client.put('/v1/echo', new Uint8Array([1, 2, 3]));
+    expect((put.payload as { echo: Uint8Array }).echo).toEqual(new Uint8Array([1, 2, 3]));
+    const deleted = await client.delete('/v1/echo');
+    expect(deleted.payload).toMatchObject({ method: 'DELETE', echo: null });
+    expect(seen).toHaveLength(4);
+  });
+
+  it('carries a handler-chosen status, and a handler failure as a sealed 500 that leaks nothing', async () => {
+    const created = await client.post('/v1/created', {});
+    expect(created).toMatchObject({ status: 201, payload: { id: 7 } });
+    const failed = await client.post('/v1/fail', {});
+    expect(failed).toMatchObject({ status: 500, payload: { error: 'internal' } });
+  });
+
+  it('answers a replayed request 409 and runs the handler once', async () => {
+    const envelope = web.seal({ pay: 100 }, { context: requestContext('POST', '/v1/echo') });
+    expect((await raw(`${server.url}/v1/echo`, envelope)).status).toBe(200);
+    const replay = await raw(`${server.url}/v1/echo`, envelope);
+    expect(replay.status).toBe(409);
+    expect(JSON.parse(replay.body)).toEqual({ error: ErrorCode.REPLAYED });
+    expect(seen).toHaveLength(1);
+  });
+
+  it('answers a tampered body 401, a cross-route or cross-query envelope 401', async () => {
+    const envelope = web.seal({ pay: 100 }, { context: requestContext('POST', '/v1/echo?to=alice') });
+    const tampered = envelope.slice();
+    tampered[tampered.length - 20]! ^= 1;
+    expect(await raw(`${server.url}/v1/echo?to=alice`, tampered)).toMatchObject({ status: 401 });
+    expect(await raw(`${server.url}/v1/echo?to=mallory`, envelope)).toMatchObject({ status: 401 });
+    expect(await raw(`${server.url}/v1/other?to=alice`, envelope)).toMatchObject({ status: 401 });
+    expect(await raw(`${server.url}/v1/echo?to=alice`, envelope, 'PUT')).toMatchObject({ status: 401 });
+    expect(seen).toHaveLength(0);
+    // Untouched, it is still accepted: the rejections above were for the changes alone.
+    expect(await raw(`${server.url}/v1/echo?to=alice`, envelope)).toMatchObject({ status: 200 });
+  });
+
+  it('answers stale and future requests 401 (server clock moved)', async () => {
+    clock.advance(11_000);
+    await expect(client.post('/v1/echo', 1)).rejects.toMatchObject({ code: ErrorCode.EXPIRED, status: 401 });
+    expect(seen).toHaveLength(0);
+  });
+
+  it('answers a wrong-secret client and a reflected (wrong-direction) envelope 401', async () => {
+    const intruder = createHttpClient({
+      endpoint: await createEndpoint({ role: 'webapp', secret: OTHER_SECRET }),
+      baseUrl: server.url,
+    });
+    const error = await intruder.post('/v1/echo', 1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HttpStatusError);
+    expect(error).toMatchObject({ code: ErrorCode.UNKNOWN_KEY, status: 401 });
+    await intruder.close();
+    const reflected = core.seal(1, { context: requestContext('POST', '/v1/echo') });
+    expect(await raw(`${server.url}/v1/echo`, reflected)).toMatchObject({ status: 401 });
+    expect(seen).toHaveLength(0);
+  });
+
+  it('answers garbage 400, a GET without an envelope 400', async () => {
+    expect(await raw(`${server.url}/v1/echo`, 'not an envelope')).toMatchObject({ status: 400 });
+    const get = await request(`${server.url}/v1/echo`);
+    expect(get.statusCode).toBe(400);
+    await get.body.dump();
+    // A GET's envelope in the header is bound like a body.
+    const envelope = web.seal(1, { context: requestContext('GET', '/v1/other') });
+    const res = await request(`${server.url}/v1/echo`, { headers: { [ENVELOPE_HEADER]: toText(envelope) } });
+    expect(res.statusCode).toBe(401);
+    await res.body.dump();
+    expect(seen).toHaveLength(0);
+  });
+
+  it('answers a body over the limit 413 without reading it, declared or chunked', async () => {
+    const big = web.seal(new Uint8Array(5000), { context: requestContext('POST', '/v1/echo') });
+    const declared = await raw(`${server.url}/v1/echo`, big);
+    expect(declared.status).toBe(413);
+    expect(JSON.parse(declared.body)).toEqual({ error: ErrorCode.TOO_LARGE });
+    const chunked = await request(`${server.url}/v1/echo`, {
+      method: 'POST',
+      headers: { 'content-type': ENVELOPE_CONTENT_TYPE },
+      body: Readable.from([big.subarray(0, 3000), big.subarray(3000)]),
+    }).then(
+      async (res) => {
+        await res.body.dump();
+        return res.statusCode;
+      },
+      () => 'closed', // the server may hang up before the client finished writing
+    );
+    expect([413, 'closed']).toContain(chunked);
+    expect(seen).toHaveLength(0);
+  });
+
+  it('stops reading an endless body once past the limit', async () => {
+    const chunk = new Uint8Array(64 * 1024);
+    const total = 256 * 1024 * 1024;
+    let produced = 0;
+    const result = await request(`${server.url}/v1/echo`, {
+      method: 'POST',
+      headers: { 'content-type': ENVELOPE_CONTENT_TYPE },
+      body: Readable.from(
+        (function* () {
+          while (produced < total) {
+            produced += chunk.length;
+            yield chunk;
+          }
+        })(),
+      ),
+    }).then(
+      async (res) => {
+        await res.body.dump();
+        return res.statusCode;
+      },
+      () => 'closed',
+    );
+    expect([413, 'closed']).toContain(result);
+    // Far less than was on offer: the server hung up instead of draining it.
+    expect(produced).toBeLessThan(total / 4);
+    expect(seen).toHaveLength(0);
+  });
+});
+
+describe('server-side failures of the replay store', () => {
+  it('answers 503 when the store is down, without calling the handler', async () => {
+    const store: ReplayStore = {
+      recordIfAbsent() {
+        throw new Error('connection refused');
+      },
+    };
+    const core = await createEndpoint({ role: 'coreapp', secret: SECRET, replayStore: store });
+    const web = await createEndpoint({ role: 'webapp', secret: SECRET });
+    const seen: SealedRequest[] = [];
+    const server = await listen('node', { endpoint: core }, routes(seen));
+    const client = createHttpClient({ endpoint: web, baseUrl: server.url });
+    await expect(client.post('/v1/echo', 1)).rejects.toMatchObject({
+      code: ErrorCode.REPLAY_STORE_UNAVAILABLE,
+      status: 503,
+    });
+    expect(seen).toHaveLength(0);
+    await client.close();
+    await server.close();
+  });
+
+  it('answers 401 to a request from the future', async () => {
+    const clock = new ManualClock(Date.now() - 60_000);
+    const core = await createEndpoint({ role: 'coreapp', secret: SECRET, clock: clock.now });
+    const web = await createEndpoint({ role: 'webapp', secret: SECRET });
+    const seen: SealedRequest[] = [];
+    const server = await listen('node', { endpoint: core }, routes(seen));
+    const client = createHttpClient({ endpoint: web, baseUrl: server.url });
+    await expect(client.post('/v1/echo', 1)).rejects.toMatchObject({ code: ErrorCode.FUTURE, status: 401 });
+    expect(seen).toHaveLength(0);
+    await client.close();
+    await server.close();
+  });
+});
+
+describe('client-side checks of the response', () => {
+  /** A rogue CoreApp (or a proxy in the middle) that answers with whatever `answer` returns. */
+  async function rogue(answer: (index: number) => { status: number; body: Uint8Array | string; type: string }) {
+    let index = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const { status, body, type } = answer(index++);
+        res.writeHead(status, { 'content-type': type });
+        res.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+  }
+
+  let core: Endpoint;
+  let web: Endpoint;
+  beforeAll(async () => {
+    core = await createEndpoint({ role: 'coreapp', secret: SECRET });
+    web = await createEndpoint({ role: 'webapp', secret: SECRET });
+  });
+
+  it('refuses a response swapped from another request, replayed, or with its status changed', async () => {
+    // A genuine CoreApp answers the first request; the rogue keeps that answer and replays it.
+    const genuine = await listen('node', { endpoint: core }, () => ({ balance: 100 }));
+    const target = requestContext('POST', '/v1/balance');
+    const sent = web.seal({}, { context: target });
+    const res = await request(`${genuine.url}/v1/balance`, {
+      method: 'POST',
+      body: sent,
+      headers: { 'content-type': ENVELOPE_CONTENT_TYPE },
+    });
+    const captured = new Uint8Array(await res.body.arrayBuffer());
+    expect(res.statusCode).toBe(200);
+    await genuine.close();
+
+    const server = await rogue((i) =>
+      i === 0
+        ? { status: 200, body: captured, type: ENVELOPE_CONTENT_TYPE }
+        : i === 1
+          ? { status: 201, body: captured, type: ENVELOPE_CONTENT_TYPE }
+          : { status: 200, body: '{"balance":1000000}', type: 'application/json' },
+    );
+    const client = createHttpClient({ endpoint: web, baseUrl: server.url });
+    await expect(client.post('/v1/balance', {})).rejects.toMatchObject({ code: ErrorCode.FORGED, status: 200 });
+    await expect(client.post('/v1/balance', {})).rejects.toMatchObject({ code: ErrorCode.FORGED, status: 201 });
+    await expect(client.post('/v1/balance', {})).rejects.toMatchObject({ code: ErrorCode.MALFORMED, status: 200 });
+    await client.close();
+    await server.close();
+  });
+
+  it('believes an unsealed rejection code only with its documented status', async () => {
+    const server = await rogue((i) => ({
+      status: i === 0 ? 409 : 200,
+      body: JSON.stringify({ error: ErrorCode.REPLAYED }),
+      type: 'application/json',
+    }));
+    const client = createHttpClient({ endpoint: web, baseUrl: server.url });
+    await expect(client.post('/x', 1)).rejects.toMatchObject({ code: ErrorCode.REPLAYED, status: 409 });
+    await expect(client.post('/x', 1)).rejects.toMatchObject({ code: ErrorCode.MALFORMED, status: 200 });
+    await client.close();
+    await server.close();
+  });
+
+  it('refuses a response over its limit', async () => {
+    const server = await rogue(() => ({ status: 200, body: new Uint8Array(10_000), type: ENVELOPE_CONTENT_TYPE }));
+    const client = createHttpClient({ endpoint: web, baseUrl: server.url, maxResponseBytes: 1000 });
+    await expect(client.post('/x', 1)).rejects.toMatchObject({ code: ErrorCode.TOO_LARGE });
+    await client.close();
+    await server.close();
+  });
+
+  it('refuses wrong configuration with ERR_WA_CONFIG', async () => {
+    expect(() => createHttpClient({ endpoint: core, baseUrl: 'http://127.0.0.1:1' })).toThrow(
+      expect.objectContaining({ code: ErrorCode.CONFIG }),
+    );
+    const client = createHttpClient({ endpoint: web, baseUrl: 'http://127.0.0.1:1/api' });
+    await expect(client.request('HEAD', '/x')).rejects.toMatchObject({ code: ErrorCode.CONFIG });
+    await client.close();
+    const rootClient = createHttpClient({ endpoint: web, baseUrl: 'http://127.0.0.1:1' });
+    await expect(rootClient.post('//evil.example/x')).rejects.toMatchObject({ code: ErrorCode.CONFIG });
+    await rootClient.close();
+    expect(REJECTION_STATUS[ErrorCode.FORGED]).toBe(401);
+  });
+});

@@ -1,0 +1,516 @@
+/**
+ * WebSocket channel over real sockets on 127.0.0.1 (port 0). Attacks use a raw `ws` client or
+ * server that speaks the documented protocol by hand (contexts written out literally, so the
+ * wire contract is pinned here too), and each asserts the documented HTTP status or close code
+ * and that nothing reached the handler.
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
+import { generate } from 'selfsigned';
+import WebSocket, { WebSocketServer } from 'ws';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createEndpoint, ErrorCode, readHeader, type Endpoint, type Logger } from '../src/index.js';
+import { fromText, toText } from '../src/envelope/text.js';
+import { backoffDelay } from '../src/transport/ws-client.js';
+import {
+  WsChannelError,
+  WsCloseCode,
+  connectWs,
+  createWsServer,
+  type WsChannel,
+  type WsClient,
+  type WsClientCloseEvent,
+  type WsServer,
+  type WsServerOptions,
+} from '../src/transport/ws.js';
+import { OTHER_SECRET, SECRET } from './helpers.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+const web = (options: { secret?: string; clock?: () => number } = {}): Promise<Endpoint> =>
+  createEndpoint({ role: 'webapp', secret: options.secret ?? SECRET, ...(options.clock ? { clock: options.clock } : {}) });
+const core = (maxEnvelopeBytes?: number): Promise<Endpoint> =>
+  createEndpoint({ role: 'coreapp', secret: SECRET, ...(maxEnvelopeBytes ? { maxEnvelopeBytes } : {}) });
+
+/** A logger that keeps its records, to check what is logged and that no secret is. */
+function recordingLogger(): Logger & { records: object[] } {
+  const records: object[] = [];
+  return { records, warn: (record) => records.push(record), info: (record) => records.push(record) };
+}
+
+interface Running {
+  http: Server;
+  ws: WsServer;
+  port: number;
+  url: string;
+  received: unknown[];
+  connections: WsChannel[];
+  closes: number[];
+  logger: ReturnType<typeof recordingLogger>;
+}
+
+async function startServer(options: Partial<WsServerOptions> = {}, port = 0): Promise<Running> {
+  const http = createServer();
+  const received: unknown[] = [];
+  const connections: WsChannel[] = [];
+  const closes: number[] = [];
+  const logger = recordingLogger();
+  const ws = createWsServer({
+    endpoint: await core(),
+    server: http,
+    path: '/ws',
+    logger,
+    onMessage: async (payload, channel) => {
+      received.push(payload);
+      await channel.send({ echo: payload });
+    },
+    ...options,
+    onConnection: (channel, request) => {
+      connections.push(channel);
+      options.onConnection?.(channel, request);
+    },
+    onClose: (channel, event) => {
+      closes.push(event.code);
+      options.onClose?.(channel, event);
+    },
+  });
+  http.listen(port, '127.0.0.1');
+  await once(http, 'listening');
+  const actual = (http.address() as AddressInfo).port;
+  const running = { http, ws, port: actual, url: `ws://127.0.0.1:${actual}/ws`, received, connections, closes, logger };
+  cleanups.push(() => stopServer(running));
+  return running;
+}
+
+async function stopServer({ http, ws }: Running): Promise<void> {
+  await ws.close();
+  if (!http.listening) return;
+  http.closeAllConnections();
+  await new Promise((resolve) => http.close(resolve));
+}
+
+function client(options: Parameters<typeof connectWs>[0]): WsClient {
+  const c = connectWs(options);
+  cleanups.push(() => c.close());
+  return c;
+}
+
+/** A hello as the protocol defines it: empty payload, context `wa-ws/1:hello:<target>`. */
+function hello(endpoint: Endpoint, target = '/ws'): { header: string; id: string } {
+  const header = endpoint.sealText(new Uint8Array(0), { context: `wa-ws/1:hello:${target}` });
+  return { header, id: toText(readHeader(fromText(header, 1024)).nonce) };
+}
+
+/** A raw ws client: the status of a refused upgrade, or the socket and the server's welcome frame. */
+async function raw(
+  url: string,
+  headers: Record<string, string>,
+  options: WebSocket.ClientOptions = {},
+): Promise<{ status: number } | { socket: WebSocket; welcome: Buffer }> {
+  const socket = new WebSocket(url, { headers, ...options });
+  cleanups.push(() => socket.terminate());
+  return new Promise((resolve, reject) => {
+    socket.on('unexpected-response', (_request, response) => {
+      resolve({ status: response.statusCode ?? 0 });
+      response.resume();
+      socket.terminate();
+    });
+    socket.on('error', () => {});
+    socket.once('message', (welcome: Buffer) => resolve({ socket, welcome }));
+    socket.once('close', () => reject(new Error('closed before welcome')));
+  });
+}
+
+async function rawOpen(url: string, endpoint: Endpoint): Promise<{ socket: WebSocket; id: string }> {
+  const h = hello(endpoint);
+  const result = await raw(url, { 'wa-hello': h.header });
+  if (!('socket' in result)) throw new Error(`refused ${result.status}`);
+  return { socket: result.socket, id: h.id };
+}
+
+/**
+ * A raw ws server that speaks the protocol by hand: `onConnection` gets the socket and the
+ * connection id taken from the client's hello (not checked: this plays an impostor or a faulty peer).
+ */
+async function rawServer(
+  options: WebSocket.ServerOptions,
+  onConnection: (socket: WebSocket, id: string) => void,
+): Promise<string> {
+  const http = createServer();
+  const wss = new WebSocketServer({ ...options, server: http });
+  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    onConnection(socket, toText(readHeader(fromText(String(request.headers['wa-hello']), 1024)).nonce));
+  });
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  cleanups.push(() => new Promise<void>((resolve) => wss.close(() => http.close(() => resolve()))));
+  return `ws://127.0.0.1:${(http.address() as AddressInfo).port}/ws`;
+}
+
+const closeOf = (socket: WebSocket): Promise<number> =>
+  new Promise((resolve) => socket.once('close', (code: number) => resolve(code)));
+
+/** Waits for a condition driven by socket events (a generous bound, not a timing assertion). */
+const eventually = (check: () => void): Promise<void> => vi.waitFor(check, { timeout: 20_000, interval: 5 });
+
+describe('WebSocket channel', () => {
+  it('round-trips in order both ways, the server pushing too', async () => {
+    const server = await startServer({
+      onConnection: (channel) => void channel.send('pushed'),
+    });
+    const got: unknown[] = [];
+    const c = client({ endpoint: await web(), url: server.url, onMessage: (payload) => void got.push(payload) });
+    const channel = await c.ready();
+    for (let i = 0; i < 5; i++) {
+      await c.send({ n: i });
+      // A payload the endpoint will not seal is refused without using up a sequence number.
+      if (i === 2) await expect(c.send(new Uint8Array(4 * 1024 * 1024))).rejects.toMatchObject({ code: ErrorCode.TOO_LARGE });
+    }
+    await eventually(() => expect(got).toHaveLength(6));
+    expect(got).toEqual(['pushed', ...[0, 1, 2, 3, 4].map((n) => ({ echo: { n } }))]);
+    expect(server.received).toEqual([0, 1, 2, 3, 4].map((n) => ({ n })));
+    expect(server.connections.map((s) => s.id)).toEqual([channel.id]);
+  });
+
+  it('serves WSS on an https.Server, routing upgrades itself (noServer + handleUpgrade)', async () => {
+    const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+      keyType: 'ec',
+      algorithm: 'sha256',
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
+    });
+    const https = createHttpsServer({ key: pems.private, cert: pems.cert });
+    const received: unknown[] = [];
+    const ws = createWsServer({
+      endpoint: await core(),
+      onMessage: async (payload, channel) => {
+        received.push(payload);
+        await channel.send({ echo: payload });
+      },
+    });
+    https.on('upgrade', (request: IncomingMessage, socket, head: Buffer) => {
+      if (request.url === '/secure') ws.handleUpgrade(request, socket, head);
+      else socket.destroy();
+    });
+    https.listen(0, '127.0.0.1');
+    await once(https, 'listening');
+    cleanups.push(async () => {
+      await ws.close();
+      https.closeAllConnections();
+      await new Promise((resolve) => https.close(resolve));
+    });
+    const got: unknown[] = [];
+    const c = client({
+      endpoint: await web(),
+      url: `wss://127.0.0.1:${(https.address() as AddressInfo).port}/secure`,
+      tls: { ca: pems.cert },
+      onMessage: (payload) => void got.push(payload),
+    });
+    await c.ready();
+    await c.send('over tls');
+    await eventually(() => expect(got).toEqual([{ echo: 'over tls' }]));
+    expect(received).toEqual(['over tls']);
+  });
+
+  it('keeps the channel after a handler throws, and logs only the error’s name', async () => {
+    let calls = 0;
+    const server = await startServer({
+      onMessage: (payload) => {
+        calls++;
+        if (calls === 1) throw new Error(`secret payload ${String(payload)}`);
+        server.received.push(payload);
+      },
+    });
+    const c = client({ endpoint: await web(), url: server.url });
+    await c.ready();
+    await c.send('one');
+    await c.send('two');
+    await eventually(() => expect(server.received).toEqual(['two']));
+    expect(JSON.stringify(server.logger.records)).not.toContain('secret payload');
+    expect(server.logger.records).toContainEqual(expect.objectContaining({ event: 'wa_transport.ws.handler_failed', error: 'Error' }));
+  });
+
+  describe('authentication before the upgrade is accepted', () => {
+    it('refuses with 401 a missing, garbled, wrong-secret, other-path, stale or replayed hello', async () => {
+      const server = await startServer();
+      const good = await web();
+      const wrong = await web({ secret: OTHER_SECRET });
+      const stale = await web({ clock: () => Date.now() - 60_000 });
+      const attempts: Array<Record<string, string>> = [
+        {},
+        { 'wa-hello': 'not an envelope' },
+        { 'wa-hello': hello(wrong).header },
+        { 'wa-hello': hello(good, '/other').header },
+        { 'wa-hello': hello(stale).header },
+      ];
+      for (const headers of attempts) expect(await raw(server.url, headers)).toEqual({ status: 401 });
+
+      const replayed = hello(good);
+      const accepted = await raw(server.url, { 'wa-hello': replayed.header });
+      if (!('welcome' in accepted)) throw new Error('refused');
+      // The welcome proves the server's secret, bound to this connection's id.
+      await good.open(accepted.welcome, { context: `wa-ws/1:${replayed.id}:welcome` });
+      expect(await raw(server.url, { 'wa-hello': replayed.header })).toEqual({ status: 401 });
+
+      expect(server.connections).toHaveLength(1); // the first use of `replayed` only
+      expect(server.received).toEqual([]);
+      const refused = server.logger.records.filter((r) => 'event' in r && r.event === 'wa_transport.ws.refused');
+      expect(refused.map((r) => (r as { code: string }).code)).toEqual([
+        ErrorCode.MALFORMED,
+        ErrorCode.MALFORMED,
+        ErrorCode.UNKNOWN_KEY,
+        ErrorCode.FORGED,
+        ErrorCode.EXPIRED,
+        ErrorCode.REPLAYED,
+      ]);
+      expect(refused.every((r) => (r as { peer: string }).peer === '127.0.0.1')).toBe(true);
+      expect(JSON.stringify(server.logger.records)).not.toContain(SECRET);
+    });
+
+    it('surfaces a refused client as close code 4001, stopping when told not to reconnect', async () => {
+      const server = await startServer();
+      for (const endpoint of [await web({ secret: OTHER_SECRET }), await web({ clock: () => Date.now() + 60_000 })]) {
+        const events: WsClientCloseEvent[] = [];
+        const c = client({ endpoint, url: server.url, reconnect: false, onClose: (e) => events.push(e) });
+        await expect(c.ready()).rejects.toMatchObject({ code: 'ERR_WA_WS_CLOSED' });
+        expect(events).toEqual([{ code: WsCloseCode.AUTH_FAILED, reason: 'upgrade refused: 401', willReconnect: false, delayMs: undefined }]);
+      }
+      expect(server.connections).toEqual([]);
+      expect(server.received).toEqual([]);
+    });
+
+    it('refuses a server that cannot prove the secret: its welcome fails, the client closes 4001', async () => {
+      const impostor = await createEndpoint({ role: 'coreapp', secret: OTHER_SECRET });
+      const url = await rawServer({}, (socket, id) => {
+        socket.send(impostor.seal(new Uint8Array(0), { context: `wa-ws/1:${id}:welcome` }));
+      });
+      const events: WsClientCloseEvent[] = [];
+      const c = client({
+        endpoint: await web(),
+        url,
+        reconnect: false,
+        onClose: (e) => events.push(e),
+      });
+      await expect(c.ready()).rejects.toMatchObject({ code: 'ERR_WA_WS_CLOSED' });
+      expect(events[0]).toMatchObject({ code: WsCloseCode.AUTH_FAILED, reason: ErrorCode.UNKNOWN_KEY });
+    });
+  });
+
+  describe('frames: one bad frame closes the channel before the handler sees it', () => {
+    it('detects reordering, repetition, cross-connection injection, wrong secret and reflection (4003)', async () => {
+      const server = await startServer();
+      const endpoint = await web();
+      const other = await web({ secret: OTHER_SECRET });
+      const serverSide = await core();
+
+      // Skipping ahead: frame 1 where frame 0 is due (a dropped or reordered frame).
+      const a = await rawOpen(server.url, endpoint);
+      a.socket.send(endpoint.seal({ n: 1 }, { context: `wa-ws/1:${a.id}:c2s:1` }));
+      expect(await closeOf(a.socket)).toBe(WsCloseCode.OUT_OF_SEQUENCE);
+
+      // Repeating: frame 0 accepted, then the same bytes again.
+      const b = await rawOpen(server.url, endpoint);
+      const frame0 = endpoint.seal({ n: 0 }, { context: `wa-ws/1:${b.id}:c2s:0` });
+      b.socket.send(frame0);
+      await eventually(() => expect(server.received).toEqual([{ n: 0 }]));
+      b.socket.send(frame0);
+      expect(await closeOf(b.socket)).toBe(WsCloseCode.OUT_OF_SEQUENCE);
+
+      // Injection: a frame of connection C sent on connection D.
+      const c = await rawOpen(server.url, endpoint);
+      const d = await rawOpen(server.url, endpoint);
+      d.socket.send(endpoint.seal({ n: 0 }, { context: `wa-ws/1:${c.id}:c2s:0` }));
+      expect(await closeOf(d.socket)).toBe(WsCloseCode.OUT_OF_SEQUENCE);
+
+      // Wrong secret, right context.
+      const e = await rawOpen(server.url, endpoint);
+      e.socket.send(other.seal({ n: 0 }, { context: `wa-ws/1:${e.id}:c2s:0` }));
+      expect(await closeOf(e.socket)).toBe(WsCloseCode.OUT_OF_SEQUENCE);
+
+      // Right secret, the other direction's context (a server frame reflected back).
+      const f = await rawOpen(server.url, endpoint);
+      f.socket.send(serverSide.seal({ n: 0 }, { context: `wa-ws/1:${f.id}:s2c:0` }));
+      expect(await closeOf(f.socket)).toBe(WsCloseCode.OUT_OF_SEQUENCE);
+
+      expect(server.received).toEqual([{ n: 0 }]); // b's first frame only
+      await eventually(() =>
+        expect(server.closes.filter((code) => code === WsCloseCode.OUT_OF_SEQUENCE)).toHaveLength(5),
+      );
+      c.socket.close();
+    });
+
+    it('closes 4005 on a stale frame, 4002 on garbage, 1003 on text, 1009 over maxEnvelopeBytes', async () => {
+      const server = await startServer({ endpoint: await core(4096) });
+      const endpoint = await web();
+      const late = await web({ clock: () => Date.now() - 60_000 });
+
+      const a = await rawOpen(server.url, endpoint);
+      a.socket.send(late.seal('old', { context: `wa-ws/1:${a.id}:c2s:0` }));
+      expect(await closeOf(a.socket)).toBe(WsCloseCode.STALE);
+
+      const b = await rawOpen(server.url, endpoint);
+      b.socket.send(new Uint8Array(100));
+      expect(await closeOf(b.socket)).toBe(WsCloseCode.MALFORMED);
+
+      const c = await rawOpen(server.url, endpoint);
+      c.socket.send('text');
+      expect(await closeOf(c.socket)).toBe(WsCloseCode.UNSUPPORTED_DATA);
+
+      const d = await rawOpen(server.url, endpoint);
+      d.socket.send(new Uint8Array(5000));
+      expect(await closeOf(d.socket)).toBe(WsCloseCode.TOO_LARGE);
+
+      expect(server.received).toEqual([]);
+    });
+
+    it('checks the server’s frames on the client too', async () => {
+      const serverSide = await core();
+      const url = await rawServer({}, (socket, id) => {
+        socket.send(serverSide.seal(new Uint8Array(0), { context: `wa-ws/1:${id}:welcome` }));
+        socket.send(serverSide.seal('first', { context: `wa-ws/1:${id}:s2c:0` }));
+        socket.send(serverSide.seal('skipped ahead', { context: `wa-ws/1:${id}:s2c:2` }));
+      });
+      const got: unknown[] = [];
+      const events: WsClientCloseEvent[] = [];
+      client({
+        endpoint: await web(),
+        url,
+        reconnect: false,
+        onMessage: (payload) => void got.push(payload),
+        onClose: (e) => events.push(e),
+      });
+      await eventually(() =>
+        expect(events[0]).toMatchObject({ code: WsCloseCode.OUT_OF_SEQUENCE, reason: ErrorCode.FORGED }),
+      );
+      expect(got).toEqual(['first']);
+    });
+  });
+
+  it('reconnects with backoff after the server restarts, as a new connection', async () => {
+    const first = await startServer();
+    const opened: WsChannel[] = [];
+    const events: WsClientCloseEvent[] = [];
+    const got: unknown[] = [];
+    const c = client({
+      endpoint: await web(),
+      url: first.url,
+      reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
+      onOpen: (channel) => opened.push(channel),
+      onClose: (e) => events.push(e),
+      onMessage: (payload) => void got.push(payload),
+    });
+    await c.ready();
+    await stopServer(first);
+    await eventually(() => expect(events.length).toBeGreaterThan(0));
+    expect(events[0]).toMatchObject({ code: WsCloseCode.GOING_AWAY, willReconnect: true });
+    await expect(c.send('while down')).rejects.toBeInstanceOf(WsChannelError);
+
+    const second = await startServer({}, first.port);
+    const channel = await c.ready();
+    await c.send('again');
+    await eventually(() => expect(got).toEqual([{ echo: 'again' }]));
+    expect(opened).toHaveLength(2);
+    expect(channel.id).not.toBe(opened[0]!.id);
+    expect(second.received).toEqual(['again']);
+  });
+
+  it('bounds the send buffer: a peer that stops reading makes send wait, then reject', async () => {
+    const limit = 256 * 1024;
+    let release = (): void => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const held: unknown[] = [];
+    const server = await startServer({
+      maxBufferedBytes: limit,
+      onMessage: (payload) => {
+        held.push(payload);
+        return gate; // the handler never finishes: the server stops reading
+      },
+    });
+    const c = client({ endpoint: await web(), url: server.url, maxBufferedBytes: limit });
+    cleanups.push(() => release()); // cleanups run in reverse: release before closing anything
+    const channel = await c.ready();
+
+    const frame = new Uint8Array(64 * 1024);
+    const sends: Array<Promise<void>> = [];
+    let refused: unknown;
+    let peak = 0;
+    for (let i = 0; i < 2000 && refused === undefined; i++) {
+      const sent = c.send(frame);
+      sent.catch((error: unknown) => {
+        refused = error;
+      });
+      sends.push(sent);
+      peak = Math.max(peak, channel.bufferedAmount);
+      await new Promise(setImmediate); // let both sides' sockets move
+    }
+    expect(refused).toMatchObject({ code: 'ERR_WA_WS_BACKPRESSURE' });
+    expect(peak).toBeLessThanOrEqual(limit + frame.length + 64);
+    // The last accepted frame is still waiting to be written: the promise waits, nothing queues.
+    const pending = Symbol('pending');
+    const lastAccepted = sends.at(-2)!;
+    expect(await Promise.race([lastAccepted.then(() => 'written'), new Promise((r) => setImmediate(() => r(pending)))])).toBe(
+      pending,
+    );
+    expect(held).toHaveLength(1); // the handler holds the first frame; the rest wait unread
+    release();
+    await Promise.allSettled(sends);
+  });
+
+  it('terminates a peer that stops answering pings, on both sides', async () => {
+    const server = await startServer({ heartbeatMs: 30 });
+    // A client that never pongs: ws answers pings automatically unless autoPong is off.
+    const deaf = await raw(server.url, { 'wa-hello': hello(await web()).header }, { autoPong: false });
+    if (!('socket' in deaf)) throw new Error('refused');
+    expect(await closeOf(deaf.socket)).toBe(WsCloseCode.ABNORMAL);
+    await eventually(() => expect(server.closes).toContain(WsCloseCode.ABNORMAL));
+
+    const serverSide = await core();
+    const url = await rawServer({ autoPong: false }, (socket, id) => {
+      socket.send(serverSide.seal(new Uint8Array(0), { context: `wa-ws/1:${id}:welcome` }));
+    });
+    const events: WsClientCloseEvent[] = [];
+    const c = client({
+      endpoint: await web(),
+      url,
+      reconnect: false,
+      heartbeatMs: 30,
+      onClose: (e) => events.push(e),
+    });
+    await c.ready();
+    await eventually(() => expect(events[0]).toMatchObject({ code: WsCloseCode.ABNORMAL }));
+  });
+
+  it('rejects bad options with ERR_WA_CONFIG', async () => {
+    const endpoint = await web();
+    expect(() => connectWs({ endpoint, url: 'http://127.0.0.1:1/ws' })).toThrow(expect.objectContaining({ code: ErrorCode.CONFIG }));
+    expect(() => connectWs({ endpoint, url: 'ws://127.0.0.1:1/ws', reconnect: { jitter: 2 } })).toThrow(
+      expect.objectContaining({ code: ErrorCode.CONFIG }),
+    );
+  });
+
+  it('backoff stays within [ceiling·(1 − jitter), ceiling] with ceiling = min(max, initial·factor^n)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 60 }),
+        fc.integer({ min: 0, max: 10_000 }),
+        fc.integer({ min: 0, max: 120_000 }),
+        fc.double({ min: 1, max: 4, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (attempt, initialDelayMs, maxDelayMs, factor, jitter, random) => {
+          const options = { initialDelayMs, maxDelayMs, factor, jitter, maxAttempts: Infinity };
+          const ceiling = Math.min(maxDelayMs, initialDelayMs * factor ** attempt);
+          const delay = backoffDelay(attempt, options, () => random);
+          return delay <= ceiling && delay >= ceiling * (1 - jitter) - 1e-9;
+        },
+      ),
+    );
+  });
+});
