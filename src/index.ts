@@ -16,3 +16,19 @@ export { Verifier, DEFAULT_WINDOW_MS, DEFAULT_MAX_SKEW_MS } from './verifier.js'
 export type { Clock, VerifierOptions } from './verifier.js';
 export { MAX_DEPTH } from './payload.js';
 export type { EndpointObserver, OpenedEvent, RejectedEvent } from './observer.js';
+export { combineObservers } from './observer.js';
+export { loadConfig, endpointOptionsFromConfig, replayStoreFromConfig, WaConfig, MAX_CONFIG_WINDOW_MS } from './config.js';
+export type { Env, DbSslOptions, LoadConfigOptions, WaConfigSummary } from './config.js';
+export { Metrics, STORE_LATENCY_BUCKETS_MS } from './metrics.js';
+export type {
+  MetricsOptions,
+  MetricsSnapshot,
+  RejectionAlertOptions,
+  RejectionSpike,
+  ReplayCacheStats,
+  PrometheusOptions,
+} from './metrics.js';
+export { ClockHealth } from './clock-health.js';
+export type { ClockHealthOptions, ClockHealthReport } from './clock-health.js';
+export { RotatingEndpoint } from './rotation.js';
+export type { RotationUpdate } from './rotation.js';

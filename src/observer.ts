@@ -26,3 +26,12 @@ export interface EndpointObserver {
   opened?(event: OpenedEvent): void;
   rejected?(event: RejectedEvent): void;
 }
+
+/** One observer that tells each of `observers` everything (e.g. `Metrics` and `ClockHealth`). */
+export function combineObservers(...observers: EndpointObserver[]): EndpointObserver {
+  return {
+    sealed: (bytes) => observers.forEach((o) => o.sealed?.(bytes)),
+    opened: (event) => observers.forEach((o) => o.opened?.(event)),
+    rejected: (event) => observers.forEach((o) => o.rejected?.(event)),
+  };
+}

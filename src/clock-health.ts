@@ -1,0 +1,166 @@
+/**
+ * Clock health: the window is only 10 s, so a peer whose clock drifts starts failing with
+ * ERR_WA_EXPIRED / ERR_WA_FUTURE and, from its logs alone, mysteriously. This observer keeps
+ * the skew (envelope timestamp − our clock) of recent authentic envelopes and warns, with the
+ * measured offset, once the median passes a fraction of the limit: while messages are still
+ * accepted, so the clock can be fixed before anything fails.
+ *
+ * The median of recent samples, not the latest one: a single envelope delayed in a queue
+ * must not raise an alarm. Skew includes transit time, so a healthy link shows a small
+ * negative median. Replays are left out: their timestamp tells of the attacker's delay, not
+ * of a clock. What was sealed after our clock (skew > 0) is compared with `maxSkewMs`; what
+ * looks older (skew < 0) with `windowMs`, the same bounds the verifier enforces.
+ */
+import { ErrorCode } from './errors.js';
+import type { Logger } from './log.js';
+import type { EndpointObserver, OpenedEvent, RejectedEvent } from './observer.js';
+import { type Clock, DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from './verifier.js';
+
+export interface ClockHealthOptions {
+  /** The endpoint's replay window, in ms. Default 10,000 (match the endpoint's `windowMs`). */
+  windowMs?: number;
+  /** The endpoint's allowed skew, in ms. Default 10,000 (match the endpoint's `maxSkewMs`). */
+  maxSkewMs?: number;
+  /** Warn when |median skew| passes this fraction of the limit on its side. Default 0.5. */
+  warnFraction?: number;
+  /** How many recent samples the median is taken over. Default 31. */
+  samples?: number;
+  /** Fewest samples before judging. Default 5. */
+  minSamples?: number;
+  /** At most one warning per this many ms while the offset stays too large. Default 60,000. */
+  warnEveryMs?: number;
+  /** Where the warning goes (pino or anything with `warn` and `info`). Default silent. */
+  logger?: Logger;
+  /** Also told of each warning, e.g. to raise an alert. */
+  onWarning?(report: ClockHealthReport): void;
+  /** Default `Date.now`; give it the endpoint's clock. */
+  clock?: Clock;
+}
+
+export interface ClockHealthReport {
+  /** Median of recent skews (ms); > 0: peers' clocks are ahead of ours. null before any sample. */
+  readonly medianSkewMs: number | null;
+  readonly minSkewMs: number | null;
+  readonly maxSkewMs: number | null;
+  /** Samples the median is taken over. */
+  readonly samples: number;
+  /** The limit on the median's side (maxSkewMs ahead, windowMs behind). */
+  readonly limitMs: number;
+  /** 'unknown' before `minSamples`; 'drifting' past the warning fraction. */
+  readonly status: 'unknown' | 'ok' | 'drifting';
+}
+
+/** Re-judging at most this often (ms) keeps the sort off most `open` calls. */
+const EVALUATE_EVERY_MS = 1000;
+
+/** Codes whose skew says something about the peer's clock. */
+const CLOCK_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.EXPIRED, ErrorCode.FUTURE]);
+
+export class ClockHealth implements EndpointObserver {
+  readonly windowMs: number;
+  readonly maxSkewMs: number;
+  readonly warnFraction: number;
+  readonly minSamples: number;
+  readonly warnEveryMs: number;
+  readonly #ring: number[];
+  #next = 0;
+  #filled = 0;
+  #lastEvaluated = -Infinity;
+  #lastWarned = -Infinity;
+  #drifting = false;
+  readonly #logger: Logger | undefined;
+  readonly #onWarning: ((report: ClockHealthReport) => void) | undefined;
+  readonly #clock: Clock;
+
+  constructor(options: ClockHealthOptions = {}) {
+    this.windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
+    this.maxSkewMs = options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
+    this.warnFraction = options.warnFraction ?? 0.5;
+    if (!(this.warnFraction > 0 && this.warnFraction < 1)) throw new RangeError('warnFraction must be in (0, 1)');
+    const samples = options.samples ?? 31;
+    if (!Number.isSafeInteger(samples) || samples < 1) throw new RangeError('samples must be a positive integer');
+    this.#ring = [];
+    this.#ring.length = samples;
+    this.minSamples = Math.min(options.minSamples ?? 5, samples);
+    this.warnEveryMs = options.warnEveryMs ?? 60_000;
+    this.#logger = options.logger;
+    this.#onWarning = options.onWarning;
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  opened(event: OpenedEvent): void {
+    this.#add(event.skewMs, false);
+  }
+
+  rejected(event: RejectedEvent): void {
+    // A time rejection is judged at once: it is exactly what this observer exists to explain.
+    if (event.skewMs !== undefined && CLOCK_CODES.has(event.code)) this.#add(event.skewMs, true);
+  }
+
+  /** The current view, computed now. */
+  report(): ClockHealthReport {
+    const sorted = this.#ring.slice(0, this.#filled).sort((a, b) => a - b);
+    if (sorted.length === 0) {
+      return { medianSkewMs: null, minSkewMs: null, maxSkewMs: null, samples: 0, limitMs: this.windowMs, status: 'unknown' };
+    }
+    const mid = sorted.length >> 1;
+    const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    const limitMs = median > 0 ? this.maxSkewMs : this.windowMs;
+    const status =
+      sorted.length < this.minSamples ? 'unknown' : Math.abs(median) > this.warnFraction * limitMs ? 'drifting' : 'ok';
+    return {
+      medianSkewMs: median,
+      minSkewMs: sorted[0]!,
+      maxSkewMs: sorted[sorted.length - 1]!,
+      samples: sorted.length,
+      limitMs,
+      status,
+    };
+  }
+
+  #add(skewMs: number, now: boolean): void {
+    this.#ring[this.#next] = skewMs;
+    this.#next = (this.#next + 1) % this.#ring.length;
+    if (this.#filled < this.#ring.length) this.#filled++;
+    const time = this.#clock();
+    if (!now && time - this.#lastEvaluated < EVALUATE_EVERY_MS && this.#filled !== this.minSamples) return;
+    this.#lastEvaluated = time;
+    this.#evaluate(time);
+  }
+
+  #evaluate(time: number): void {
+    const report = this.report();
+    if (report.status === 'drifting') {
+      this.#drifting = true;
+      if (time - this.#lastWarned < this.warnEveryMs) return;
+      this.#lastWarned = time;
+      const median = Math.round(report.medianSkewMs!);
+      this.#logger?.warn(
+        {
+          event: 'wa_transport.clock_skew',
+          medianSkewMs: median,
+          minSkewMs: report.minSkewMs,
+          maxSkewMs: report.maxSkewMs,
+          limitMs: report.limitMs,
+          samples: report.samples,
+        },
+        `peer clock offset ${median > 0 ? '+' : ''}${median} ms (median of ${report.samples}) is past ` +
+          `${Math.round(this.warnFraction * 100)}% of the ${report.limitMs} ms limit: ` +
+          `check NTP on both sides before envelopes are rejected as ${median > 0 ? 'ERR_WA_FUTURE' : 'ERR_WA_EXPIRED'}` +
+          (median < 0 ? ' (or look for a queue delaying messages)' : ''),
+      );
+      try {
+        this.#onWarning?.(report);
+      } catch {
+        // An observer must not throw into Endpoint.open.
+      }
+    } else if (report.status === 'ok' && this.#drifting) {
+      this.#drifting = false;
+      this.#lastWarned = -Infinity;
+      this.#logger?.info(
+        { event: 'wa_transport.clock_skew_recovered', medianSkewMs: Math.round(report.medianSkewMs!) },
+        'peer clock offset is back within limits',
+      );
+    }
+  }
+}

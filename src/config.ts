@@ -1,0 +1,455 @@
+/**
+ * Settings from the environment. Containers are configured by variables; this module reads
+ * every `WA_*` variable once, at start-up, validates it and fails with a message naming the
+ * variable and what is wrong, so a bad deployment stops before it serves a request.
+ *
+ * Secrets never leave a `WaConfig` by accident: they live in private fields, and `toJSON`,
+ * `toString` and `util.inspect` show key ids, file paths and a password-free Redis URL only.
+ * `endpointOptionsFromConfig` is the one way to hand the secrets to an endpoint.
+ */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { inspect } from 'node:util';
+import { selectBackend } from './crypto/backend.js';
+import type { EndpointOptions, Role } from './endpoint.js';
+import { ErrorCode, WaTransportError } from './errors.js';
+import { SecretKeys, checkSecretStrength, secretBytes } from './keys.js';
+import type { Logger } from './log.js';
+import { MemoryReplayStore } from './replay/memory.js';
+import type { RedisReplayStoreOptions } from './replay/redis.js';
+import type { ReplayStore } from './replay/store.js';
+import { type SecurityLevel, securityLevelFromEnv } from './transport/tls.js';
+
+/**
+ * Largest replay window and clock skew accepted, in ms (5 minutes, Kerberos's default skew).
+ * Longer windows make the replay cache hold nonces longer and give a captured envelope longer
+ * to be useful; a deployment needing more has a clock problem to fix instead.
+ */
+export const MAX_CONFIG_WINDOW_MS = 300_000;
+
+/** The environment, or any plain object of the same shape. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** The `ssl` option of `pg` (node-postgres) and `mysql2`: passed to `tls.connect`. */
+export interface DbSslOptions {
+  /** false only when WA_DB_SSL_VERIFY=0 (or legacy `require`): the server is not authenticated. */
+  readonly rejectUnauthorized: boolean;
+  /** PEM of the CA certificate(s) that sign the server's certificate (WA_DB_SSL_CA). */
+  readonly ca?: string;
+  /** PEM of the client certificate (WA_DB_SSL_CERT). */
+  readonly cert?: string;
+  /** PEM of the client's private key (WA_DB_SSL_KEY). Key material: never log this object. */
+  readonly key?: string;
+}
+
+export interface LoadConfigOptions {
+  /**
+   * Where warnings go (verification off, deprecated variable). Default: `process.emitWarning`,
+   * so they reach stderr even when no logger is wired up yet.
+   */
+  logger?: Pick<Logger, 'warn'>;
+}
+
+/** What a `WaConfig` shows of itself: safe to log and print. */
+export interface WaConfigSummary {
+  keyId: string;
+  previousKeyIds: string[];
+  windowMs: number;
+  maxSkewMs: number;
+  webSecurityLevel: SecurityLevel;
+  replayRedisUrl: string | null;
+  dbSsl: { rejectUnauthorized: boolean; ca: string | null; cert: string | null; key: string | null } | null;
+  warnings: string[];
+}
+
+interface Secrets {
+  readonly secret: string;
+  readonly previousSecrets: readonly string[];
+}
+
+/**
+ * The secrets of each config, reachable only from this module: no property, method or
+ * serialisation of a `WaConfig` can hand them out, only `endpointOptionsFromConfig`.
+ */
+const SECRETS = new WeakMap<WaConfig, Secrets>();
+
+interface DbSslFiles {
+  readonly options: DbSslOptions;
+  readonly paths: { ca: string | null; cert: string | null; key: string | null };
+}
+
+/** Validated settings. Build one with `loadConfig`. */
+export class WaConfig {
+  /** Key id of WA_SECRET: the secret this process seals with. */
+  readonly keyId: string;
+  /** Key ids of WA_PREVIOUS_SECRETS, in order: accepted when opening, never used to seal. */
+  readonly previousKeyIds: readonly string[];
+  readonly windowMs: number;
+  readonly maxSkewMs: number;
+  readonly webSecurityLevel: SecurityLevel;
+  /** Everything that was logged as a warning while loading, for `check-env` and tests. */
+  readonly warnings: readonly string[];
+  readonly #redisUrl: string | undefined;
+  readonly #dbSsl: DbSslFiles | undefined;
+
+  /** @internal Use `loadConfig`. */
+  constructor(fields: {
+    secrets: Secrets;
+    keyIds: string[];
+    windowMs: number;
+    maxSkewMs: number;
+    webSecurityLevel: SecurityLevel;
+    redisUrl: string | undefined;
+    dbSsl: DbSslFiles | undefined;
+    warnings: string[];
+  }) {
+    SECRETS.set(this, fields.secrets);
+    this.keyId = fields.keyIds[0]!;
+    this.previousKeyIds = Object.freeze(fields.keyIds.slice(1));
+    this.windowMs = fields.windowMs;
+    this.maxSkewMs = fields.maxSkewMs;
+    this.webSecurityLevel = fields.webSecurityLevel;
+    this.#redisUrl = fields.redisUrl;
+    this.#dbSsl = fields.dbSsl;
+    this.warnings = Object.freeze([...fields.warnings]);
+    Object.freeze(this);
+  }
+
+  /**
+   * WA_REPLAY_REDIS_URL as given, password included: for connecting a Redis replay store.
+   * A getter, so it is not an own property and `JSON.stringify` or a spread never copies it.
+   */
+  get replayRedisUrl(): string | undefined {
+    return this.#redisUrl;
+  }
+
+  /**
+   * The `ssl` option for `pg` / `mysql2`, or undefined when no WA_DB_SSL_* variable is set
+   * (the driver's own default applies). Holds the private key's PEM: pass it, do not log it.
+   */
+  get dbSsl(): DbSslOptions | undefined {
+    return this.#dbSsl?.options;
+  }
+
+  toJSON(): WaConfigSummary {
+    const ssl = this.#dbSsl;
+    return {
+      keyId: this.keyId,
+      previousKeyIds: [...this.previousKeyIds],
+      windowMs: this.windowMs,
+      maxSkewMs: this.maxSkewMs,
+      webSecurityLevel: this.webSecurityLevel,
+      replayRedisUrl: this.#redisUrl === undefined ? null : redactUrl(this.#redisUrl),
+      dbSsl: ssl === undefined ? null : { rejectUnauthorized: ssl.options.rejectUnauthorized, ...ssl.paths },
+      warnings: [...this.warnings],
+    };
+  }
+
+  toString(): string {
+    return `WaConfig(key ${[this.keyId, ...this.previousKeyIds].join(', ')})`;
+  }
+
+  [inspect.custom](): string {
+    return `WaConfig ${inspect(this.toJSON(), { depth: 3 })}`;
+  }
+}
+
+/**
+ * Reads and validates the configuration from `env` (default `process.env`; any plain object
+ * works, e.g. in tests). Rejects with ERR_WA_WEAK_SECRET for a weak secret and ERR_WA_CONFIG
+ * for anything else, naming the variable. Asynchronous only because key ids need libsodium.
+ *
+ * An empty variable counts as unset (`WA_PREVIOUS_SECRETS=` in a compose file means none).
+ */
+export async function loadConfig(env: Env = process.env, options: LoadConfigOptions = {}): Promise<WaConfig> {
+  const warnings: string[] = [];
+  const warn = (variable: string, message: string, kind: 'security' | 'deprecation'): void => {
+    warnings.push(message);
+    if (options.logger !== undefined) {
+      options.logger.warn({ event: `wa_transport.config.${kind}`, variable }, message);
+    } else {
+      process.emitWarning(message, {
+        type: kind === 'deprecation' ? 'DeprecationWarning' : 'SecurityWarning',
+        code: variable,
+      });
+    }
+  };
+
+  const secrets = readSecrets(env);
+  const windowMs = readMs(env, 'WA_REPLAY_WINDOW_MS', 10_000, 1);
+  const maxSkewMs = readMs(env, 'WA_MAX_SKEW_MS', 10_000, 0);
+  // transport/tls.ts owns the profile names: modern | intermediate | old, any case.
+  const webSecurityLevel = securityLevelFromEnv(env);
+  const redisUrl = readRedisUrl(env);
+  const dbSsl = readDbSsl(env, warn);
+
+  await selectBackend();
+  const keyIds = [secrets.secret, ...secrets.previousSecrets].map((s) => {
+    const keys = new SecretKeys(secretBytes(s));
+    return keys.keyIdHex;
+  });
+  // Distinct secrets with equal key ids (a 2^-32 chance) would make envelopes ambiguous.
+  if (new Set(keyIds).size !== keyIds.length) {
+    throw configError('WA_PREVIOUS_SECRETS', 'two secrets share a key id; generate a new secret');
+  }
+  return new WaConfig({ secrets, keyIds, windowMs, maxSkewMs, webSecurityLevel, redisUrl, dbSsl, warnings });
+}
+
+/**
+ * The options for `createEndpoint` from a configuration: secrets, window and skew, plus
+ * whatever `extra` adds (logger, observer, clock, replayStore…). The result holds the
+ * secrets: pass it to `createEndpoint`, do not log it.
+ *
+ * With WA_REPLAY_REDIS_URL set, `extra.replayStore` is required: falling back to a
+ * per-process memory store would let a replay sent to another node through, so this fails
+ * closed instead.
+ */
+export function endpointOptionsFromConfig(
+  config: WaConfig,
+  role: Role,
+  extra: Omit<EndpointOptions, 'role' | 'secret' | 'previousSecrets'> = {},
+): EndpointOptions {
+  if (config.replayRedisUrl !== undefined && extra.replayStore === undefined) {
+    throw configError(
+      'WA_REPLAY_REDIS_URL',
+      'is set, so pass a replayStore (see replayStoreFromConfig); a per-process store would miss replays sent to other nodes',
+    );
+  }
+  const secrets = SECRETS.get(config);
+  if (secrets === undefined) throw new WaTransportError(ErrorCode.CONFIG, 'config must come from loadConfig');
+  const { secret, previousSecrets } = secrets;
+  return {
+    windowMs: config.windowMs,
+    maxSkewMs: config.maxSkewMs,
+    ...extra,
+    role,
+    secret,
+    previousSecrets: [...previousSecrets],
+  };
+}
+
+/**
+ * The replay store the configuration asks for: a `RedisReplayStore` connected to
+ * WA_REPLAY_REDIS_URL (waiting for the first connection, so a missing Redis fails at start),
+ * else a `MemoryReplayStore`. Redis keys live as long as the configured window and skew need:
+ * `restartHoldMs` follows from them. Close the store when the process stops.
+ */
+export async function replayStoreFromConfig(
+  config: WaConfig,
+  options: Omit<RedisReplayStoreOptions, 'url' | 'client'> & { connectTimeoutMs?: number } = {},
+): Promise<ReplayStore> {
+  const url = config.replayRedisUrl;
+  if (url === undefined) return new MemoryReplayStore();
+  // Loaded only when used: processes without Redis (and the CLI) never load ioredis.
+  const { createRedisReplayStore, DEFAULT_TTL_MARGIN_MS } = await import('./replay/redis.js');
+  const restartHoldMs = config.windowMs + config.maxSkewMs + (options.ttlMarginMs ?? DEFAULT_TTL_MARGIN_MS);
+  return createRedisReplayStore({ restartHoldMs, ...options, url });
+}
+
+function configError(variable: string, problem: string): WaTransportError {
+  return new WaTransportError(ErrorCode.CONFIG, `${variable} ${problem}`);
+}
+
+function value(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function readSecrets(env: Env): Secrets {
+  const secret = value(env, 'WA_SECRET');
+  if (secret === undefined) {
+    throw configError('WA_SECRET', 'is required; generate one with `npx wa-transport keygen`');
+  }
+  checkSecretStrength(secretBytes(secret, 'WA_SECRET'), 'WA_SECRET');
+
+  const list = value(env, 'WA_PREVIOUS_SECRETS');
+  // Generated secrets are base64url or hex, neither of which contains a comma or a space.
+  const previousSecrets = list === undefined ? [] : list.split(',').map((s) => s.trim());
+  previousSecrets.forEach((previous, i) => {
+    const name = `WA_PREVIOUS_SECRETS item ${i + 1}`;
+    if (previous === '') throw configError('WA_PREVIOUS_SECRETS', `item ${i + 1} is empty (a stray comma?)`);
+    checkSecretStrength(secretBytes(previous, name), name);
+    if (previous === secret) throw configError('WA_PREVIOUS_SECRETS', `item ${i + 1} is the same as WA_SECRET`);
+    if (previousSecrets.indexOf(previous) !== i) {
+      throw configError('WA_PREVIOUS_SECRETS', `item ${i + 1} repeats an earlier item`);
+    }
+  });
+  return Object.freeze({ secret, previousSecrets: Object.freeze(previousSecrets) });
+}
+
+function readMs(env: Env, name: string, fallback: number, min: number): number {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  // Digits only: Number() would take "1e4", "0x10" and " 10 ", parseInt would take "10s".
+  if (!/^[0-9]{1,9}$/.test(raw)) {
+    throw configError(name, `must be a whole number of milliseconds, got ${JSON.stringify(raw.slice(0, 20))}`);
+  }
+  const ms = Number(raw);
+  if (ms < min || ms > MAX_CONFIG_WINDOW_MS) {
+    throw configError(name, `must be between ${min} and ${MAX_CONFIG_WINDOW_MS} ms, got ${ms}`);
+  }
+  return ms;
+}
+
+function readRedisUrl(env: Env): string | undefined {
+  const raw = value(env, 'WA_REPLAY_REDIS_URL');
+  if (raw === undefined) return undefined;
+  // The URL may hold a password: errors describe it, never echo it.
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw configError('WA_REPLAY_REDIS_URL', 'is not a URL; expected redis://[:password@]host[:port][/db]');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw configError('WA_REPLAY_REDIS_URL', `must start with redis:// or rediss://, not ${url.protocol}//`);
+  }
+  if (url.hostname === '') throw configError('WA_REPLAY_REDIS_URL', 'has no host');
+  const db = url.pathname.replace(/^\//, '');
+  if (db !== '' && !/^[0-9]{1,2}$/.test(db)) {
+    throw configError('WA_REPLAY_REDIS_URL', 'path must be a database number, e.g. redis://host:6379/0');
+  }
+  return raw;
+}
+
+function redactUrl(raw: string): string {
+  const url = new URL(raw);
+  if (url.password !== '') url.password = '***';
+  return url.toString();
+}
+
+/** Legacy WA_DB_CONNECTION_OPTION values: libpq `sslmode` names, so old settings carry over. */
+const LEGACY_SSLMODES: Readonly<Record<string, boolean | 'off'>> = {
+  disable: 'off',
+  require: false, // encrypted, server not verified
+  'verify-ca': true, // mapped to full verification (chain and host name): stricter, never weaker
+  'verify-full': true,
+};
+
+type Warn = (variable: string, message: string, kind: 'security' | 'deprecation') => void;
+
+function readDbSsl(env: Env, warn: Warn): DbSslFiles | undefined {
+  const paths = {
+    ca: value(env, 'WA_DB_SSL_CA') ?? null,
+    cert: value(env, 'WA_DB_SSL_CERT') ?? null,
+    key: value(env, 'WA_DB_SSL_KEY') ?? null,
+  };
+  const verifyRaw = value(env, 'WA_DB_SSL_VERIFY');
+  const legacy = value(env, 'WA_DB_CONNECTION_OPTION');
+
+  let verify: boolean | undefined;
+  if (verifyRaw !== undefined) {
+    verify = verifyRaw !== '0';
+    if (verifyRaw !== '1' && verify) {
+      // "false" or "off" reads as a wish to turn verification off; say that it stayed on.
+      warn('WA_DB_SSL_VERIFY', `WA_DB_SSL_VERIFY=${JSON.stringify(verifyRaw.slice(0, 20))} is not "0", so certificate verification stays ON`, 'security');
+    }
+  }
+  let disabled = false;
+  if (legacy !== undefined) {
+    const mode = LEGACY_SSLMODES[legacy];
+    if (mode === undefined) {
+      throw configError(
+        'WA_DB_CONNECTION_OPTION',
+        `must be one of ${Object.keys(LEGACY_SSLMODES).join(', ')} (it is deprecated: use WA_DB_SSL_VERIFY), got ${JSON.stringify(legacy.slice(0, 20))}`,
+      );
+    }
+    if (verifyRaw !== undefined) {
+      warn(
+        'WA_DB_CONNECTION_OPTION',
+        'WA_DB_CONNECTION_OPTION is deprecated and ignored because WA_DB_SSL_VERIFY is set; remove it',
+        'deprecation',
+      );
+    } else {
+      warn(
+        'WA_DB_CONNECTION_OPTION',
+        `WA_DB_CONNECTION_OPTION is deprecated; replace ${legacy} with ${
+          mode === 'off' ? 'no WA_DB_SSL_* variable' : `WA_DB_SSL_VERIFY=${mode ? '1' : '0'}`
+        }`,
+        'deprecation',
+      );
+      if (mode === 'off') disabled = true;
+      else verify = mode;
+    }
+  }
+
+  const anyFile = paths.ca !== null || paths.cert !== null || paths.key !== null;
+  if (disabled) {
+    if (anyFile) {
+      throw configError('WA_DB_CONNECTION_OPTION', 'is "disable" but WA_DB_SSL_CA/CERT/KEY are set; remove one or the other');
+    }
+    return undefined;
+  }
+  if (!anyFile && verify === undefined) return undefined;
+  if ((paths.cert === null) !== (paths.key === null)) {
+    const missing = paths.cert === null ? 'WA_DB_SSL_CERT' : 'WA_DB_SSL_KEY';
+    throw configError(missing, 'is required too: a client certificate needs both WA_DB_SSL_CERT and WA_DB_SSL_KEY');
+  }
+
+  const rejectUnauthorized = verify ?? true;
+  if (!rejectUnauthorized) {
+    warn(
+      'WA_DB_SSL_VERIFY',
+      'database TLS certificate verification is OFF (WA_DB_SSL_VERIFY=0): anyone on the network path can impersonate the database',
+      'security',
+    );
+  }
+  const options: { -readonly [K in keyof DbSslOptions]: DbSslOptions[K] } = { rejectUnauthorized };
+  if (paths.ca !== null) options.ca = readPem('WA_DB_SSL_CA', paths.ca, 'certificate', warn);
+  if (paths.cert !== null) options.cert = readPem('WA_DB_SSL_CERT', paths.cert, 'certificate', warn);
+  if (paths.key !== null) options.key = readPem('WA_DB_SSL_KEY', paths.key, 'key', warn);
+  if (options.cert !== undefined && options.key !== undefined) {
+    const cert = new X509Certificate(options.cert);
+    if (!cert.checkPrivateKey(createPrivateKey(options.key))) {
+      throw configError('WA_DB_SSL_KEY', `(${paths.key}) is not the private key of WA_DB_SSL_CERT (${paths.cert})`);
+    }
+  }
+  return { options: Object.freeze(options), paths };
+}
+
+/** Reads a PEM file and checks it parses, naming the variable and the path on failure. */
+function readPem(variable: string, path: string, kind: 'certificate' | 'key', warn: Warn): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw configError(variable, `file ${path} ${fileProblem(error)}`);
+  }
+  if (kind === 'key') {
+    try {
+      createPrivateKey(text);
+    } catch {
+      // The parser's message is dropped: it could quote part of the key.
+      throw configError(variable, `file ${path} is not an unencrypted PEM private key`);
+    }
+    return text;
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+    throw configError(variable, `file ${path} is not a PEM certificate`);
+  }
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(text);
+  } catch {
+    throw configError(variable, `file ${path} is not a PEM certificate`);
+  }
+  if (Date.parse(cert.validTo) < Date.now()) {
+    warn(variable, `${variable} (${path}): certificate expired on ${cert.validTo}`, 'security');
+  }
+  return text;
+}
+
+function fileProblem(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return 'does not exist';
+    case 'EACCES':
+    case 'EPERM':
+      return 'is not readable (permission denied)';
+    case 'EISDIR':
+      return 'is a directory, not a file';
+    default:
+      return `cannot be read (${code ?? 'unknown error'})`;
+  }
+}

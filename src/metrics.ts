@@ -1,0 +1,297 @@
+/**
+ * Numbers to watch: an `EndpointObserver` that counts sealed, opened and rejected envelopes
+ * (by code), records replay-store latency, reads the replay cache's size, and calls a hook
+ * when rejections cross a rate (a burst of forgeries or replays is an incident).
+ *
+ * `snapshot()` returns a plain object for any monitoring system; `registerPrometheus()`
+ * mirrors the same numbers into prom-client when it is installed (an optional dependency: a
+ * dynamic import, so users without it pay nothing).
+ *
+ * Observer methods run inside `Endpoint.open`; nothing here may throw into it, so the hook
+ * and the cache probe are guarded.
+ */
+import type { ErrorCode } from './errors.js';
+import type { Logger } from './log.js';
+import type { EndpointObserver, OpenedEvent, RejectedEvent } from './observer.js';
+import type { Clock } from './verifier.js';
+
+/** Upper bounds (ms) of the store-latency histogram: a memory store is ~0, Redis ~0.2–5. */
+export const STORE_LATENCY_BUCKETS_MS: readonly number[] = [0.1, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000];
+
+/** Anything that can report how many nonces it holds (`MemoryReplayStore` can). */
+export interface ReplayCacheStats {
+  stats(): { readonly entries: number; readonly bytes?: number };
+}
+
+export interface RejectionSpike {
+  /** Rejections in the last `windowMs`, at least `threshold`. */
+  readonly count: number;
+  readonly windowMs: number;
+  /** Those rejections by code. */
+  readonly byCode: Partial<Record<ErrorCode, number>>;
+  /** When the threshold was crossed (the metrics clock, ms). */
+  readonly at: number;
+}
+
+export interface RejectionAlertOptions {
+  /** Rejections within `windowMs` that make a spike. */
+  threshold: number;
+  /** The sliding window, in ms. Default 60,000. */
+  windowMs?: number;
+  /** Only these codes count. Default: every code. */
+  codes?: readonly ErrorCode[];
+  /**
+   * Called once when the rate crosses the threshold; called again only after the rate has
+   * dropped below it (seen at a later rejection) and crossed it anew.
+   */
+  onSpike(spike: RejectionSpike): void;
+}
+
+export interface MetricsOptions {
+  /** The replay store whose size `snapshot()` reports (e.g. the endpoint's `MemoryReplayStore`). */
+  replayStore?: ReplayCacheStats;
+  rejectionAlert?: RejectionAlertOptions;
+  /** Default `Date.now`. */
+  clock?: Clock;
+  /** Where a failing hook or cache probe is reported. Default silent. */
+  logger?: Pick<Logger, 'warn'>;
+}
+
+export interface MetricsSnapshot {
+  sealed: number;
+  sealedBytes: number;
+  opened: number;
+  /** Every rejection, of any code. */
+  rejectedTotal: number;
+  rejected: Partial<Record<ErrorCode, number>>;
+  /** Live nonces in the replay cache, or null without a `replayStore` that reports stats. */
+  replayCacheEntries: number | null;
+  replayCacheBytes: number | null;
+  /** Time opened envelopes waited for the replay store (0 for a synchronous store). */
+  storeLatencyMs: {
+    count: number;
+    sum: number;
+    max: number;
+    /** Cumulative counts per upper bound, as in Prometheus: `le` → count ≤ le. */
+    buckets: Array<{ le: number; count: number }>;
+  };
+  rejectionSpikes: number;
+}
+
+export interface PrometheusOptions {
+  /** A prom-client `Registry`. Default: prom-client's global registry. */
+  registry?: unknown;
+  /** Metric name prefix. Default "wa_transport_". */
+  prefix?: string;
+}
+
+/** The prom-client metrics this class feeds, once registered. */
+interface PromMetrics {
+  sealed: { inc(value?: number): void };
+  sealedBytes: { inc(value?: number): void };
+  opened: { inc(value?: number): void };
+  rejected: { inc(labels: { code: string }, value?: number): void };
+  storeLatency: { observe(value: number): void };
+}
+
+export class Metrics implements EndpointObserver {
+  #sealed = 0;
+  #sealedBytes = 0;
+  #opened = 0;
+  #rejectedTotal = 0;
+  readonly #rejected = new Map<ErrorCode, number>();
+  readonly #latencyBuckets = new Array<number>(STORE_LATENCY_BUCKETS_MS.length).fill(0);
+  #latencyCount = 0;
+  #latencySum = 0;
+  #latencyMax = 0;
+  #spikes = 0;
+  readonly #store: ReplayCacheStats | undefined;
+  readonly #alert: RejectionWindow | undefined;
+  readonly #logger: Pick<Logger, 'warn'> | undefined;
+  #prom: PromMetrics | undefined;
+
+  constructor(options: MetricsOptions = {}) {
+    this.#store = options.replayStore;
+    this.#logger = options.logger;
+    this.#alert = options.rejectionAlert && new RejectionWindow(options.rejectionAlert, options.clock ?? Date.now);
+  }
+
+  sealed(bytes: number): void {
+    this.#sealed++;
+    this.#sealedBytes += bytes;
+    this.#prom?.sealed.inc();
+    this.#prom?.sealedBytes.inc(bytes);
+  }
+
+  opened(event: OpenedEvent): void {
+    this.#opened++;
+    const ms = event.storeMs;
+    this.#latencyCount++;
+    this.#latencySum += ms;
+    if (ms > this.#latencyMax) this.#latencyMax = ms;
+    const i = STORE_LATENCY_BUCKETS_MS.findIndex((le) => ms <= le);
+    if (i >= 0) this.#latencyBuckets[i]!++;
+    this.#prom?.opened.inc();
+    this.#prom?.storeLatency.observe(ms / 1000);
+  }
+
+  rejected(event: RejectedEvent): void {
+    this.#rejectedTotal++;
+    this.#rejected.set(event.code, (this.#rejected.get(event.code) ?? 0) + 1);
+    this.#prom?.rejected.inc({ code: event.code });
+    const spike = this.#alert?.record(event.code);
+    if (spike !== undefined) {
+      this.#spikes++;
+      try {
+        this.#alert!.options.onSpike(spike);
+      } catch (error) {
+        this.#logger?.warn({ event: 'wa_transport.metrics.hook_failed', err: error }, 'rejection spike hook threw');
+      }
+    }
+  }
+
+  snapshot(): MetricsSnapshot {
+    let cumulative = 0;
+    const stats = this.#cacheStats();
+    return {
+      sealed: this.#sealed,
+      sealedBytes: this.#sealedBytes,
+      opened: this.#opened,
+      rejectedTotal: this.#rejectedTotal,
+      rejected: Object.fromEntries(this.#rejected),
+      replayCacheEntries: stats?.entries ?? null,
+      replayCacheBytes: stats?.bytes ?? null,
+      storeLatencyMs: {
+        count: this.#latencyCount,
+        sum: this.#latencySum,
+        max: this.#latencyMax,
+        buckets: STORE_LATENCY_BUCKETS_MS.map((le, i) => ({ le, count: (cumulative += this.#latencyBuckets[i]!) })),
+      },
+      rejectionSpikes: this.#spikes,
+    };
+  }
+
+  /**
+   * Registers these metrics with prom-client, if it is installed, and resolves true; resolves
+   * false when it is not. Counts so far are carried over. Call it once per registry.
+   *
+   *   wa_transport_sealed_total, wa_transport_sealed_bytes_total, wa_transport_opened_total,
+   *   wa_transport_rejected_total{code}, wa_transport_replay_cache_entries,
+   *   wa_transport_store_latency_seconds (histogram)
+   */
+  async registerPrometheus(options: PrometheusOptions = {}): Promise<boolean> {
+    let prom: typeof import('prom-client');
+    try {
+      prom = await import('prom-client');
+    } catch {
+      return false;
+    }
+    const prefix = options.prefix ?? 'wa_transport_';
+    const registers = [(options.registry as import('prom-client').Registry | undefined) ?? prom.register];
+    const snapshot = this.snapshot();
+    const sealed = new prom.Counter({ name: `${prefix}sealed_total`, help: 'Envelopes sealed', registers });
+    const sealedBytes = new prom.Counter({
+      name: `${prefix}sealed_bytes_total`,
+      help: 'Bytes of envelopes sealed',
+      registers,
+    });
+    const opened = new prom.Counter({
+      name: `${prefix}opened_total`,
+      help: 'Envelopes opened and accepted',
+      registers,
+    });
+    const rejected = new prom.Counter({
+      name: `${prefix}rejected_total`,
+      help: 'Envelopes rejected, by error code',
+      labelNames: ['code'],
+      registers,
+    });
+    const storeLatency = new prom.Histogram({
+      name: `${prefix}store_latency_seconds`,
+      help: 'Time an opened envelope waited for the replay store',
+      buckets: STORE_LATENCY_BUCKETS_MS.map((ms) => ms / 1000),
+      registers,
+    });
+    const metrics = this;
+    new prom.Gauge({
+      name: `${prefix}replay_cache_entries`,
+      help: 'Live nonces in the replay cache',
+      registers,
+      collect() {
+        const entries = metrics.#cacheStats()?.entries;
+        if (entries !== undefined) this.set(entries);
+      },
+    });
+    sealed.inc(snapshot.sealed);
+    sealedBytes.inc(snapshot.sealedBytes);
+    opened.inc(snapshot.opened);
+    for (const [code, count] of Object.entries(snapshot.rejected)) rejected.inc({ code }, count);
+    // Latencies seen before registration cannot be replayed into a histogram; they are few.
+    this.#prom = { sealed, sealedBytes, opened, rejected, storeLatency };
+    return true;
+  }
+
+  #cacheStats(): { entries: number; bytes: number | null } | undefined {
+    if (this.#store === undefined) return undefined;
+    try {
+      const stats = this.#store.stats();
+      return { entries: stats.entries, bytes: stats.bytes ?? null };
+    } catch (error) {
+      this.#logger?.warn({ event: 'wa_transport.metrics.stats_failed', err: error }, 'replay store stats failed');
+      return undefined;
+    }
+  }
+}
+
+/**
+ * Sliding-window rate detector. The window holds at least `threshold` rejections exactly when
+ * the threshold-th most recent one is inside it, so a ring of the last `threshold`
+ * timestamps is enough: O(1) per rejection, memory bounded by the threshold.
+ */
+class RejectionWindow {
+  readonly options: RejectionAlertOptions;
+  readonly #windowMs: number;
+  readonly #codes: ReadonlySet<ErrorCode> | undefined;
+  readonly #times: number[];
+  readonly #kinds: ErrorCode[];
+  readonly #clock: Clock;
+  #next = 0;
+  #filled = 0;
+  #armed = true;
+
+  constructor(options: RejectionAlertOptions, clock: Clock) {
+    if (!Number.isSafeInteger(options.threshold) || options.threshold < 1) {
+      throw new RangeError('rejectionAlert.threshold must be a positive integer');
+    }
+    const windowMs = options.windowMs ?? 60_000;
+    if (!Number.isFinite(windowMs) || windowMs <= 0) throw new RangeError('rejectionAlert.windowMs must be positive');
+    this.options = options;
+    this.#windowMs = windowMs;
+    this.#codes = options.codes && new Set(options.codes);
+    this.#times = new Array<number>(options.threshold).fill(0);
+    this.#kinds = new Array<ErrorCode>(options.threshold);
+    this.#clock = clock;
+  }
+
+  /** Records a rejection; returns a spike when this one made the rate cross the threshold. */
+  record(code: ErrorCode): RejectionSpike | undefined {
+    if (this.#codes !== undefined && !this.#codes.has(code)) return undefined;
+    const now = this.#clock();
+    const size = this.#times.length;
+    this.#times[this.#next] = now;
+    this.#kinds[this.#next] = code;
+    this.#next = (this.#next + 1) % size;
+    if (this.#filled < size) this.#filled++;
+    // After the write, #next points at the oldest of the last `size` rejections.
+    const over = this.#filled === size && now - this.#times[this.#next]! < this.#windowMs;
+    if (!over) {
+      this.#armed = true;
+      return undefined;
+    }
+    if (!this.#armed) return undefined;
+    this.#armed = false;
+    const byCode: Partial<Record<ErrorCode, number>> = {};
+    for (const kind of this.#kinds) byCode[kind] = (byCode[kind] ?? 0) + 1;
+    return { count: size, windowMs: this.#windowMs, byCode, at: now };
+  }
+}

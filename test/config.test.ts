@@ -1,0 +1,487 @@
+import { once } from 'node:events';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tls from 'node:tls';
+import { inspect } from 'node:util';
+import fc from 'fast-check';
+import { generate } from 'selfsigned';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type Env, MAX_CONFIG_WINDOW_MS, endpointOptionsFromConfig, loadConfig, replayStoreFromConfig } from '../src/config.js';
+import { createEndpoint } from '../src/endpoint.js';
+import { ErrorCode, isWaTransportError } from '../src/errors.js';
+import { generateSecret } from '../src/keys.js';
+import { MemoryReplayStore } from '../src/replay/memory.js';
+
+const SECRET = generateSecret();
+const OTHER = generateSecret();
+const THIRD = generateSecret();
+
+/** Collects warnings instead of printing them. */
+function collector(): { warn(record: object, message?: string): void; messages: string[] } {
+  const messages: string[] = [];
+  return { messages, warn: (_record, message) => messages.push(message ?? '') };
+}
+
+async function load(env: Env) {
+  return loadConfig(env, { logger: collector() });
+}
+
+/** The error `loadConfig(env)` rejects with. */
+async function failure(env: Env): Promise<{ code: string; message: string }> {
+  try {
+    await load(env);
+  } catch (error) {
+    if (!isWaTransportError(error)) throw error;
+    return { code: error.code, message: error.message };
+  }
+  throw new Error(`expected ${JSON.stringify(Object.keys(env))} to be refused`);
+}
+
+describe('loadConfig: secrets', () => {
+  it('needs only WA_SECRET and applies the documented defaults', async () => {
+    const config = await load({ WA_SECRET: SECRET });
+    expect(config.keyId).toMatch(/^[0-9a-f]{8}$/);
+    expect(config.previousKeyIds).toEqual([]);
+    expect(config.windowMs).toBe(10_000);
+    expect(config.maxSkewMs).toBe(10_000);
+    expect(config.webSecurityLevel).toBe('modern');
+    expect(config.replayRedisUrl).toBeUndefined();
+    expect(config.dbSsl).toBeUndefined();
+    expect(config.warnings).toEqual([]);
+  });
+
+  it('refuses a missing or empty WA_SECRET, naming it', async () => {
+    for (const env of [{}, { WA_SECRET: '' }]) {
+      const error = await failure(env);
+      expect(error.code).toBe(ErrorCode.CONFIG);
+      expect(error.message).toContain('WA_SECRET is required');
+    }
+  });
+
+  it('refuses weak secrets with ERR_WA_WEAK_SECRET, naming the variable', async () => {
+    for (const weak of ['short', 'a'.repeat(64), 'ab'.repeat(32)]) {
+      const error = await failure({ WA_SECRET: weak });
+      expect(error.code).toBe(ErrorCode.WEAK_SECRET);
+      expect(error.message).toContain('WA_SECRET');
+      expect(error.message).not.toContain(weak);
+    }
+    const error = await failure({ WA_SECRET: SECRET, WA_PREVIOUS_SECRETS: `${OTHER},${'x'.repeat(40)}` });
+    expect(error.code).toBe(ErrorCode.WEAK_SECRET);
+    expect(error.message).toContain('WA_PREVIOUS_SECRETS item 2');
+  });
+
+  it('refuses a secret with surrounding whitespace (a newline from a secrets file)', async () => {
+    const error = await failure({ WA_SECRET: `${SECRET}\n` });
+    expect(error.code).toBe(ErrorCode.CONFIG);
+    expect(error.message).toContain('WA_SECRET has leading or trailing whitespace');
+  });
+
+  it('reads WA_PREVIOUS_SECRETS as a comma-separated list, spaces around commas allowed', async () => {
+    const config = await load({ WA_SECRET: SECRET, WA_PREVIOUS_SECRETS: ` ${OTHER} , ${THIRD}` });
+    const other = await load({ WA_SECRET: OTHER });
+    const third = await load({ WA_SECRET: THIRD });
+    expect(config.previousKeyIds).toEqual([other.keyId, third.keyId]);
+    expect((await load({ WA_SECRET: SECRET, WA_PREVIOUS_SECRETS: '' })).previousKeyIds).toEqual([]);
+  });
+
+  it.each([
+    ['an empty item', `${OTHER},,${THIRD}`, 'item 2 is empty'],
+    ['a trailing comma', `${OTHER},`, 'item 2 is empty'],
+    ['WA_SECRET itself', `${OTHER},${SECRET}`, 'item 2 is the same as WA_SECRET'],
+    ['a repeat', `${OTHER},${OTHER}`, 'item 2 repeats an earlier item'],
+  ])('refuses WA_PREVIOUS_SECRETS with %s', async (_name, list, problem) => {
+    const error = await failure({ WA_SECRET: SECRET, WA_PREVIOUS_SECRETS: list });
+    expect(error.code).toBe(ErrorCode.CONFIG);
+    expect(error.message).toContain(`WA_PREVIOUS_SECRETS ${problem}`);
+  });
+
+  it('never shows a secret in JSON, inspect, String or a spread', async () => {
+    const config = await load({
+      WA_SECRET: SECRET,
+      WA_PREVIOUS_SECRETS: OTHER,
+      WA_REPLAY_REDIS_URL: 'redis://:hunter2-redis-pass@127.0.0.1:6379/0',
+    });
+    const shown = [
+      JSON.stringify(config),
+      inspect(config, { depth: 10, showHidden: true }),
+      String(config),
+      `${config}`,
+      JSON.stringify({ ...config }),
+      inspect({ ...config }, { showHidden: true }),
+      Object.getOwnPropertyNames(config).join(','),
+    ];
+    for (const text of shown) {
+      expect(text).not.toContain(SECRET);
+      expect(text).not.toContain(OTHER);
+      expect(text).not.toContain('hunter2-redis-pass');
+    }
+    expect(JSON.parse(JSON.stringify(config))).toMatchObject({ keyId: config.keyId, previousKeyIds: config.previousKeyIds });
+    expect(JSON.stringify(config)).toContain('redis://:***@127.0.0.1:6379/0');
+  });
+
+  it('property: no generated secret ever appears in what a config shows', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 32, maxLength: 48 }), async (bytes) => {
+        const secret = Buffer.from(bytes).toString('base64url');
+        let config;
+        try {
+          config = await load({ WA_SECRET: secret });
+        } catch (error) {
+          // Low-entropy draws are refused; that is the only acceptable failure.
+          expect(isWaTransportError(error, ErrorCode.WEAK_SECRET)).toBe(true);
+          return;
+        }
+        expect(JSON.stringify(config)).not.toContain(secret);
+        expect(inspect(config, { showHidden: true, depth: 10 })).not.toContain(secret);
+      }),
+      { numRuns: 50 },
+    );
+  });
+});
+
+describe('loadConfig: window, skew, security level', () => {
+  it('reads WA_REPLAY_WINDOW_MS and WA_MAX_SKEW_MS', async () => {
+    const config = await load({ WA_SECRET: SECRET, WA_REPLAY_WINDOW_MS: '5000', WA_MAX_SKEW_MS: '0' });
+    expect(config.windowMs).toBe(5000);
+    expect(config.maxSkewMs).toBe(0);
+  });
+
+  it.each(['abc', '1e4', '0x10', '-1', '10s', ' 10', '10.5', '', '300001', '9999999999'])(
+    'refuses WA_REPLAY_WINDOW_MS=%j (or treats empty as unset)',
+    async (raw) => {
+      if (raw === '') {
+        expect((await load({ WA_SECRET: SECRET, WA_REPLAY_WINDOW_MS: raw })).windowMs).toBe(10_000);
+        return;
+      }
+      const error = await failure({ WA_SECRET: SECRET, WA_REPLAY_WINDOW_MS: raw });
+      expect(error.code).toBe(ErrorCode.CONFIG);
+      expect(error.message).toContain('WA_REPLAY_WINDOW_MS must be');
+    },
+  );
+
+  it('refuses a zero window but allows zero skew', async () => {
+    expect((await failure({ WA_SECRET: SECRET, WA_REPLAY_WINDOW_MS: '0' })).message).toContain(
+      'WA_REPLAY_WINDOW_MS must be between 1',
+    );
+    expect((await failure({ WA_SECRET: SECRET, WA_MAX_SKEW_MS: 'soon' })).message).toContain('WA_MAX_SKEW_MS');
+  });
+
+  it('property: a window is accepted exactly when it is digits within range', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string({ maxLength: 8 }), fc.nat({ max: 400_000 }).map(String)), async (raw) => {
+        const valid = /^[0-9]+$/.test(raw) && Number(raw) >= 1 && Number(raw) <= MAX_CONFIG_WINDOW_MS;
+        try {
+          const config = await load({ WA_SECRET: SECRET, WA_REPLAY_WINDOW_MS: raw });
+          expect(raw === '' || valid).toBe(true);
+          if (raw !== '') expect(config.windowMs).toBe(Number(raw));
+        } catch (error) {
+          expect(valid).toBe(false);
+          expect(isWaTransportError(error, ErrorCode.CONFIG)).toBe(true);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('reads WA_WEB_SECURITY_LEVEL, in any case', async () => {
+    for (const [raw, level] of [
+      ['MODERN', 'modern'],
+      ['INTERMEDIATE', 'intermediate'],
+      ['OLD', 'old'],
+      ['old', 'old'],
+    ]) {
+      expect((await load({ WA_SECRET: SECRET, WA_WEB_SECURITY_LEVEL: raw })).webSecurityLevel).toBe(level);
+    }
+    const error = await failure({ WA_SECRET: SECRET, WA_WEB_SECURITY_LEVEL: 'HIGH' });
+    expect(error.code).toBe(ErrorCode.CONFIG);
+    expect(error.message).toContain('WA_WEB_SECURITY_LEVEL must be one of');
+  });
+});
+
+describe('loadConfig: WA_REPLAY_REDIS_URL', () => {
+  it('accepts redis:// and rediss:// URLs', async () => {
+    for (const url of ['redis://127.0.0.1:6379', 'rediss://user:pw@cache.internal:6380/2', 'redis://localhost']) {
+      expect((await load({ WA_SECRET: SECRET, WA_REPLAY_REDIS_URL: url })).replayRedisUrl).toBe(url);
+    }
+  });
+
+  it.each([
+    ['not a URL', 'not a url :s3cr3tpw', 'is not a URL'],
+    ['another scheme', 'http://:s3cr3tpw@127.0.0.1:6379', 'must start with redis:// or rediss://'],
+    ['a non-numeric path', 'redis://:s3cr3tpw@127.0.0.1:6379/cache', 'path must be a database number'],
+  ])('refuses %s without echoing the password', async (_name, url, problem) => {
+    const error = await failure({ WA_SECRET: SECRET, WA_REPLAY_REDIS_URL: url });
+    expect(error.code).toBe(ErrorCode.CONFIG);
+    expect(error.message).toContain(`WA_REPLAY_REDIS_URL ${problem}`);
+    expect(error.message).not.toContain('s3cr3tpw');
+  });
+});
+
+describe('loadConfig: database TLS', () => {
+  let dir: string;
+  let ca: { cert: string; key: string };
+  let server: { cert: string; key: string };
+  let client: { cert: string; key: string };
+  let stranger: { cert: string; key: string };
+  const file = (name: string) => join(dir, name);
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'wa-config-'));
+    const caPems = await generate([{ name: 'commonName', value: 'wa test CA' }], {
+      keyType: 'ec',
+      algorithm: 'sha256',
+      extensions: [
+        { name: 'basicConstraints', cA: true, critical: true },
+        { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true },
+      ],
+    });
+    ca = { cert: caPems.cert, key: caPems.private };
+    const signed = async (cn: string, serverAuth: boolean) => {
+      const pems = await generate([{ name: 'commonName', value: cn }], {
+        keyType: 'ec',
+        algorithm: 'sha256',
+        ca,
+        extensions: [
+          { name: 'basicConstraints', cA: false },
+          { name: 'keyUsage', digitalSignature: true },
+          { name: 'extKeyUsage', serverAuth, clientAuth: !serverAuth },
+          { name: 'subjectAltName', altNames: [{ type: 2, value: cn }] },
+        ],
+      });
+      return { cert: pems.cert, key: pems.private };
+    };
+    server = await signed('localhost', true);
+    client = await signed('webapp', false);
+    const strangerPems = await generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec', algorithm: 'sha256' });
+    stranger = { cert: strangerPems.cert, key: strangerPems.private };
+    writeFileSync(file('ca.pem'), ca.cert);
+    writeFileSync(file('client.pem'), client.cert);
+    writeFileSync(file('client.key'), client.key);
+    writeFileSync(file('stranger.key'), stranger.key);
+    writeFileSync(file('garbage.pem'), 'hello\n');
+    writeFileSync(file('empty.pem'), '');
+  });
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('builds the ssl object pg and mysql2 take from the three files', async () => {
+    const config = await load({
+      WA_SECRET: SECRET,
+      WA_DB_SSL_CA: file('ca.pem'),
+      WA_DB_SSL_CERT: file('client.pem'),
+      WA_DB_SSL_KEY: file('client.key'),
+    });
+    expect(config.dbSsl).toEqual({ rejectUnauthorized: true, ca: ca.cert, cert: client.cert, key: client.key });
+    expect(config.warnings).toEqual([]);
+    // Shown as paths, never as PEM.
+    const shown = JSON.stringify(config) + inspect(config, { showHidden: true, depth: 10 });
+    expect(shown).toContain(file('client.key'));
+    expect(shown).not.toContain('PRIVATE KEY');
+    expect(config.toJSON().dbSsl).toEqual({
+      rejectUnauthorized: true,
+      ca: file('ca.pem'),
+      cert: file('client.pem'),
+      key: file('client.key'),
+    });
+  });
+
+  it('the ssl object works as tls.connect options (what pg and mysql2 pass it to)', async () => {
+    const config = await load({
+      WA_SECRET: SECRET,
+      WA_DB_SSL_CA: file('ca.pem'),
+      WA_DB_SSL_CERT: file('client.pem'),
+      WA_DB_SSL_KEY: file('client.key'),
+    });
+    const tlsServer = tls.createServer({
+      cert: server.cert,
+      key: server.key,
+      ca: ca.cert,
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
+    const peers: string[] = [];
+    tlsServer.on('secureConnection', (socket) => {
+      peers.push(String((socket.getPeerCertificate() as { subject?: { CN?: string } }).subject?.CN));
+      socket.end('ok');
+    });
+    tlsServer.listen(0, '127.0.0.1');
+    await once(tlsServer, 'listening');
+    const { port } = tlsServer.address() as AddressInfo;
+    try {
+      const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ...config.dbSsl });
+      await once(socket, 'secureConnect');
+      expect(socket.authorized).toBe(true);
+      // The server answers only once it has verified our client certificate.
+      const [answer] = (await once(socket, 'data')) as [Buffer];
+      expect(answer.toString()).toBe('ok');
+      expect(peers).toEqual(['webapp']);
+      socket.destroy();
+
+      // Verification on, but the server's CA not trusted: the connection is refused.
+      const strict = await load({ WA_SECRET: SECRET, WA_DB_SSL_VERIFY: '1' });
+      const refused = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ...strict.dbSsl });
+      const [error] = (await once(refused, 'error')) as [NodeJS.ErrnoException];
+      expect(error.code).toMatch(/UNABLE_TO_VERIFY|SELF_SIGNED|UNABLE_TO_GET_ISSUER/);
+    } finally {
+      tlsServer.close();
+    }
+  });
+
+  it('turns verification off only for exactly "0", with a warning', async () => {
+    const logger = collector();
+    const off = await loadConfig({ WA_SECRET: SECRET, WA_DB_SSL_VERIFY: '0', WA_DB_SSL_CA: file('ca.pem') }, { logger });
+    expect(off.dbSsl).toEqual({ rejectUnauthorized: false, ca: ca.cert });
+    expect(logger.messages.join('\n')).toMatch(/verification is OFF/);
+    expect(off.warnings).toEqual(logger.messages);
+
+    for (const raw of ['1', 'false', 'no', 'off', '00']) {
+      const config = await load({ WA_SECRET: SECRET, WA_DB_SSL_VERIFY: raw });
+      expect(config.dbSsl).toEqual({ rejectUnauthorized: true });
+      if (raw !== '1') expect(config.warnings.join()).toContain('stays ON');
+    }
+  });
+
+  it('warns through process.emitWarning when no logger is given', async () => {
+    const spy = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      await loadConfig({ WA_SECRET: SECRET, WA_DB_SSL_VERIFY: '0' });
+      expect(spy).toHaveBeenCalledWith(expect.stringContaining('verification is OFF'), {
+        type: 'SecurityWarning',
+        code: 'WA_DB_SSL_VERIFY',
+      });
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it.each([
+    ['WA_DB_SSL_CA', 'missing.pem', 'does not exist'],
+    ['WA_DB_SSL_CA', '.', 'is a directory, not a file'],
+    ['WA_DB_SSL_CA', 'ca.pem/inside', 'cannot be read (ENOTDIR)'],
+    ['WA_DB_SSL_CA', 'garbage.pem', 'is not a PEM certificate'],
+    ['WA_DB_SSL_CA', 'empty.pem', 'is not a PEM certificate'],
+    ['WA_DB_SSL_CERT', 'client.key', 'is not a PEM certificate'],
+    ['WA_DB_SSL_KEY', 'client.pem', 'is not an unencrypted PEM private key'],
+  ])('reports %s=%s by variable and path: %s', async (variable, name, problem) => {
+    const env: Record<string, string> = {
+      WA_SECRET: SECRET,
+      WA_DB_SSL_CA: file('ca.pem'),
+      WA_DB_SSL_CERT: file('client.pem'),
+      WA_DB_SSL_KEY: file('client.key'),
+      [variable]: file(name),
+    };
+    const error = await failure(env);
+    expect(error.code).toBe(ErrorCode.CONFIG);
+    expect(error.message).toContain(`${variable} file ${file(name)} ${problem}`);
+    expect(error.message).not.toContain('PRIVATE KEY');
+  });
+
+  it.skipIf(process.getuid?.() === 0)('reports an unreadable file by path', async () => {
+    const locked = file('locked.pem');
+    writeFileSync(locked, ca.cert);
+    chmodSync(locked, 0o000);
+    const error = await failure({ WA_SECRET: SECRET, WA_DB_SSL_CA: locked });
+    expect(error.message).toContain(`WA_DB_SSL_CA file ${locked} is not readable (permission denied)`);
+  });
+
+  it('needs the client certificate and key together, and matching', async () => {
+    expect((await failure({ WA_SECRET: SECRET, WA_DB_SSL_CERT: file('client.pem') })).message).toContain(
+      'WA_DB_SSL_KEY is required too',
+    );
+    expect((await failure({ WA_SECRET: SECRET, WA_DB_SSL_KEY: file('client.key') })).message).toContain(
+      'WA_DB_SSL_CERT is required too',
+    );
+    const error = await failure({
+      WA_SECRET: SECRET,
+      WA_DB_SSL_CERT: file('client.pem'),
+      WA_DB_SSL_KEY: file('stranger.key'),
+    });
+    expect(error.message).toContain(`WA_DB_SSL_KEY (${file('stranger.key')}) is not the private key of WA_DB_SSL_CERT`);
+  });
+
+  it('reads the legacy WA_DB_CONNECTION_OPTION (libpq sslmode names) with a deprecation warning', async () => {
+    const required = await load({ WA_SECRET: SECRET, WA_DB_CONNECTION_OPTION: 'require' });
+    expect(required.dbSsl).toEqual({ rejectUnauthorized: false });
+    expect(required.warnings[0]).toContain('WA_DB_CONNECTION_OPTION is deprecated; replace require with WA_DB_SSL_VERIFY=0');
+    expect(required.warnings[1]).toContain('verification is OFF');
+
+    for (const mode of ['verify-ca', 'verify-full']) {
+      const config = await load({ WA_SECRET: SECRET, WA_DB_CONNECTION_OPTION: mode, WA_DB_SSL_CA: file('ca.pem') });
+      expect(config.dbSsl).toEqual({ rejectUnauthorized: true, ca: ca.cert });
+      expect(config.warnings).toHaveLength(1);
+    }
+
+    const disabled = await load({ WA_SECRET: SECRET, WA_DB_CONNECTION_OPTION: 'disable' });
+    expect(disabled.dbSsl).toBeUndefined();
+    expect(disabled.warnings[0]).toContain('deprecated');
+
+    const both = await load({ WA_SECRET: SECRET, WA_DB_CONNECTION_OPTION: 'require', WA_DB_SSL_VERIFY: '1' });
+    expect(both.dbSsl).toEqual({ rejectUnauthorized: true });
+    expect(both.warnings[0]).toContain('deprecated and ignored because WA_DB_SSL_VERIFY is set');
+  });
+
+  it('refuses unknown or contradictory legacy values', async () => {
+    for (const mode of ['prefer', 'allow', 'true', 'ssl=true']) {
+      const error = await failure({ WA_SECRET: SECRET, WA_DB_CONNECTION_OPTION: mode });
+      expect(error.message).toContain('WA_DB_CONNECTION_OPTION must be one of disable, require, verify-ca, verify-full');
+    }
+    const error = await failure({ WA_SECRET: SECRET, WA_DB_CONNECTION_OPTION: 'disable', WA_DB_SSL_CA: file('ca.pem') });
+    expect(error.message).toContain('WA_DB_CONNECTION_OPTION is "disable" but WA_DB_SSL_CA/CERT/KEY are set');
+  });
+});
+
+describe('endpointOptionsFromConfig', () => {
+  it('gives both sides working endpoints, previous secrets included', async () => {
+    const oldConfig = await load({ WA_SECRET: OTHER });
+    const config = await load({ WA_SECRET: SECRET, WA_PREVIOUS_SECRETS: OTHER, WA_REPLAY_WINDOW_MS: '20000' });
+    const web = await createEndpoint(endpointOptionsFromConfig(config, 'webapp'));
+    const core = await createEndpoint(endpointOptionsFromConfig(config, 'coreapp'));
+    const oldWeb = await createEndpoint(endpointOptionsFromConfig(oldConfig, 'webapp'));
+    expect(core.verifier.windowMs).toBe(20_000);
+    expect(core.keyIds).toEqual([config.keyId, ...config.previousKeyIds]);
+    expect((await core.open(web.seal({ n: 1 }))).keyId).toBe(config.keyId);
+    expect((await core.open(oldWeb.seal({ n: 2 }))).keyId).toBe(oldConfig.keyId);
+  });
+
+  it('lets extra options through but never role or secrets', async () => {
+    const config = await load({ WA_SECRET: SECRET });
+    const store = new MemoryReplayStore();
+    const options = endpointOptionsFromConfig(config, 'coreapp', { replayStore: store, maxSkewMs: 500 });
+    expect(options.replayStore).toBe(store);
+    expect(options.maxSkewMs).toBe(500);
+    expect(options.role).toBe('coreapp');
+    expect(options.secret).toBe(SECRET);
+  });
+
+  it('fails closed when WA_REPLAY_REDIS_URL is set but no replay store is given', async () => {
+    const config = await load({ WA_SECRET: SECRET, WA_REPLAY_REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(() => endpointOptionsFromConfig(config, 'coreapp')).toThrow(/WA_REPLAY_REDIS_URL is set, so pass a replayStore/);
+    expect(endpointOptionsFromConfig(config, 'coreapp', { replayStore: new MemoryReplayStore() }).role).toBe('coreapp');
+  });
+
+  it('replayStoreFromConfig: memory without a URL, Redis (with a hold matching the window) with one', async () => {
+    const plain = await replayStoreFromConfig(await load({ WA_SECRET: SECRET }));
+    expect(plain).toBeInstanceOf(MemoryReplayStore);
+    const config = await load({
+      WA_SECRET: SECRET,
+      WA_REPLAY_REDIS_URL: 'redis://127.0.0.1:6379',
+      WA_REPLAY_WINDOW_MS: '5000',
+      WA_MAX_SKEW_MS: '2000',
+    });
+    const store = await replayStoreFromConfig(config, { keyPrefix: `wa-config-test:${process.pid}:` });
+    try {
+      expect((store as unknown as { restartHoldMs: number }).restartHoldMs).toBe(5000 + 2000 + 1000);
+      const core = await createEndpoint(endpointOptionsFromConfig(config, 'coreapp', { replayStore: store }));
+      const web = await createEndpoint(endpointOptionsFromConfig(config, 'webapp', { replayStore: new MemoryReplayStore() }));
+      const envelope = web.seal('once');
+      await core.open(envelope);
+      await expect(core.open(envelope)).rejects.toMatchObject({ code: ErrorCode.REPLAYED });
+    } finally {
+      await store.close?.();
+    }
+  });
+});
