@@ -1,5 +1,5 @@
 /**
- * The README's examples run: every ```ts block preceded by `<!-- example: runs -->` is written
+ * The README's examples run: every ```ts block preceded by `<!-- example: runs … -->` is written
  * inside the package (so `import … from 'wa-transport'` resolves to this checkout's sources via
  * the "source" export condition) and executed; it must exit 0 by itself.
  */
@@ -12,7 +12,7 @@ const run = promisify(execFile);
 const root = new URL('../', import.meta.url);
 const scratch = new URL('test/.readme-examples/', root);
 const readme = readFileSync(new URL('README.md', root), 'utf8');
-const examples = [...readme.matchAll(/<!-- example: runs -->\n```ts\n([\s\S]*?)```/g)].map((m, i) => ({
+const examples = [...readme.matchAll(/<!-- example: runs[^>]*-->\n```ts\n([\s\S]*?)```/g)].map((m, i) => ({
   name: `example ${i + 1}: ${m[1]!.split('\n').find((l) => l.startsWith('//') || l.includes('import'))?.slice(0, 60)}`,
   code: m[1]!,
 }));
