@@ -1,11 +1,41 @@
 /**
- * Chooses the AEAD backend once per process. Today: libsodium-wrappers (WebAssembly).
+ * Chooses the AEAD backend. Every backend computes the same XChaCha20-Poly1305 and produces
+ * byte-identical envelopes (test/crypto-backends.test.ts); they differ only in speed:
+ * - 'native': sodium-native, when installed: about 3× the WebAssembly round-trip throughput at
+ *   16 KiB and 4× at 1 MiB, no faster at 64 B, where N-API's per-call cost matches the
+ *   cipher's (bench/RESULTS.md);
+ * - 'wasm': libsodium's WebAssembly, always available.
+ * - 'wrappers': libsodium-wrappers' public API, the slow reference the tests compare against.
+ * 'auto' (the default) takes 'native' when it loads and falls back to 'wasm' silently.
  */
-import { type AeadBackend, sodiumReady, wasmBackend } from './sodium.js';
+import { ErrorCode, WaTransportError } from '../errors.js';
+import { loadNativeBackend } from './native.js';
+import { type AeadBackend, sodiumReady, wasmBackend, wrappersBackend } from './sodium.js';
 
-let selected: Promise<AeadBackend> | undefined;
+export type BackendPreference = 'auto' | 'native' | 'wasm' | 'wrappers';
 
-export function selectBackend(): Promise<AeadBackend> {
-  selected ??= sodiumReady().then(() => wasmBackend);
-  return selected;
+/**
+ * Resolves to the backend for `preference` once libsodium is ready (the key schedule always
+ * uses libsodium-wrappers, whichever backend seals). Rejects with ERR_WA_CONFIG when
+ * 'native' is asked for and sodium-native cannot be loaded.
+ */
+export async function selectBackend(preference: BackendPreference = 'auto'): Promise<AeadBackend> {
+  await sodiumReady();
+  switch (preference) {
+    case 'wasm':
+      return wasmBackend;
+    case 'wrappers':
+      return wrappersBackend;
+    case 'native': {
+      const native = await loadNativeBackend();
+      if (native === undefined) {
+        throw new WaTransportError(ErrorCode.CONFIG, 'backend "native" needs the sodium-native package');
+      }
+      return native;
+    }
+    case 'auto':
+      return (await loadNativeBackend()) ?? wasmBackend;
+    default:
+      throw new WaTransportError(ErrorCode.CONFIG, 'backend must be "auto", "native", "wasm" or "wrappers"');
+  }
 }

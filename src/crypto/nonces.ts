@@ -19,6 +19,7 @@ export function writeRandomNonce(out: Uint8Array, at: number): void {
     randomFillSync(pool);
     offset = 0;
   }
-  out.set(pool.subarray(offset, offset + NONCE_BYTES), at);
+  // A byte loop: for 24 bytes it beats `out.set(pool.subarray(...))`, which allocates a view.
+  for (let i = 0; i < NONCE_BYTES; i++) out[at + i] = pool[offset + i]!;
   offset += NONCE_BYTES;
 }

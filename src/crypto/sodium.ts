@@ -4,6 +4,8 @@
  * backend (see `AeadBackend`) can be swapped in without touching the envelope.
  */
 import sodium from 'libsodium-wrappers';
+import { AEAD_NONCE_BYTES, type AeadBackend } from './aead-backend.js';
+import { concat } from './bytes.js';
 
 let readyPromise: Promise<void> | undefined;
 
@@ -13,25 +15,38 @@ export function sodiumReady(): Promise<void> {
   return readyPromise;
 }
 
-/** XChaCha20-Poly1305 (IETF), as libsodium's crypto_aead_xchacha20poly1305_ietf_*. */
-export interface AeadBackend {
-  readonly name: string;
-  /** Returns ciphertext || tag. */
-  encrypt(plaintext: Uint8Array, ad: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array;
-  /** Returns the plaintext, or null when the tag does not verify. Never throws on bad input. */
-  decrypt(ciphertextAndTag: Uint8Array, ad: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | null;
-}
+export type { AeadBackend, BackendName } from './aead-backend.js';
 
-export const wasmBackend: AeadBackend = {
-  name: 'libsodium-wrappers',
-  encrypt(plaintext, ad, nonce, key) {
-    return sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key);
+/** The default backend: libsodium's WebAssembly without the wrapper's per-call glue. */
+export { rawWasmBackend as wasmBackend } from './wasm.js';
+
+/** Through libsodium-wrappers' public functions: slower, kept as the reference implementation. */
+export const wrappersBackend: AeadBackend = {
+  name: 'wrappers',
+  seal(prefix, nonceOffset, plaintext, adSuffix, key) {
+    const sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+      plaintext,
+      concat(prefix, adSuffix),
+      null,
+      prefix.subarray(nonceOffset, nonceOffset + AEAD_NONCE_BYTES),
+      key,
+    );
+    const out = new Uint8Array(prefix.length + sealed.length);
+    out.set(prefix, 0);
+    out.set(sealed, prefix.length);
+    return out;
   },
-  decrypt(ciphertextAndTag, ad, nonce, key) {
+  open(sealed, prefixLength, nonceOffset, adSuffix, key) {
     try {
-      return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, ciphertextAndTag, ad, nonce, key);
+      return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+        null,
+        sealed.subarray(prefixLength),
+        concat(sealed.subarray(0, prefixLength), adSuffix),
+        sealed.subarray(nonceOffset, nonceOffset + AEAD_NONCE_BYTES),
+        key,
+      );
     } catch {
-      // libsodium-wrappers signals a failed tag check by throwing; the caller wants a value.
+      // libsodium-wrappers signals a failed tag check (and bad sizes) by throwing.
       return null;
     }
   },

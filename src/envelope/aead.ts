@@ -11,7 +11,6 @@ import {
   HEADER_BYTES,
   NONCE_BYTES,
   NONCE_OFFSET,
-  TAG_BYTES,
   checkStructure,
   keyIdHex,
   readKeyIdWord,
@@ -34,20 +33,22 @@ export interface SealParams {
   readonly nonce?: Uint8Array | undefined;
 }
 
+/**
+ * The header being written. Reused across calls: every backend copies it into the envelope it
+ * returns and keeps no reference, so one 39-byte array serves every seal.
+ */
+const headerScratch = new Uint8Array(HEADER_BYTES);
+
 export function sealEnvelope(p: SealParams): Uint8Array {
-  const out = new Uint8Array(HEADER_BYTES + p.plaintext.length + TAG_BYTES);
-  writeHeader(out, p.direction, p.format, p.keys.keyId, p.timestamp);
-  if (p.nonce === undefined) writeRandomNonce(out, NONCE_OFFSET);
-  else out.set(p.nonce.subarray(0, NONCE_BYTES), NONCE_OFFSET);
-  const header = out.subarray(0, HEADER_BYTES);
-  const sealed = p.backend.encrypt(
-    p.plaintext,
-    associatedData(header, p.context),
-    out.subarray(NONCE_OFFSET, HEADER_BYTES),
-    p.keys.keyFor(p.direction),
-  );
-  out.set(sealed, HEADER_BYTES);
-  return out;
+  const header = headerScratch;
+  writeHeader(header, p.direction, p.format, p.keys.keyId, p.timestamp);
+  if (p.nonce === undefined) writeRandomNonce(header, NONCE_OFFSET);
+  else {
+    header.fill(0, NONCE_OFFSET); // a short test nonce is zero-padded, never mixed with the last one
+    header.set(p.nonce.subarray(0, NONCE_BYTES), NONCE_OFFSET);
+  }
+  // The backend lays out header || ciphertext || tag in one pass (associated data: header || context).
+  return p.backend.seal(header, NONCE_OFFSET, p.plaintext, p.context, p.keys.keyFor(p.direction));
 }
 
 export interface AuthenticateParams {
@@ -74,21 +75,8 @@ export function authenticateEnvelope(envelope: Uint8Array, p: AuthenticateParams
       `key id ${keyIdHex(envelope)}; configured: ${p.keyring.keyIds.join(', ')}`,
     );
   }
-  const plaintext = p.backend.decrypt(
-    envelope.subarray(HEADER_BYTES),
-    associatedData(envelope.subarray(0, HEADER_BYTES), p.context),
-    envelope.subarray(NONCE_OFFSET, HEADER_BYTES),
-    keys.keyFor(p.direction),
-  );
+  // Associated data: header || context; the context is authenticated but never sent.
+  const plaintext = p.backend.open(envelope, HEADER_BYTES, NONCE_OFFSET, p.context, keys.keyFor(p.direction));
   if (plaintext === null) throw new WaTransportError(ErrorCode.FORGED);
   return plaintext;
-}
-
-/** header || context: the context is authenticated but never sent. */
-function associatedData(header: Uint8Array, context: Uint8Array | undefined): Uint8Array {
-  if (context === undefined || context.length === 0) return header;
-  const ad = new Uint8Array(header.length + context.length);
-  ad.set(header, 0);
-  ad.set(context, header.length);
-  return ad;
 }

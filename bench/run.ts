@@ -1,0 +1,332 @@
+/**
+ * `npm run bench` — wa-transport against the raw cipher and the peers, in one run.
+ *
+ *   npx tsx bench/run.ts                 full run (several minutes; writes nothing)
+ *   npx tsx bench/run.ts --quick         CI smoke run: two sizes, short slices, a few seconds
+ *   npx tsx bench/run.ts --json out.json also write every sample as JSON
+ *   npx tsx bench/run.ts --markdown f.md also write the markdown report (bench/RESULTS.md)
+ *   npx tsx bench/run.ts --sizes 64,16384  only these payload sizes (bytes)
+ *
+ * Single thread. Rates are medians of interleaved rounds (bench/harness.ts); compare ratios
+ * within one run, not absolute numbers across machines. No assertion anywhere: the goals are
+ * reported as met or not met, never enforced.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import {
+  type Candidate,
+  type Kind,
+  OPERATIONS,
+  type Operation,
+  drain,
+  ours,
+  peerCandidates,
+  rawNative,
+  rawWrappers,
+} from './candidates.js';
+import { type Rate, measure } from './harness.js';
+import { type NonceCacheResult, benchNonceCache } from './nonce-cache.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+interface Args {
+  quick: boolean;
+  json: string | undefined;
+  markdown: string | undefined;
+  sizes: number[] | undefined;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const args: Args = { quick: false, json: undefined, markdown: undefined, sizes: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') args.quick = true;
+    else if (a === '--json') args.json = argv[++i];
+    else if (a === '--markdown') args.markdown = argv[++i];
+    else if (a === '--sizes') args.sizes = (argv[++i] ?? '').split(',').map(Number).filter((n) => Number.isSafeInteger(n) && n >= 0);
+    else throw new Error(`unknown argument ${a}; use --quick, --json <file>, --markdown <file>, --sizes <a,b>`);
+  }
+  return args;
+}
+
+interface Row {
+  readonly size: number;
+  readonly candidate: string;
+  readonly kind: Kind;
+  readonly skipped?: string | undefined;
+  /** Per operation: median ops/s and its spread. */
+  readonly ops: Partial<Record<Operation, Rate>>;
+}
+
+interface Goal {
+  readonly goal: string;
+  readonly met: boolean;
+  readonly detail: string;
+}
+
+const OURS_WASM = 'wa-transport (wasm)';
+const OURS_NATIVE = 'wa-transport (native)';
+const RAW_WRAPPERS = 'raw libsodium-wrappers';
+const RAW_NATIVE = 'raw sodium-native';
+
+async function benchSize(size: number, args: Args): Promise<Row[]> {
+  const payload = new Uint8Array(size);
+  crypto.getRandomValues(payload.subarray(0, Math.min(size, 65536)));
+  const candidates: Candidate[] = [
+    await ours('wasm', payload),
+    await ours('native', payload),
+    await rawWrappers(payload),
+    await rawNative(payload),
+    ...(await peerCandidates(payload, args.quick)),
+  ];
+  const big = size >= MiB;
+  const rates = await measure(
+    candidates.flatMap((c) => c.tasks),
+    args.quick
+      ? { rounds: 3, sliceMs: 25, warmupMs: 25 }
+      : { rounds: 7, sliceMs: big ? 300 : 150, warmupMs: big ? 600 : 300 },
+  );
+  const byId = new Map(rates.map((r) => [r.id, r]));
+  return candidates.map((c) => ({
+    size,
+    candidate: c.name,
+    kind: c.kind,
+    skipped: c.skipped,
+    ops: Object.fromEntries(
+      OPERATIONS.flatMap((op) => {
+        const rate = byId.get(`${c.name}:${op}`);
+        return rate === undefined ? [] : [[op, rate]];
+      }),
+    ),
+  }));
+}
+
+function rt(rows: readonly Row[], size: number, candidate: string, op: Operation = 'roundtrip'): number | undefined {
+  return rows.find((r) => r.size === size && r.candidate === candidate)?.ops[op]?.opsPerSec;
+}
+
+function fastestPeer(rows: readonly Row[], size: number): { name: string; rate: number } | undefined {
+  let best: { name: string; rate: number } | undefined;
+  for (const r of rows) {
+    const rate = r.ops.roundtrip?.opsPerSec;
+    if (r.size === size && r.kind === 'peer' && rate !== undefined && (best === undefined || rate > best.rate)) {
+      best = { name: r.candidate, rate };
+    }
+  }
+  return best;
+}
+
+function goals(rows: readonly Row[], sizes: readonly number[], cache: NonceCacheResult, redis: string): Goal[] {
+  const out: Goal[] = [];
+  const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+  const times = (x: number) => `${x >= 10 ? x.toFixed(0) : x.toFixed(1)}×`;
+
+  const ceiling = sizes.map((size) => {
+    const ratio = (rt(rows, size, OURS_WASM) ?? 0) / (rt(rows, size, RAW_WRAPPERS) ?? Infinity);
+    return { size, ratio };
+  });
+  const nativeCeiling = sizes
+    .filter((size) => rt(rows, size, OURS_NATIVE) !== undefined && rt(rows, size, RAW_NATIVE) !== undefined)
+    .map((size) => `${sizeLabel(size)} ${pct(rt(rows, size, OURS_NATIVE)! / rt(rows, size, RAW_NATIVE)!)}`);
+  out.push({
+    goal: '1. round trip ≥ 80% of raw libsodium-wrappers encrypt + decrypt at every size',
+    met: ceiling.every((c) => c.ratio >= 0.8),
+    detail:
+      `wa-transport (wasm) ÷ raw: ${ceiling.map((c) => `${sizeLabel(c.size)} ${pct(c.ratio)}`).join(', ')}` +
+      (nativeCeiling.length > 0 ? `; wa-transport (native) ÷ raw sodium-native: ${nativeCeiling.join(', ')}` : ''),
+  });
+
+  for (const [size, target] of [[64, 25], [16 * KiB, 3]] as const) {
+    if (!sizes.includes(size)) continue;
+    const peer = fastestPeer(rows, size);
+    const wasm = rt(rows, size, OURS_WASM);
+    const native = rt(rows, size, OURS_NATIVE);
+    if (peer === undefined || wasm === undefined) continue;
+    out.push({
+      goal: `2. round trip ≥ ${target}× the fastest peer at ${sizeLabel(size)}`,
+      met: wasm / peer.rate >= target,
+      detail:
+        `fastest peer ${peer.name} ${fmtRate(peer.rate)}/s; wasm ${times(wasm / peer.rate)}` +
+        (native === undefined ? '' : `, native ${times(native / peer.rate)}`),
+    });
+  }
+
+  const worst = Math.max(...cache.memory.map((m) => m.bytesPerEntry));
+  out.push({
+    goal: '3. nonce cache ≥ 1M inserts/s and ≤ 64 B per live entry',
+    met: cache.insertsPerSec >= 1e6 && worst <= 64,
+    detail:
+      `${fmtRate(cache.insertsPerSec)} inserts/s; ` +
+      cache.memory.map((m) => `${fmtRate(m.entries)} entries: ${m.bytesPerEntry.toFixed(1)} B/entry`).join(', '),
+  });
+
+  const size16 = 16 * KiB;
+  const w = rt(rows, size16, OURS_WASM);
+  const n = rt(rows, size16, OURS_NATIVE);
+  if (sizes.includes(size16) && w !== undefined) {
+    out.push({
+      goal: '4. native backend ≥ 3× the WASM throughput at 16 KiB',
+      met: n !== undefined && n / w >= 3,
+      detail:
+        n === undefined
+          ? 'sodium-native is not installed'
+          : `round trip ${times(n / w)}, seal ${times(rt(rows, size16, OURS_NATIVE, 'seal')! / rt(rows, size16, OURS_WASM, 'seal')!)}, ` +
+            `open ${times(rt(rows, size16, OURS_NATIVE, 'open')! / rt(rows, size16, OURS_WASM, 'open')!)}`,
+    });
+  }
+  out.push({ goal: 'Redis store measured (messages/s, pipelined)', met: redis !== 'not measured', detail: redis });
+  return out;
+}
+
+function sizeLabel(size: number): string {
+  if (size >= MiB) return `${size / MiB} MiB`;
+  if (size >= KiB) return `${size / KiB} KiB`;
+  return `${size} B`;
+}
+
+function fmtRate(x: number): string {
+  if (x >= 1e6) return `${(x / 1e6).toFixed(2)}M`;
+  if (x >= 1e4) return `${(x / 1e3).toFixed(0)}k`;
+  if (x >= 1e3) return `${(x / 1e3).toFixed(1)}k`;
+  if (x >= 10) return x.toFixed(0);
+  return x.toFixed(2);
+}
+
+function fmtMBps(opsPerSec: number, size: number): string {
+  const mb = (opsPerSec * size) / 1e6;
+  return mb >= 100 ? mb.toFixed(0) : mb >= 1 ? mb.toFixed(1) : mb.toFixed(3);
+}
+
+function table(rows: readonly Row[], sizes: readonly number[]): string {
+  const lines: string[] = [];
+  for (const size of sizes) {
+    const oursWasm = rt(rows, size, OURS_WASM);
+    const oursNative = rt(rows, size, OURS_NATIVE);
+    lines.push(`#### ${sizeLabel(size)} payload`, '');
+    lines.push(
+      '| candidate | seal ops/s | open ops/s | round trip ops/s | round trip MB/s | noise | wasm ÷ this | native ÷ this |',
+      '|---|--:|--:|--:|--:|--:|--:|--:|',
+    );
+    for (const r of rows.filter((x) => x.size === size)) {
+      if (r.skipped !== undefined) {
+        lines.push(`| ${r.candidate} | — | — | — | — | | not measured: ${r.skipped} | |`);
+        continue;
+      }
+      const cell = (op: Operation) => {
+        const rate = r.ops[op];
+        return rate === undefined ? '—' : fmtRate(rate.opsPerSec);
+      };
+      const round = r.ops.roundtrip?.opsPerSec ?? NaN;
+      const noise = Math.max(...OPERATIONS.map((op) => r.ops[op]?.spread ?? 0));
+      const ratio = (ours: number | undefined) =>
+        ours === undefined ? '' : `${(ours / round).toFixed(ours / round >= 10 ? 0 : 2)}×`;
+      lines.push(
+        `| ${r.candidate} | ${cell('seal')} | ${cell('open')} | ${cell('roundtrip')} | ${fmtMBps(round, size)} | ±${(50 * noise).toFixed(0)}% | ${ratio(oursWasm)} | ${ratio(oursNative)} |`,
+      );
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+interface RedisRow {
+  readonly name: string;
+  readonly messagesPerSecond: number;
+  readonly roundTrips?: number;
+}
+
+/** bench/redis-store.ts is written separately; it is optional here, and so is a running Redis. */
+async function redisResult(quick: boolean): Promise<string> {
+  if (!existsSync(new URL('./redis-store.ts', import.meta.url))) return 'not measured';
+  try {
+    const specifier = './redis-store.js';
+    const mod = (await import(specifier)) as {
+      benchRedisStore?: (options: { messages: number; concurrency: number }) => Promise<RedisRow[]>;
+    };
+    if (typeof mod.benchRedisStore !== 'function') return 'not measured (bench/redis-store.ts exports no benchRedisStore)';
+    const messages = quick ? 5_000 : 200_000;
+    const rows = await mod.benchRedisStore({ messages, concurrency: 256 });
+    return rows
+      .map((r) => {
+        const batch = r.roundTrips === undefined ? '' : ` (mean pipeline ${(messages / r.roundTrips).toFixed(0)})`;
+        return `${r.name}: ${fmtRate(r.messagesPerSecond)} messages/s${batch}`;
+      })
+      .join('; ');
+  } catch (error) {
+    return `not measured (${error instanceof Error ? error.message : String(error)})`;
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const sizes = args.sizes ?? (args.quick ? [64, 16 * KiB] : [64, KiB, 16 * KiB, MiB]);
+  const loadBefore = loadavg();
+  const started = Date.now();
+  const machine = {
+    nproc: availableParallelism(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+  };
+  console.log(
+    `wa-transport benchmark${args.quick ? ' (quick)' : ''}: ${machine.cpu}, ${machine.nproc} cores, Node ${machine.node}, ` +
+      `load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}\n`,
+  );
+
+  const rows: Row[] = [];
+  for (const size of sizes) {
+    const sizeRows = await benchSize(size, args);
+    rows.push(...sizeRows);
+    console.log(table(sizeRows, [size]));
+  }
+  const cache = benchNonceCache({ quick: args.quick });
+  const cacheText =
+    `Nonce cache (MemoryReplayStore): ${fmtRate(cache.insertsPerSec)} inserts/s; ` +
+    cache.memory
+      .map((m) => `${fmtRate(m.entries)} live entries: ${m.bytesPerEntry.toFixed(1)} B/entry (${(m.tableBytes / MiB).toFixed(0)} MiB of tables in ${m.buckets} buckets)`)
+      .join('; ');
+  console.log(cacheText);
+  const redis = await redisResult(args.quick);
+  console.log(`Redis store: ${redis}\n`);
+
+  const goalList = goals(rows, sizes, cache, redis);
+  const goalText = goalList.map((g) => `- ${g.met ? 'met' : '**not met**'}: ${g.goal} — ${g.detail}`).join('\n');
+  console.log(goalText);
+  const loadAfter = loadavg();
+  const seconds = (Date.now() - started) / 1000;
+  console.log(`\n${seconds.toFixed(0)} s; load average after: ${loadAfter.map((l) => l.toFixed(2)).join(' ')} (sink ${drain() & 1})`);
+
+  const report = {
+    machine,
+    loadAverage: { before: loadBefore, after: loadAfter },
+    quick: args.quick,
+    date: new Date().toISOString(),
+    seconds,
+    results: rows,
+    nonceCache: cache,
+    redis,
+    goals: goalList,
+  };
+  if (args.json !== undefined) writeFileSync(args.json, JSON.stringify(report, null, 2) + '\n');
+  if (args.markdown !== undefined) {
+    writeFileSync(
+      args.markdown,
+      [
+        `Machine: ${machine.cpu}, ${machine.nproc} cores, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node}; ` +
+          `load average ${loadBefore.map((l) => l.toFixed(1)).join(' / ')} before, ${loadAfter.map((l) => l.toFixed(1)).join(' / ')} after; ${report.date}.`,
+        '',
+        table(rows, sizes),
+        cacheText,
+        '',
+        `Redis store: ${redis}`,
+        '',
+        goalText,
+        '',
+      ].join('\n'),
+    );
+  }
+}
+
+await main();

@@ -1,0 +1,36 @@
+/**
+ * The AEAD backend interface: what the envelope needs from XChaCha20-Poly1305, and nothing
+ * else. Implementations live beside it (wasm.ts, native.ts, sodium.ts); backend.ts picks one.
+ */
+
+/** Names of the AEAD implementations; all compute the same function, byte for byte. */
+export type BackendName = 'wasm' | 'native' | 'wrappers';
+
+/**
+ * XChaCha20-Poly1305 (IETF), as libsodium's crypto_aead_xchacha20poly1305_ietf_*, shaped like
+ * the envelope so a backend can build or read one in a single pass: a cleartext prefix (the
+ * header) that carries the 24-byte nonce at `nonceOffset`, then ciphertext || 16-byte tag.
+ * The associated data is prefix || adSuffix (the suffix is the caller's context, never sent).
+ *
+ * Implementations: `wasmBackend` (libsodium's WebAssembly, called directly: src/crypto/wasm.ts),
+ * the optional sodium-native one (src/crypto/native.ts) and `wrappersBackend` (libsodium-wrappers'
+ * public API: the reference the others are tested against). All produce identical bytes.
+ * None keeps a reference to its arguments. A plaintext returned by `open` owns its ArrayBuffer;
+ * an envelope returned by `seal` is new but, when small, shares its ArrayBuffer with other
+ * envelopes (src/crypto/bytes.ts): use byteOffset/byteLength, never `.buffer` alone.
+ */
+export interface AeadBackend {
+  readonly name: BackendName;
+  /** Returns prefix || ciphertext || tag. Throws RangeError on a bad key or nonce position. */
+  seal(prefix: Uint8Array, nonceOffset: number, plaintext: Uint8Array, adSuffix: Uint8Array | undefined, key: Uint8Array): Uint8Array;
+  /**
+   * Authenticates `sealed` = prefix (its first `prefixLength` bytes) || ciphertext || tag and
+   * returns the plaintext, or null when it does not verify. Never throws on bad input.
+   */
+  open(sealed: Uint8Array, prefixLength: number, nonceOffset: number, adSuffix: Uint8Array | undefined, key: Uint8Array): Uint8Array | null;
+}
+
+/** crypto_aead_xchacha20poly1305_ietf_{KEYBYTES, NPUBBYTES, ABYTES}. */
+export const AEAD_KEY_BYTES = 32;
+export const AEAD_NONCE_BYTES = 24;
+export const AEAD_TAG_BYTES = 16;

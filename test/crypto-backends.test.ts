@@ -1,0 +1,253 @@
+/**
+ * Every AEAD backend (src/crypto/*) computes the same XChaCha20-Poly1305: identical bytes,
+ * each opens the others' envelopes, each rejects what is forged, each reproduces the pinned
+ * vectors. `wrappers` (libsodium-wrappers' public API) is the reference.
+ */
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type BackendPreference, selectBackend } from '../src/crypto/backend.js';
+import type { AeadBackend } from '../src/crypto/sodium.js';
+import { authenticateEnvelope, sealEnvelope } from '../src/envelope/aead.js';
+import { Direction, HEADER_BYTES, NONCE_OFFSET, type PayloadFormat } from '../src/envelope/format.js';
+import { Endpoint } from '../src/endpoint.js';
+import { ErrorCode } from '../src/errors.js';
+import { Keyring, SecretKeys, secretBytes } from '../src/keys.js';
+
+const NAMES = ['wasm', 'native', 'wrappers'] as const satisfies readonly BackendPreference[];
+const backends: AeadBackend[] = [];
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const fromHex = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+beforeAll(async () => {
+  for (const name of NAMES) {
+    // sodium-native is a devDependency: if its prebuild cannot load here, the native rows are
+    // skipped rather than failed (the library falls back to WASM the same way).
+    const backend = await selectBackend(name).catch(() => undefined);
+    if (backend !== undefined) backends.push(backend);
+  }
+});
+
+const arbKey = fc.uint8Array({ minLength: 32, maxLength: 32 });
+const arbHeader = fc.uint8Array({ minLength: HEADER_BYTES, maxLength: HEADER_BYTES });
+const arbPlaintext = fc.uint8Array({ maxLength: 2048 });
+const arbContext = fc.option(fc.uint8Array({ maxLength: 300 }), { nil: undefined });
+
+describe('AEAD backends', () => {
+  it('loads the native backend when sodium-native is installed', () => {
+    expect(backends.map((b) => b.name)).toContain('wasm');
+    expect(backends.map((b) => b.name)).toContain('wrappers');
+    // Informative: on this project's dev setup sodium-native is installed and loads.
+    expect(backends.map((b) => b.name)).toContain('native');
+  });
+
+  it('produce byte-identical output and open each other (property)', () => {
+    fc.assert(
+      fc.property(arbHeader, arbPlaintext, arbContext, arbKey, (header, plaintext, context, key) => {
+        const sealed = backends.map((b) => b.seal(header, NONCE_OFFSET, plaintext, context, key));
+        for (const s of sealed) expect(hex(s)).toBe(hex(sealed[0]!));
+        expect(hex(sealed[0]!.subarray(0, HEADER_BYTES))).toBe(hex(header));
+        expect(sealed[0]!.length).toBe(HEADER_BYTES + plaintext.length + 16);
+        for (const opener of backends) {
+          const opened = opener.open(sealed[0]!, HEADER_BYTES, NONCE_OFFSET, context, key);
+          expect(opened).not.toBeNull();
+          expect(hex(opened!)).toBe(hex(plaintext));
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('reject any flipped bit, another context and another key (property)', () => {
+    fc.assert(
+      fc.property(
+        arbHeader,
+        fc.uint8Array({ maxLength: 200 }),
+        arbContext,
+        arbKey,
+        fc.nat(),
+        fc.integer({ min: 0, max: 7 }),
+        (header, plaintext, context, key, at, bit) => {
+          const sealed = backends[0]!.seal(header, NONCE_OFFSET, plaintext, context, key);
+          const forged = sealed.slice();
+          forged[at % forged.length]! ^= 1 << bit;
+          const otherKey = key.slice();
+          otherKey[at % 32]! ^= 1;
+          const otherContext = context === undefined || context.length === 0 ? utf8('x') : context.slice(1);
+          for (const b of backends) {
+            expect(b.open(forged, HEADER_BYTES, NONCE_OFFSET, context, key)).toBeNull();
+            expect(b.open(sealed, HEADER_BYTES, NONCE_OFFSET, context, otherKey)).toBeNull();
+            expect(b.open(sealed, HEADER_BYTES, NONCE_OFFSET, otherContext, key)).toBeNull();
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('answer null, never throw, on truncated input or bad sizes', () => {
+    const key = new Uint8Array(32).fill(7);
+    const header = new Uint8Array(HEADER_BYTES).fill(3);
+    for (const b of backends) {
+      const sealed = b.seal(header, NONCE_OFFSET, utf8('hello'), undefined, key);
+      for (const length of [0, 1, HEADER_BYTES, HEADER_BYTES + 15, sealed.length - 1]) {
+        expect(b.open(sealed.subarray(0, length), HEADER_BYTES, NONCE_OFFSET, undefined, key)).toBeNull();
+      }
+      expect(b.open(sealed, HEADER_BYTES, NONCE_OFFSET, undefined, key.subarray(0, 31))).toBeNull();
+      expect(b.open(sealed, HEADER_BYTES, HEADER_BYTES - 23, undefined, key)).toBeNull();
+      expect(() => b.seal(header, NONCE_OFFSET, utf8('x'), undefined, key.subarray(0, 16))).toThrow();
+    }
+  });
+
+  it('agree across the sizes where buffers are pooled, grown or reallocated', () => {
+    const key = new Uint8Array(32).map((_, i) => i);
+    const header = new Uint8Array(HEADER_BYTES).map((_, i) => 255 - i);
+    // 2 KiB is the envelope pool's limit, 64 KiB the WASM scratch's first size, 300 B the context area's.
+    const sizes = [0, 1, 25, 2048 - HEADER_BYTES - 16, 2048, 65_536, 65_536 + 1, 1 << 20];
+    for (const size of sizes) {
+      const plaintext = new Uint8Array(size).map((_, i) => (i * 31) & 0xff);
+      const context = new Uint8Array(size % 600).fill(9);
+      const sealed = backends.map((b) => b.seal(header, NONCE_OFFSET, plaintext, context, key));
+      for (const s of sealed) expect(hex(s)).toBe(hex(sealed[0]!));
+      for (const b of backends) {
+        expect(hex(b.open(sealed[0]!, HEADER_BYTES, NONCE_OFFSET, context, key)!)).toBe(hex(plaintext));
+      }
+    }
+  });
+
+  it('return arrays that later calls never overwrite', () => {
+    const key = new Uint8Array(32).fill(1);
+    const header = new Uint8Array(HEADER_BYTES);
+    for (const b of backends) {
+      const first = b.seal(header, NONCE_OFFSET, utf8('first message'), undefined, key);
+      const firstHex = hex(first);
+      const opened = b.open(first, HEADER_BYTES, NONCE_OFFSET, undefined, key)!;
+      for (let i = 0; i < 50; i++) {
+        const other = b.seal(header, NONCE_OFFSET, new Uint8Array(100).fill(i), undefined, key);
+        b.open(other, HEADER_BYTES, NONCE_OFFSET, undefined, key);
+      }
+      expect(hex(first)).toBe(firstHex);
+      expect(new TextDecoder().decode(opened)).toBe('first message');
+      // The plaintext owns its memory: no view into the WASM heap or a shared pool.
+      expect(opened.byteOffset).toBe(0);
+      expect(opened.buffer.byteLength).toBe(opened.length);
+    }
+  });
+});
+
+interface Vectors {
+  envelopes: Array<{
+    name: string;
+    secret: string;
+    direction: Direction;
+    format: PayloadFormat;
+    plaintextHex: string;
+    context: string;
+    timestamp: number;
+    nonceHex: string;
+    envelopeHex: string;
+  }>;
+  invalid: Array<{ name: string; envelopeHex: string; code: string }>;
+}
+
+function loadVectors(): Vectors | undefined {
+  try {
+    return JSON.parse(readFileSync(new URL('./vectors/envelope-v1.json', import.meta.url), 'utf8')) as Vectors;
+  } catch {
+    return undefined;
+  }
+}
+
+describe.skipIf(loadVectors() === undefined)('pinned vectors (test/vectors/envelope-v1.json) on every backend', () => {
+  const vectors = loadVectors()!;
+
+  it('every backend seals every vector to its pinned bytes and opens it', () => {
+    for (const backend of backends) {
+      for (const v of vectors.envelopes) {
+        const keys = new SecretKeys(secretBytes(v.secret));
+        const sealed = sealEnvelope({
+          backend,
+          keys,
+          direction: v.direction,
+          format: v.format,
+          plaintext: fromHex(v.plaintextHex),
+          timestamp: v.timestamp,
+          context: utf8(v.context),
+          nonce: fromHex(v.nonceHex),
+        });
+        expect(hex(sealed), `${backend.name}: ${v.name}`).toBe(v.envelopeHex);
+        const plaintext = authenticateEnvelope(fromHex(v.envelopeHex), {
+          backend,
+          keyring: new Keyring(v.secret),
+          direction: v.direction,
+          maxEnvelopeBytes: 1 << 20,
+          context: utf8(v.context),
+        });
+        expect(hex(plaintext), `${backend.name}: ${v.name}`).toBe(v.plaintextHex);
+      }
+    }
+  });
+
+  it('an endpoint on every backend opens the vectors and rejects the invalid ones', async () => {
+    const first = vectors.envelopes[0]!;
+    for (const backend of backends) {
+      for (const v of vectors.envelopes) {
+        const receiver = new Endpoint(
+          { role: v.direction === Direction.WEBAPP_TO_COREAPP ? 'coreapp' : 'webapp', secret: v.secret, clock: () => v.timestamp },
+          backend,
+        );
+        const opened = await receiver.open(fromHex(v.envelopeHex), { context: v.context });
+        expect(hex(opened.nonce)).toBe(v.nonceHex);
+      }
+      for (const v of vectors.invalid) {
+        const receiver = new Endpoint({ role: 'coreapp', secret: first.secret, clock: () => first.timestamp }, backend);
+        await expect(receiver.open(fromHex(v.envelopeHex)), `${backend.name}: ${v.name}`).rejects.toMatchObject({
+          code: v.code,
+        });
+      }
+    }
+  });
+});
+
+describe('endpoints on different backends', () => {
+  it('talk to each other', async () => {
+    const secret = 'backend-interop secret 0123456789 abcdefghijklmnopqrstuvwxyz';
+    for (const a of backends) {
+      for (const b of backends) {
+        const web = new Endpoint({ role: 'webapp', secret }, a);
+        const core = new Endpoint({ role: 'coreapp', secret }, b);
+        const opened = await core.open(web.seal({ hello: a.name }, { context: 'POST /x' }), { context: 'POST /x' });
+        expect(opened.payload).toEqual({ hello: a.name });
+        const reply = await web.open(core.sealText(new Uint8Array([1, 2, 3])));
+        expect(Array.from(reply.payload as Uint8Array)).toEqual([1, 2, 3]);
+        await expect(core.open(web.seal('x'), { context: 'POST /y' })).rejects.toMatchObject({ code: ErrorCode.FORGED });
+      }
+    }
+  });
+});
+
+describe('selectBackend', () => {
+  afterEach(() => {
+    vi.doUnmock('sodium-native');
+    vi.resetModules();
+  });
+
+  it("picks native for 'auto' when it loads", async () => {
+    expect((await selectBackend()).name).toBe(backends.some((b) => b.name === 'native') ? 'native' : 'wasm');
+  });
+
+  it('falls back to WASM silently when sodium-native is absent, and refuses a forced native', async () => {
+    vi.resetModules();
+    vi.doMock('sodium-native', () => {
+      throw new Error('Cannot find module sodium-native');
+    });
+    const fresh = (await import('../src/crypto/backend.js')) as typeof import('../src/crypto/backend.js');
+    expect((await fresh.selectBackend('auto')).name).toBe('wasm');
+    await expect(fresh.selectBackend('native')).rejects.toMatchObject({ code: ErrorCode.CONFIG });
+  });
+
+  it('refuses an unknown preference', async () => {
+    await expect(selectBackend('fast' as BackendPreference)).rejects.toMatchObject({ code: ErrorCode.CONFIG });
+  });
+});
