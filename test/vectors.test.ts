@@ -1,29 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { blake2b, deriveSubkey, sodiumReady, wasmBackend } from '../src/crypto/sodium.js';
 import { sealEnvelope } from '../src/envelope/aead.js';
-import { Direction, type PayloadFormat } from '../src/envelope/format.js';
+import { Direction } from '../src/envelope/format.js';
 import { createEndpoint } from '../src/index.js';
 import { SecretKeys, secretBytes } from '../src/keys.js';
+import { vectors } from './vectors/envelope-v1.js';
 
-interface Vectors {
-  keys: Array<{ secret: string; rootHex: string; keyIdHex: string; webappToCoreappKeyHex: string; coreappToWebappKeyHex: string }>;
-  envelopes: Array<{
-    name: string;
-    secret: string;
-    direction: Direction;
-    format: PayloadFormat;
-    plaintextHex: string;
-    value?: unknown;
-    context: string;
-    timestamp: number;
-    nonceHex: string;
-    envelopeHex: string;
-  }>;
-  invalid: Array<{ name: string; envelopeHex: string; code: string }>;
-}
-
-const vectors = JSON.parse(readFileSync(new URL('./vectors/envelope-v1.json', import.meta.url), 'utf8')) as Vectors;
 const fromHex = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const utf8 = (s: string) => new TextEncoder().encode(s);
