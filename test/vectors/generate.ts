@@ -5,10 +5,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { sodiumReady, wasmBackend, blake2b, deriveSubkey } from '../../src/crypto/sodium.js';
-import { sealEnvelope } from '../../src/envelope/aead.js';
 import { Direction, PayloadFormat } from '../../src/envelope/format.js';
 import { SecretKeys, secretBytes } from '../../src/keys.js';
 import { encodeMsgpack } from '../../src/payload.js';
+import { type EnvelopeVector, sealVector } from './envelope-v1.js';
 
 await sodiumReady();
 
@@ -16,18 +16,7 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const SECRET = 'wa-transport test vector secret: 0123456789abcdefghijklmnopqrstuvwxyz';
 const ROTATED_SECRET = 'Zt3kP1Yw0uV9qR2sN8mL4jH6gF5dS7aQ1xC3vB9nM0o';
 
-interface Case {
-  name: string;
-  secret: string;
-  direction: Direction;
-  format: PayloadFormat;
-  plaintextHex: string;
-  /** For msgpack cases: the value the plaintext encodes, as JSON. */
-  value?: unknown;
-  context: string;
-  timestamp: number;
-  nonceHex: string;
-}
+type Case = Omit<EnvelopeVector, 'envelopeHex'>;
 
 const nonce = (seed: number) => Uint8Array.from({ length: 24 }, (_, i) => (seed + i * 7) & 0xff);
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -99,21 +88,7 @@ const keys = [SECRET, ROTATED_SECRET].map((secret) => {
   };
 });
 
-const envelopes = cases.map((c) => ({
-  ...c,
-  envelopeHex: hex(
-    sealEnvelope({
-      backend: wasmBackend,
-      keys: new SecretKeys(secretBytes(c.secret)),
-      direction: c.direction,
-      format: c.format,
-      plaintext: Buffer.from(c.plaintextHex, 'hex'),
-      timestamp: c.timestamp,
-      context: utf8(c.context),
-      nonce: Buffer.from(c.nonceHex, 'hex'),
-    }),
-  ),
-}));
+const envelopes = cases.map((c) => ({ ...c, envelopeHex: hex(sealVector(c, wasmBackend)) }));
 
 // Each invalid vector starts from the first envelope; `code` is what a CoreApp holding SECRET
 // (clock = the envelope's timestamp) must answer.
