@@ -310,7 +310,8 @@ async function open(args: readonly string[]): Promise<number> {
     endpointOptionsFromConfig(config, role, {
       windowMs: DEBUG_WINDOW_MS,
       maxSkewMs: DEBUG_WINDOW_MS,
-      replayStore: new MemoryReplayStore({ maxEntries: 1 }),
+      // Debugging: open envelopes of any age, including those sealed before this command ran.
+      replayStore: new MemoryReplayStore({ maxEntries: 1, rememberedSince: 0 }),
     }),
   );
   const context = parsed.values['context'];

@@ -40,8 +40,8 @@ export class Verifier {
   constructor(options: VerifierOptions = {}) {
     this.windowMs = nonNegativeInteger(options.windowMs ?? DEFAULT_WINDOW_MS, 'windowMs');
     this.maxSkewMs = nonNegativeInteger(options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS, 'maxSkewMs');
-    this.store = options.replayStore ?? new MemoryReplayStore();
     this.#clock = options.clock ?? Date.now;
+    this.store = options.replayStore ?? new MemoryReplayStore({ rememberedSince: this.#clock() });
   }
 
   /** The clock as the verifier sees it: never earlier than a previous reading. */
@@ -51,9 +51,14 @@ export class Verifier {
     return this.#latest;
   }
 
-  /** Throws ERR_WA_EXPIRED or ERR_WA_FUTURE unless now − window ≤ timestamp ≤ now + skew. */
+  /**
+   * Throws ERR_WA_EXPIRED or ERR_WA_FUTURE unless now − window ≤ timestamp ≤ now + skew, and
+   * ERR_WA_EXPIRED for an envelope sealed before the replay store began remembering.
+   */
   checkTime(timestamp: number, now: number): void {
     if (timestamp < now - this.windowMs) throw new WaTransportError(ErrorCode.EXPIRED);
+    const since = this.store.rememberedSince;
+    if (since !== undefined && timestamp < since) throw new WaTransportError(ErrorCode.EXPIRED);
     if (timestamp > now + this.maxSkewMs) throw new WaTransportError(ErrorCode.FUTURE);
   }
 

@@ -5,6 +5,7 @@ import { ErrorCode, isWaTransportError } from '../src/errors.js';
 import { generateSecret } from '../src/keys.js';
 import type { Logger } from '../src/log.js';
 import type { EndpointObserver } from '../src/observer.js';
+import { UPTIME_MS } from './helpers.js';
 
 const SECRET = generateSecret();
 
@@ -25,6 +26,7 @@ async function skewedPair(options: { warnEveryMs?: number } = {}) {
   const health = new ClockHealth({ logger, clock: () => coreNow, ...options });
   const web = await createEndpoint({ role: 'webapp', secret: SECRET, clock: () => coreNow + drift });
   const core = await createEndpoint({ role: 'coreapp', secret: SECRET, clock: () => coreNow, observer: health });
+  coreNow += UPTIME_MS; // the CoreApp has been up a while: its replay store vouches for peers behind it
   /** One request: time passes, the drift changes, WebApp seals, CoreApp opens. */
   const send = async (stepMs: number, newDrift: number) => {
     coreNow += stepMs;

@@ -212,6 +212,16 @@ describe('replay window', () => {
     expect(await outcome(core.open(envelope))).toBe(ErrorCode.EXPIRED);
   });
 
+  it('refuses, after a restart, a replay of an envelope the previous process accepted', async () => {
+    const { web, core, clock } = await pair();
+    const envelope = web.seal('pay once');
+    expect(await outcome(core.open(envelope))).toBe('accepted');
+    clock.advance(1);
+    const restarted = await createEndpoint({ role: 'coreapp', secret: SECRET, clock: clock.now });
+    expect(await outcome(restarted.open(envelope))).toBe(ErrorCode.EXPIRED);
+    expect(await outcome(restarted.open(web.seal('new')))).toBe('accepted');
+  });
+
   it('does not record forged traffic in the replay cache', async () => {
     const store = new MemoryReplayStore();
     const { web, core } = await pair({ replayStore: store });

@@ -19,15 +19,24 @@ export interface Pair {
   clock: ManualClock;
 }
 
-/** A WebApp and a CoreApp endpoint sharing a secret and one manual clock. */
+/** Long enough for every timestamp a test seals to fall after the endpoints' start. */
+export const UPTIME_MS = 60_000;
+
+/**
+ * A WebApp and a CoreApp endpoint sharing a secret and one manual clock, which is moved
+ * `UPTIME_MS` past their creation: a replay store vouches only for envelopes sealed after it
+ * started, and tests seal with clocks behind as well as ahead.
+ */
 export async function pair(options: Partial<EndpointOptions> = {}): Promise<Pair> {
   const clock = new ManualClock();
   const base = { secret: SECRET, clock: clock.now, ...options };
-  return {
+  const endpoints = {
     web: await createEndpoint({ ...base, role: 'webapp' }),
     core: await createEndpoint({ ...base, role: 'coreapp' }),
     clock,
   };
+  clock.advance(UPTIME_MS);
+  return endpoints;
 }
 
 /** The code a promise rejects with, or 'accepted'. */

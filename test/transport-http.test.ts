@@ -102,6 +102,9 @@ describe.each<Adapter>(['node', 'express', 'fastify'])('%s adapter', (adapter) =
     web = await createEndpoint({ role: 'webapp', secret: SECRET });
     server = await listen(adapter, { endpoint: core, maxBodyBytes: 4096 }, routes(seen));
     client = createHttpClient({ endpoint: web, baseUrl: server.url });
+    // The CoreApp's clock reads real time from here on: responses sealed before the WebApp
+    // started would be refused (its replay store vouches only for later ones).
+    clock.time = Date.now();
   });
   afterAll(async () => {
     await client.close();

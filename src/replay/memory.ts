@@ -7,6 +7,8 @@
  *   envelope's authenticated timestamp, so a replay always lands in the bucket of its original.
  * - A hard cap on live entries: at the cap it throws ERR_WA_REPLAY_CACHE_FULL instead of
  *   forgetting nonces (forgetting would reopen the door to replays).
+ * - Empty at start: `rememberedSince` makes the verifier refuse envelopes sealed before the
+ *   store existed, so a restart does not reopen the window for replays.
  * - Compact: a slot is the nonce's first 16 bytes (4 × u32) in an open-addressing table kept
  *   at most half full, so a live entry costs 32–64 bytes.
  */
@@ -22,6 +24,12 @@ export interface MemoryReplayStoreOptions {
   maxEntries?: number;
   /** Width of a time bucket in ms. Default 1000. Smaller frees memory sooner, costs more tables. */
   bucketMs?: number;
+  /**
+   * From when this store vouches for every nonce (ms since the epoch, on the verifier's clock).
+   * Default: now, by `Date.now`. Only a store restored from elsewhere, or a debugging tool,
+   * has reason to set it earlier.
+   */
+  rememberedSince?: number;
 }
 
 export interface MemoryReplayStoreStats {
@@ -85,6 +93,11 @@ class NonceTable {
 export class MemoryReplayStore implements ReplayStore {
   readonly maxEntries: number;
   readonly bucketMs: number;
+  /**
+   * When this store was created. It starts empty, so it cannot vouch for envelopes sealed
+   * before: after a restart, a replay of an envelope the previous process accepted is refused.
+   */
+  readonly rememberedSince: number;
   readonly #buckets = new Map<number, NonceTable>();
   #entries = 0;
   #sweptUpTo = -Infinity;
@@ -95,6 +108,7 @@ export class MemoryReplayStore implements ReplayStore {
   constructor(options: MemoryReplayStoreOptions = {}) {
     this.maxEntries = positiveInteger(options.maxEntries ?? DEFAULT_MAX_ENTRIES, 'maxEntries');
     this.bucketMs = positiveInteger(options.bucketMs ?? DEFAULT_BUCKET_MS, 'bucketMs');
+    this.rememberedSince = options.rememberedSince ?? Date.now();
   }
 
   recordIfAbsent(nonce: Uint8Array, expiresAt: number, now: number): boolean {

@@ -22,6 +22,15 @@ export interface ReplayStore {
    */
   recordIfAbsent(nonce: Uint8Array, expiresAt: number, now: number): boolean | Promise<boolean>;
 
+  /**
+   * When this store began remembering (ms since the epoch, verifier's clock), for a store that
+   * starts empty when its process starts. The verifier refuses envelopes sealed before it as
+   * ERR_WA_EXPIRED: the store cannot know whether a previous process accepted them. Leave it
+   * undefined for a store that outlives processes (Redis). A store that can hang should bound
+   * its own calls with a timeout: the verifier waits as long as the store does.
+   */
+  readonly rememberedSince?: number;
+
   /** Releases timers and connections. */
   close?(): void | Promise<void>;
 }
