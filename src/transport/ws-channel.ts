@@ -147,7 +147,8 @@ export class WsChannel {
 
   /** True once both sides are authenticated and until the channel starts closing. */
   get isOpen(): boolean {
-    return this.#state === 'open';
+    // ws moves to CLOSING when the peer's close frame arrives, before our 'close' event.
+    return this.#state === 'open' && this.#ws.readyState === this.#ws.OPEN;
   }
 
   /** Bytes handed to ws and not yet written to the socket. */
@@ -162,7 +163,11 @@ export class WsChannel {
    * rejection nothing was sent and the channel stays usable if it was.
    */
   send(payload: unknown): Promise<void> {
-    if (this.#state !== 'open') return Promise.reject(new WsChannelError('ERR_WA_WS_CLOSED'));
+    if (!this.isOpen) return Promise.reject(new WsChannelError('ERR_WA_WS_CLOSED'));
+    // Refused before sealing: a sender that ignores back-pressure should cost nothing per try.
+    if (this.#ws.bufferedAmount >= this.#maxBufferedBytes) {
+      return Promise.reject(new WsChannelError('ERR_WA_WS_BACKPRESSURE'));
+    }
     let frame: Uint8Array;
     try {
       frame = this.#endpoint.seal(payload, { context: frameContext(this.id, this.#outbound, this.#sendSeq) });
