@@ -1,0 +1,224 @@
+/**
+ * The Redis replay store under faults *while traffic flows*: two CoreApp nodes, each with its
+ * own connection to a redis-server of our own (free port, no persistence), take a stream of
+ * envelopes from a WebApp and from an attacker who replays every envelope already accepted;
+ * meanwhile Redis is frozen (SIGSTOP: slow), killed (down) and restarted empty. Fail closed
+ * throughout, recover by itself, and no envelope is ever accepted twice.
+ * (test/replay-redis.test.ts covers each fault on its own; this is the mixed, sustained case.)
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { type AddressInfo, createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type Endpoint, ErrorCode, createEndpoint, generateSecret, isWaTransportError } from '../../src/index.js';
+import { type RedisReplayStore, createRedisReplayStore } from '../../src/replay/redis.js';
+import { TEST_TIMEOUT_MS, recordFigures, scale } from '../soak/figures.js';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A redis-server of our own: never the shared one, which other tests use. */
+class OwnRedis {
+  #process: ChildProcess | undefined;
+  constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    this.#process = child;
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('Ready to accept connections')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
+    });
+  }
+
+  freeze(): void {
+    this.#process?.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.#process?.kill('SIGCONT');
+  }
+
+  async kill(): Promise<void> {
+    const child = this.#process;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    this.#process = undefined;
+  }
+}
+
+const redis = new OwnRedis(await freePort());
+const stores: RedisReplayStore[] = [];
+afterAll(async () => {
+  for (const store of stores) await store.close();
+  await redis.kill();
+});
+
+type Outcome = 'accepted' | ErrorCode;
+async function outcome(endpoint: Endpoint, envelope: Uint8Array): Promise<Outcome> {
+  try {
+    await endpoint.open(envelope);
+    return 'accepted';
+  } catch (error) {
+    if (!isWaTransportError(error)) throw error;
+    return error.code;
+  }
+}
+
+describe('Redis frozen, killed and restarted mid-traffic', () => {
+  it('fails closed, recovers by itself, and accepts no envelope twice', async () => {
+    await redis.start();
+    const windowMs = 1500;
+    const maxSkewMs = 200;
+    const ttlMarginMs = 100;
+    const options = {
+      url: redis.url,
+      keyPrefix: 'wa:faults:',
+      commandTimeoutMs: 150,
+      ttlMarginMs,
+      // The hold covers the longest a key lives: window + skew + margin.
+      restartHoldMs: windowMs + maxSkewMs + ttlMarginMs,
+    };
+    const secret = generateSecret();
+    const web = await createEndpoint({ role: 'webapp', secret, windowMs, maxSkewMs });
+    const nodes: Endpoint[] = [];
+    for (let i = 0; i < 2; i++) {
+      const store = await createRedisReplayStore(options);
+      stores.push(store);
+      nodes.push(await createEndpoint({ role: 'coreapp', secret, windowMs, maxSkewMs, replayStore: store }));
+    }
+
+    const acceptedNonces = new Set<string>();
+    const counts = new Map<string, number>();
+    const count = (key: string): void => void counts.set(key, (counts.get(key) ?? 0) + 1);
+    let acceptedTwice = 0;
+    const accepted: Uint8Array[] = [];
+    const deliver = async (node: Endpoint, envelope: Uint8Array, role: 'legit' | 'replay'): Promise<Outcome> => {
+      const result = await outcome(node, envelope);
+      count(`${role}:${result}`);
+      if (result === 'accepted') {
+        const key = Buffer.from(envelope.subarray(15, 39)).toString('hex');
+        if (acceptedNonces.has(key)) acceptedTwice++;
+        acceptedNonces.add(key);
+        accepted.push(envelope);
+      }
+      return result;
+    };
+
+    // The first connection to a young server holds (it may have lost nonces): wait it out.
+    for (const node of nodes) {
+      for (let i = 0; (await outcome(node, web.seal('warm-up'))) !== 'accepted'; i++) {
+        if (i > 500) throw new Error('Redis store never became available');
+        await sleep(10);
+      }
+    }
+    const messages = scale(300, 20_000);
+    let delivered = 0;
+    let retries = 0;
+    let phase = 'up';
+    let faultsDone = false;
+    const sending = (): boolean => !faultsDone || delivered < messages;
+    const faults = (async () => {
+      const steps: Array<[string, () => Promise<void> | void, number]> = [
+        ['frozen', () => redis.freeze(), 400],
+        ['thawed', () => redis.thaw(), 600],
+        ['killed', () => redis.kill(), 400],
+        ['restarted', () => redis.start(), 0],
+      ];
+      await sleep(300);
+      for (const [name, act, wait] of steps) {
+        await act();
+        phase = name;
+        await sleep(wait);
+      }
+      faultsDone = true;
+    })();
+
+    const attacker = (async () => {
+      while (sending()) {
+        await sleep(2);
+        const victim = accepted[Math.floor(Math.random() * accepted.length)];
+        if (victim !== undefined) await deliver(nodes[Math.floor(Math.random() * 2)]!, victim, 'replay');
+      }
+    })();
+
+    const senders = Array.from({ length: 4 }, async (_, w) => {
+      while (sending()) {
+        await sleep(2);
+        const payload = { w, n: delivered };
+        // A refused send is retried with a *new* envelope (a new seal), as a client should.
+        for (let attempt = 0; ; attempt++) {
+          const node = nodes[(w + attempt) % 2]!;
+          const result = await deliver(node, web.seal(payload), 'legit');
+          if (result === 'accepted') break;
+          expect([ErrorCode.REPLAY_STORE_UNAVAILABLE]).toContain(result);
+          retries++;
+          if (attempt > 2000) throw new Error(`no recovery (phase ${phase})`);
+          await sleep(10);
+        }
+        delivered++;
+      }
+    });
+    await Promise.all([...senders, faults]);
+    await attacker;
+
+    expect(phase).toBe('restarted');
+    expect(acceptedTwice).toBe(0);
+    expect(counts.get('replay:accepted') ?? 0).toBe(0);
+    expect(counts.get('replay:ERR_WA_REPLAYED') ?? 0).toBeGreaterThan(0);
+    recordFigures('faults/redis-mid-traffic', {
+      messagesDelivered: delivered,
+      lost: 0,
+      envelopesAcceptedTwice: acceptedTwice,
+      retriesWhileUnavailable: retries,
+      ...Object.fromEntries(counts),
+    });
+  }, TEST_TIMEOUT_MS);
+
+  it('an envelope whose SET timed out may already be recorded: a retry must re-seal, not resend', async () => {
+    // Documents a consequence of failing closed on a timeout: Redis may still have executed
+    // the SET (it was merely slow), so the same bytes sent again read as a replay.
+    const port = await freePort();
+    const slow = new OwnRedis(port);
+    await slow.start();
+    try {
+      const store = await createRedisReplayStore({ url: slow.url, keyPrefix: 'wa:faults2:', commandTimeoutMs: 100, restartHoldMs: 0 });
+      stores.push(store);
+      const secret = generateSecret();
+      const web = await createEndpoint({ role: 'webapp', secret });
+      const core = await createEndpoint({ role: 'coreapp', secret, replayStore: store });
+      slow.freeze();
+      const envelope = web.seal('slow');
+      expect(await outcome(core, envelope)).toBe(ErrorCode.REPLAY_STORE_UNAVAILABLE);
+      slow.thaw(); // Redis wakes up and runs the SET it had already received
+      let again: Outcome = ErrorCode.REPLAY_STORE_UNAVAILABLE;
+      for (let i = 0; i < 200 && again === ErrorCode.REPLAY_STORE_UNAVAILABLE; i++) {
+        await sleep(10);
+        again = await outcome(core, envelope);
+      }
+      expect(again).toBe(ErrorCode.REPLAYED); // fail closed: never accepted, but lost if resent as is
+      expect(await outcome(core, web.seal('slow'))).toBe('accepted'); // re-sealed: delivered
+    } finally {
+      await slow.kill();
+    }
+  }, TEST_TIMEOUT_MS);
+});
