@@ -18,9 +18,9 @@ export type { Clock, VerifierOptions } from './verifier.js';
 export { MAX_DEPTH } from './payload.js';
 export type { EndpointObserver, OpenedEvent, RejectedEvent } from './observer.js';
 export { combineObservers } from './observer.js';
-export { loadConfig, endpointOptionsFromConfig, replayStoreFromConfig, WaConfig, MAX_CONFIG_WINDOW_MS } from './config.js';
-export type { Env, DbSslOptions, LoadConfigOptions, WaConfigSummary } from './config.js';
-export { Metrics, STORE_LATENCY_BUCKETS_MS } from './metrics.js';
+export { loadConfig, endpointOptionsFromConfig, replayStoreFromConfig, WaConfig, MAX_CONFIG_WINDOW_MS } from './ops/config.js';
+export type { Env, DbSslOptions, LoadConfigOptions, WaConfigSummary } from './ops/config.js';
+export { Metrics, STORE_LATENCY_BUCKETS_MS } from './ops/metrics.js';
 export type {
   MetricsOptions,
   MetricsSnapshot,
@@ -28,8 +28,8 @@ export type {
   RejectionSpike,
   ReplayCacheStats,
   PrometheusOptions,
-} from './metrics.js';
-export { ClockHealth } from './clock-health.js';
-export type { ClockHealthOptions, ClockHealthReport } from './clock-health.js';
-export { RotatingEndpoint } from './rotation.js';
-export type { RotationUpdate } from './rotation.js';
+} from './ops/metrics.js';
+export { ClockHealth } from './ops/clock-health.js';
+export type { ClockHealthOptions, ClockHealthReport } from './ops/clock-health.js';
+export { RotatingEndpoint } from './ops/rotation.js';
+export type { RotationUpdate } from './ops/rotation.js';

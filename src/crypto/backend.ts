@@ -1,6 +1,6 @@
 /**
  * Chooses the AEAD backend. Every backend computes the same XChaCha20-Poly1305 and produces
- * byte-identical envelopes (test/crypto-backends.test.ts); they differ only in speed:
+ * byte-identical envelopes (test/crypto/backends.test.ts); they differ only in speed:
  * - 'native': sodium-native, when installed: about 3× the WebAssembly round-trip throughput at
  *   16 KiB and 4× at 1 MiB, no faster at 64 B, where N-API's per-call cost matches the
  *   cipher's (bench/RESULTS.md);

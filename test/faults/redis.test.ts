@@ -4,7 +4,7 @@
  * envelopes from a WebApp and from an attacker who replays every envelope already accepted;
  * meanwhile Redis is frozen (SIGSTOP: slow), killed (down) and restarted empty. Fail closed
  * throughout, recover by itself, and no envelope is ever accepted twice.
- * (test/replay-redis.test.ts covers each fault on its own; this is the mixed, sustained case.)
+ * (test/replay/redis.test.ts covers each fault on its own; this is the mixed, sustained case.)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';

@@ -11,10 +11,10 @@
  * of a clock. What was sealed after our clock (skew > 0) is compared with `maxSkewMs`; what
  * looks older (skew < 0) with `windowMs`, the same bounds the verifier enforces.
  */
-import { ErrorCode } from './errors.js';
-import type { Logger } from './log.js';
-import type { EndpointObserver, OpenedEvent, RejectedEvent } from './observer.js';
-import { type Clock, DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from './verifier.js';
+import { ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { EndpointObserver, OpenedEvent, RejectedEvent } from '../observer.js';
+import { type Clock, DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../verifier.js';
 
 export interface ClockHealthOptions {
   /** The endpoint's replay window, in ms. Default 10,000 (match the endpoint's `windowMs`). */

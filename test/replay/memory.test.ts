@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ErrorCode } from '../src/errors.js';
-import { MemoryReplayStore } from '../src/replay/memory.js';
+import { ErrorCode } from '../../src/errors.js';
+import { MemoryReplayStore } from '../../src/replay/memory.js';
 
 const NOW = 1_800_000_000_000;
 const nonce = () => new Uint8Array(randomBytes(24));

@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createEndpoint } from '../src/endpoint.js';
-import { loadConfig } from '../src/config.js';
-import { generateSecret } from '../src/keys.js';
+import { createEndpoint } from '../../src/endpoint.js';
+import { loadConfig } from '../../src/ops/config.js';
+import { generateSecret } from '../../src/keys.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SECRET = generateSecret();
 const PREVIOUS = generateSecret();
 
@@ -19,7 +19,7 @@ interface Run {
 /** Runs the CLI as a shell user would, with only the given WA_* variables set. */
 function cli(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/ops/cli.ts', ...args], {
       cwd: ROOT,
       env: { PATH: process.env['PATH'] ?? '', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -76,7 +76,7 @@ describe('wa-transport CLI', () => {
   });
 
   it('--version prints the package version', async () => {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     const run = await cli(['--version']);
     expect(run).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
   });

@@ -8,11 +8,11 @@ import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Env, MAX_CONFIG_WINDOW_MS, endpointOptionsFromConfig, loadConfig, replayStoreFromConfig } from '../src/config.js';
-import { createEndpoint } from '../src/endpoint.js';
-import { ErrorCode, isWaTransportError } from '../src/errors.js';
-import { generateSecret } from '../src/keys.js';
-import { MemoryReplayStore } from '../src/replay/memory.js';
+import { type Env, MAX_CONFIG_WINDOW_MS, endpointOptionsFromConfig, loadConfig, replayStoreFromConfig } from '../../src/ops/config.js';
+import { createEndpoint } from '../../src/endpoint.js';
+import { ErrorCode, isWaTransportError } from '../../src/errors.js';
+import { generateSecret } from '../../src/keys.js';
+import { MemoryReplayStore } from '../../src/replay/memory.js';
 
 const SECRET = generateSecret();
 const OTHER = generateSecret();

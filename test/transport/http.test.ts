@@ -10,10 +10,10 @@ import express from 'express';
 import Fastify from 'fastify';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createEndpoint, ErrorCode, type Endpoint, type ReplayStore } from '../src/index.js';
-import { acceptSealedBodies, sealedFastify } from '../src/transport/fastify.js';
-import { sealedExpress } from '../src/transport/express.js';
-import { HttpStatusError, createHttpClient, type HttpClient } from '../src/transport/http-client.js';
+import { createEndpoint, ErrorCode, type Endpoint, type ReplayStore } from '../../src/index.js';
+import { acceptSealedBodies, sealedFastify } from '../../src/transport/fastify.js';
+import { sealedExpress } from '../../src/transport/express.js';
+import { HttpStatusError, createHttpClient, type HttpClient } from '../../src/transport/http-client.js';
 import {
   ENVELOPE_CONTENT_TYPE,
   ENVELOPE_HEADER,
@@ -24,9 +24,9 @@ import {
   type SealedHandler,
   type SealedRequest,
   type SealedServerOptions,
-} from '../src/transport/http.js';
-import { toText } from '../src/envelope/text.js';
-import { ManualClock, OTHER_SECRET, SECRET } from './helpers.js';
+} from '../../src/transport/http.js';
+import { toText } from '../../src/envelope/text.js';
+import { ManualClock, OTHER_SECRET, SECRET } from '../helpers.js';
 
 type Adapter = 'node' | 'express' | 'fastify';
 

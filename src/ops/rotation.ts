@@ -19,9 +19,9 @@ import {
   type Role,
   type SealOptions,
   createEndpoint,
-} from './endpoint.js';
-import { MemoryReplayStore } from './replay/memory.js';
-import type { ReplayStore } from './replay/store.js';
+} from '../endpoint.js';
+import { MemoryReplayStore } from '../replay/memory.js';
+import type { ReplayStore } from '../replay/store.js';
 
 /** What may change at a rotation step: the secrets, and anything else but role and store. */
 export type RotationUpdate = Omit<EndpointOptions, 'role' | 'replayStore'>;

@@ -12,9 +12,9 @@ import fc from 'fast-check';
 import { generate } from 'selfsigned';
 import WebSocket, { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createEndpoint, ErrorCode, readHeader, type Endpoint, type Logger } from '../src/index.js';
-import { fromText, toText } from '../src/envelope/text.js';
-import { backoffDelay } from '../src/transport/ws-client.js';
+import { createEndpoint, ErrorCode, readHeader, type Endpoint, type Logger } from '../../src/index.js';
+import { fromText, toText } from '../../src/envelope/text.js';
+import { backoffDelay } from '../../src/transport/ws-client.js';
 import {
   WsChannelError,
   WsCloseCode,
@@ -25,8 +25,8 @@ import {
   type WsClientCloseEvent,
   type WsServer,
   type WsServerOptions,
-} from '../src/transport/ws.js';
-import { OTHER_SECRET, SECRET } from './helpers.js';
+} from '../../src/transport/ws.js';
+import { OTHER_SECRET, SECRET } from '../helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -8,10 +8,10 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { connect, type ConnectionOptions } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createThrowawayCertificates, type ThrowawayCertificates } from '../examples/demo/certs.js';
-import { createEndpoint, ErrorCode } from '../src/index.js';
-import { createHttpClient } from '../src/transport/http-client.js';
-import { sealedHandler } from '../src/transport/http-server.js';
+import { createThrowawayCertificates, type ThrowawayCertificates } from '../../examples/demo/certs.js';
+import { createEndpoint, ErrorCode } from '../../src/index.js';
+import { createHttpClient } from '../../src/transport/http-client.js';
+import { sealedHandler } from '../../src/transport/http-server.js';
 import {
   SECURITY_LEVEL_ENV,
   TLS_PROFILES,
@@ -20,8 +20,8 @@ import {
   serverTlsOptions,
   type SecurityLevel,
   type ServerTlsOptions,
-} from '../src/transport/tls.js';
-import { SECRET } from './helpers.js';
+} from '../../src/transport/tls.js';
+import { SECRET } from '../helpers.js';
 
 let certs: ThrowawayCertificates;
 const servers: Server[] = [];

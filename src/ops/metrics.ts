@@ -10,10 +10,10 @@
  * Observer methods run inside `Endpoint.open`; nothing here may throw into it, so the hook
  * and the cache probe are guarded.
  */
-import type { ErrorCode } from './errors.js';
-import type { Logger } from './log.js';
-import type { EndpointObserver, OpenedEvent, RejectedEvent } from './observer.js';
-import type { Clock } from './verifier.js';
+import type { ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { EndpointObserver, OpenedEvent, RejectedEvent } from '../observer.js';
+import type { Clock } from '../verifier.js';
 
 /** Upper bounds (ms) of the store-latency histogram: a memory store is ~0, Redis ~0.2–5. */
 export const STORE_LATENCY_BUCKETS_MS: readonly number[] = [0.1, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000];

@@ -10,15 +10,15 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
-import { selectBackend } from './crypto/backend.js';
-import type { EndpointOptions, Role } from './endpoint.js';
-import { ErrorCode, WaTransportError } from './errors.js';
-import { SecretKeys, checkSecretStrength, secretBytes } from './keys.js';
-import type { Logger } from './log.js';
-import { MemoryReplayStore } from './replay/memory.js';
-import type { RedisReplayStoreOptions } from './replay/redis.js';
-import type { ReplayStore } from './replay/store.js';
-import { type SecurityLevel, securityLevelFromEnv } from './transport/tls.js';
+import { selectBackend } from '../crypto/backend.js';
+import type { EndpointOptions, Role } from '../endpoint.js';
+import { ErrorCode, WaTransportError } from '../errors.js';
+import { SecretKeys, checkSecretStrength, secretBytes } from '../keys.js';
+import type { Logger } from '../log.js';
+import { MemoryReplayStore } from '../replay/memory.js';
+import type { RedisReplayStoreOptions } from '../replay/redis.js';
+import type { ReplayStore } from '../replay/store.js';
+import { type SecurityLevel, securityLevelFromEnv } from '../transport/tls.js';
 
 /**
  * Largest replay window and clock skew accepted, in ms (5 minutes, Kerberos's default skew).
@@ -241,7 +241,7 @@ export async function replayStoreFromConfig(
   const url = config.replayRedisUrl;
   if (url === undefined) return new MemoryReplayStore();
   // Loaded only when used: processes without Redis (and the CLI) never load ioredis.
-  const { createRedisReplayStore, DEFAULT_TTL_MARGIN_MS } = await import('./replay/redis.js');
+  const { createRedisReplayStore, DEFAULT_TTL_MARGIN_MS } = await import('../replay/redis.js');
   const restartHoldMs = config.windowMs + config.maxSkewMs + (options.ttlMarginMs ?? DEFAULT_TTL_MARGIN_MS);
   return createRedisReplayStore({ restartHoldMs, ...options, url });
 }

@@ -6,12 +6,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ErrorCode, MemoryReplayStore, WaTransportError, createEndpoint, generateSecret } from '../src/index.js';
-import type { Logger } from '../src/log.js';
-import { type RedisReplayStore, createRedisReplayStore } from '../src/replay/redis.js';
-import type { ReplayStore } from '../src/replay/store.js';
-import { TieredReplayStore } from '../src/replay/tiered.js';
-import { outcome } from './helpers.js';
+import { ErrorCode, MemoryReplayStore, WaTransportError, createEndpoint, generateSecret } from '../../src/index.js';
+import type { Logger } from '../../src/log.js';
+import { type RedisReplayStore, createRedisReplayStore } from '../../src/replay/redis.js';
+import type { ReplayStore } from '../../src/replay/store.js';
+import { TieredReplayStore } from '../../src/replay/tiered.js';
+import { outcome } from '../helpers.js';
 
 const SHARED_URL = process.env['WA_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const RUN = `wa:test:tiered:${randomUUID().slice(0, 8)}:`;

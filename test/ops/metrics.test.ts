@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createEndpoint } from '../src/endpoint.js';
-import { ErrorCode, isWaTransportError } from '../src/errors.js';
-import { generateSecret } from '../src/keys.js';
-import { Metrics, type RejectionSpike } from '../src/metrics.js';
-import { MemoryReplayStore } from '../src/replay/memory.js';
-import type { ReplayStore } from '../src/replay/store.js';
+import { createEndpoint } from '../../src/endpoint.js';
+import { ErrorCode, isWaTransportError } from '../../src/errors.js';
+import { generateSecret } from '../../src/keys.js';
+import { Metrics, type RejectionSpike } from '../../src/ops/metrics.js';
+import { MemoryReplayStore } from '../../src/replay/memory.js';
+import type { ReplayStore } from '../../src/replay/store.js';
 
 const SECRET = generateSecret();
 

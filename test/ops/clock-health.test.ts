@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ClockHealth } from '../src/clock-health.js';
-import { createEndpoint } from '../src/endpoint.js';
-import { ErrorCode, isWaTransportError } from '../src/errors.js';
-import { generateSecret } from '../src/keys.js';
-import type { Logger } from '../src/log.js';
-import type { EndpointObserver } from '../src/observer.js';
-import { UPTIME_MS } from './helpers.js';
+import { ClockHealth } from '../../src/ops/clock-health.js';
+import { createEndpoint } from '../../src/endpoint.js';
+import { ErrorCode, isWaTransportError } from '../../src/errors.js';
+import { generateSecret } from '../../src/keys.js';
+import type { Logger } from '../../src/log.js';
+import type { EndpointObserver } from '../../src/observer.js';
+import { UPTIME_MS } from '../helpers.js';
 
 const SECRET = generateSecret();
 

@@ -10,13 +10,13 @@
 import { readFileSync } from 'node:fs';
 import { inspect, parseArgs } from 'node:util';
 import { type WaConfig, endpointOptionsFromConfig, loadConfig } from './config.js';
-import { type Role, createEndpoint } from './endpoint.js';
-import { Direction, PayloadFormat, readHeader } from './envelope/format.js';
-import { fromText } from './envelope/text.js';
-import { ErrorCode, isWaTransportError } from './errors.js';
-import { generateSecret } from './keys.js';
-import type { Logger } from './log.js';
-import { MemoryReplayStore } from './replay/memory.js';
+import { type Role, createEndpoint } from '../endpoint.js';
+import { Direction, PayloadFormat, readHeader } from '../envelope/format.js';
+import { fromText } from '../envelope/text.js';
+import { ErrorCode, isWaTransportError } from '../errors.js';
+import { generateSecret } from '../keys.js';
+import type { Logger } from '../log.js';
+import { MemoryReplayStore } from '../replay/memory.js';
 
 const EXIT_OK = 0;
 const EXIT_INVALID = 1;
@@ -147,8 +147,8 @@ function isCommand(name: string): name is Command {
 }
 
 function version(): string {
-  // cli.js sits in dist/, cli.ts in src/: both one level below package.json.
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  // cli.js sits in dist/ops/, cli.ts in src/ops/: both two levels below package.json.
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 

@@ -9,10 +9,10 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Endpoint, createEndpoint, generateSecret } from '../src/index.js';
-import type { Logger } from '../src/log.js';
-import { RedisReplayStore, createRedisReplayStore } from '../src/replay/redis.js';
-import { outcome } from './helpers.js';
+import { type Endpoint, createEndpoint, generateSecret } from '../../src/index.js';
+import type { Logger } from '../../src/log.js';
+import { RedisReplayStore, createRedisReplayStore } from '../../src/replay/redis.js';
+import { outcome } from '../helpers.js';
 
 const SHARED_URL = process.env['WA_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const RUN = `wa:test:${randomUUID().slice(0, 8)}:`;

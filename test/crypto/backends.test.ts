@@ -5,14 +5,14 @@
  */
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type BackendPreference, selectBackend } from '../src/crypto/backend.js';
-import type { AeadBackend } from '../src/crypto/sodium.js';
-import { authenticateEnvelope } from '../src/envelope/aead.js';
-import { Direction, HEADER_BYTES, NONCE_OFFSET } from '../src/envelope/format.js';
-import { Endpoint } from '../src/endpoint.js';
-import { ErrorCode } from '../src/errors.js';
-import { Keyring } from '../src/keys.js';
-import { sealVector, vectors } from './vectors/envelope-v1.js';
+import { type BackendPreference, selectBackend } from '../../src/crypto/backend.js';
+import type { AeadBackend } from '../../src/crypto/sodium.js';
+import { authenticateEnvelope } from '../../src/envelope/aead.js';
+import { Direction, HEADER_BYTES, NONCE_OFFSET } from '../../src/envelope/format.js';
+import { Endpoint } from '../../src/endpoint.js';
+import { ErrorCode } from '../../src/errors.js';
+import { Keyring } from '../../src/keys.js';
+import { sealVector, vectors } from '../vectors/envelope-v1.js';
 
 const NAMES = ['wasm', 'native', 'wrappers'] as const satisfies readonly BackendPreference[];
 const backends: AeadBackend[] = [];
@@ -207,7 +207,7 @@ describe('selectBackend', () => {
     vi.doMock('sodium-native', () => {
       throw new Error('Cannot find module sodium-native');
     });
-    const fresh = (await import('../src/crypto/backend.js')) as typeof import('../src/crypto/backend.js');
+    const fresh = (await import('../../src/crypto/backend.js')) as typeof import('../../src/crypto/backend.js');
     expect((await fresh.selectBackend('auto')).name).toBe('wasm');
     await expect(fresh.selectBackend('native')).rejects.toMatchObject({ code: ErrorCode.CONFIG });
   });
