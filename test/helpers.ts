@@ -1,5 +1,5 @@
 /** Shared test fixtures: endpoints on a controllable clock. */
-import { createEndpoint, type Endpoint, type EndpointOptions } from '../src/index.js';
+import { createEndpoint, type Endpoint, type EndpointOptions, type ErrorCode, isWaTransportError } from '../src/index.js';
 
 export const SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 export const OTHER_SECRET = 'other-secret-ZYXWVUTSRQPONMLKJIHGFEDCBA-9876543210';
@@ -39,12 +39,13 @@ export async function pair(options: Partial<EndpointOptions> = {}): Promise<Pair
   return endpoints;
 }
 
-/** The code a promise rejects with, or 'accepted'. */
-export async function outcome(promise: Promise<unknown>): Promise<string> {
+/** The code a promise rejects with, or 'accepted'; anything that is not a WaTransportError is rethrown. */
+export async function outcome(promise: Promise<unknown>): Promise<ErrorCode | 'accepted'> {
   try {
     await promise;
     return 'accepted';
   } catch (error) {
-    return (error as { code?: string }).code ?? `threw ${String(error)}`;
+    if (!isWaTransportError(error)) throw error;
+    return error.code;
   }
 }

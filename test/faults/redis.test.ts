@@ -11,9 +11,12 @@ import { once } from 'node:events';
 import { type AddressInfo, createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Endpoint, ErrorCode, createEndpoint, generateSecret, isWaTransportError } from '../../src/index.js';
+import { type Endpoint, ErrorCode, createEndpoint, generateSecret } from '../../src/index.js';
 import { type RedisReplayStore, createRedisReplayStore } from '../../src/replay/redis.js';
+import { outcome } from '../helpers.js';
 import { TEST_TIMEOUT_MS, recordFigures, scale } from '../soak/figures.js';
+
+type Outcome = Awaited<ReturnType<typeof outcome>>;
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -73,17 +76,6 @@ afterAll(async () => {
   await redis.kill();
 });
 
-type Outcome = 'accepted' | ErrorCode;
-async function outcome(endpoint: Endpoint, envelope: Uint8Array): Promise<Outcome> {
-  try {
-    await endpoint.open(envelope);
-    return 'accepted';
-  } catch (error) {
-    if (!isWaTransportError(error)) throw error;
-    return error.code;
-  }
-}
-
 describe('Redis frozen, killed and restarted mid-traffic', () => {
   it('fails closed, recovers by itself, and accepts no envelope twice', async () => {
     await redis.start();
@@ -113,7 +105,7 @@ describe('Redis frozen, killed and restarted mid-traffic', () => {
     let acceptedTwice = 0;
     const accepted: Uint8Array[] = [];
     const deliver = async (node: Endpoint, envelope: Uint8Array, role: 'legit' | 'replay'): Promise<Outcome> => {
-      const result = await outcome(node, envelope);
+      const result = await outcome(node.open(envelope));
       count(`${role}:${result}`);
       if (result === 'accepted') {
         const key = Buffer.from(envelope.subarray(15, 39)).toString('hex');
@@ -126,7 +118,7 @@ describe('Redis frozen, killed and restarted mid-traffic', () => {
 
     // The first connection to a young server holds (it may have lost nonces): wait it out.
     for (const node of nodes) {
-      for (let i = 0; (await outcome(node, web.seal('warm-up'))) !== 'accepted'; i++) {
+      for (let i = 0; (await outcome(node.open(web.seal('warm-up')))) !== 'accepted'; i++) {
         if (i > 500) throw new Error('Redis store never became available');
         await sleep(10);
       }
@@ -208,15 +200,15 @@ describe('Redis frozen, killed and restarted mid-traffic', () => {
       const core = await createEndpoint({ role: 'coreapp', secret, replayStore: store });
       slow.freeze();
       const envelope = web.seal('slow');
-      expect(await outcome(core, envelope)).toBe(ErrorCode.REPLAY_STORE_UNAVAILABLE);
+      expect(await outcome(core.open(envelope))).toBe(ErrorCode.REPLAY_STORE_UNAVAILABLE);
       slow.thaw(); // Redis wakes up and runs the SET it had already received
       let again: Outcome = ErrorCode.REPLAY_STORE_UNAVAILABLE;
       for (let i = 0; i < 200 && again === ErrorCode.REPLAY_STORE_UNAVAILABLE; i++) {
         await sleep(10);
-        again = await outcome(core, envelope);
+        again = await outcome(core.open(envelope));
       }
       expect(again).toBe(ErrorCode.REPLAYED); // fail closed: never accepted, but lost if resent as is
-      expect(await outcome(core, web.seal('slow'))).toBe('accepted'); // re-sealed: delivered
+      expect(await outcome(core.open(web.seal('slow')))).toBe('accepted'); // re-sealed: delivered
     } finally {
       await slow.kill();
     }

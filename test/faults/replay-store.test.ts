@@ -6,14 +6,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_WINDOW_MS,
-  type Endpoint,
   ErrorCode,
   MemoryReplayStore,
   type ReplayStore,
   createEndpoint,
   generateSecret,
-  isWaTransportError,
 } from '../../src/index.js';
+import { outcome } from '../helpers.js';
 
 const T0 = 1_800_000_000_000;
 
@@ -24,16 +23,6 @@ async function pair(store: ReplayStore, clock: () => number) {
   return { web, core };
 }
 
-async function codeOf(endpoint: Endpoint, envelope: Uint8Array): Promise<ErrorCode | 'accepted'> {
-  try {
-    await endpoint.open(envelope);
-    return 'accepted';
-  } catch (error) {
-    if (!isWaTransportError(error)) throw error;
-    return error.code;
-  }
-}
-
 describe('the in-memory cache at its cap', () => {
   it('refuses new nonces (ERR_WA_REPLAY_CACHE_FULL), still spots replays, and recovers after the window', async () => {
     let now = T0;
@@ -41,42 +30,42 @@ describe('the in-memory cache at its cap', () => {
     const { web, core } = await pair(store, () => now);
 
     const first = Array.from({ length: 100 }, (_, i) => web.seal(i));
-    for (const e of first) expect(await codeOf(core, e)).toBe('accepted');
+    for (const e of first) expect(await outcome(core.open(e))).toBe('accepted');
     expect(store.stats().entries).toBe(100);
 
     const refused = web.seal('one too many');
-    expect(await codeOf(core, refused)).toBe(ErrorCode.REPLAY_CACHE_FULL);
+    expect(await outcome(core.open(refused))).toBe(ErrorCode.REPLAY_CACHE_FULL);
     // Full is not an excuse to accept a replay, nor to stop recognising one.
-    for (const e of first.slice(0, 10)) expect(await codeOf(core, e)).toBe(ErrorCode.REPLAYED);
+    for (const e of first.slice(0, 10)) expect(await outcome(core.open(e))).toBe(ErrorCode.REPLAYED);
     // Forgeries are refused before the store is asked.
     const forged = refused.slice();
     forged[forged.length - 1]! ^= 1;
-    expect(await codeOf(core, forged)).toBe(ErrorCode.FORGED);
+    expect(await outcome(core.open(forged))).toBe(ErrorCode.FORGED);
     expect(store.stats().entries).toBe(100);
 
     // 5 s later the cache is still full (nothing has expired)…
     now = T0 + 5000;
-    expect(await codeOf(core, web.seal('still full'))).toBe(ErrorCode.REPLAY_CACHE_FULL);
+    expect(await outcome(core.open(web.seal('still full')))).toBe(ErrorCode.REPLAY_CACHE_FULL);
     // Once the first batch expires (window + one bucket), space returns.
     now = T0 + DEFAULT_WINDOW_MS + store.bucketMs;
-    expect(await codeOf(core, web.seal('after the window'))).toBe('accepted');
+    expect(await outcome(core.open(web.seal('after the window')))).toBe('accepted');
     expect(store.stats().entries).toBe(1);
     // The old ones are now refused as expired, not accepted.
-    for (const e of first.slice(0, 10)) expect(await codeOf(core, e)).toBe(ErrorCode.EXPIRED);
+    for (const e of first.slice(0, 10)) expect(await outcome(core.open(e))).toBe(ErrorCode.EXPIRED);
   });
 
   it('a message refused while full is accepted exactly once when retried inside its window after space frees', async () => {
     let now = T0;
     const store = new MemoryReplayStore({ maxEntries: 10, bucketMs: 100 });
     const { web, core } = await pair(store, () => now);
-    for (let i = 0; i < 10; i++) expect(await codeOf(core, web.seal(i))).toBe('accepted');
+    for (let i = 0; i < 10; i++) expect(await outcome(core.open(web.seal(i)))).toBe('accepted');
 
     now = T0 + 9_000; // sealed 9 s after the first batch
     const retried = web.seal('retried');
-    expect(await codeOf(core, retried)).toBe(ErrorCode.REPLAY_CACHE_FULL);
+    expect(await outcome(core.open(retried))).toBe(ErrorCode.REPLAY_CACHE_FULL);
     now = T0 + DEFAULT_WINDOW_MS + 100; // the first batch has expired; `retried` is 1.1 s old
-    expect(await codeOf(core, retried)).toBe('accepted');
-    expect(await codeOf(core, retried)).toBe(ErrorCode.REPLAYED);
+    expect(await outcome(core.open(retried))).toBe('accepted');
+    expect(await outcome(core.open(retried))).toBe(ErrorCode.REPLAYED);
   });
 });
 
@@ -94,7 +83,7 @@ describe('a store that fails', () => {
   ];
   it.each(faults)('that %s: refused with %s (fail closed)', async (_name, recordIfAbsent, expected) => {
     const { web, core } = await pair({ recordIfAbsent }, () => T0);
-    expect(await codeOf(core, web.seal('x'))).toBe(expected);
+    expect(await outcome(core.open(web.seal('x')))).toBe(expected);
   });
 
   it('that fails for a while, then recovers: nothing during the outage is accepted, and nothing after is lost', async () => {
@@ -106,14 +95,14 @@ describe('a store that fails', () => {
     };
     const { web, core } = await pair(flaky, () => T0);
     const before = web.seal('before');
-    expect(await codeOf(core, before)).toBe('accepted');
+    expect(await outcome(core.open(before))).toBe('accepted');
     down = true;
     const during = web.seal('during');
-    expect(await codeOf(core, during)).toBe(ErrorCode.REPLAY_STORE_UNAVAILABLE);
-    expect(await codeOf(core, before)).toBe(ErrorCode.REPLAY_STORE_UNAVAILABLE); // not "accepted"
+    expect(await outcome(core.open(during))).toBe(ErrorCode.REPLAY_STORE_UNAVAILABLE);
+    expect(await outcome(core.open(before))).toBe(ErrorCode.REPLAY_STORE_UNAVAILABLE); // not "accepted"
     down = false;
-    expect(await codeOf(core, before)).toBe(ErrorCode.REPLAYED);
-    expect(await codeOf(core, during)).toBe('accepted'); // the sender's retry gets through, once
-    expect(await codeOf(core, during)).toBe(ErrorCode.REPLAYED);
+    expect(await outcome(core.open(before))).toBe(ErrorCode.REPLAYED);
+    expect(await outcome(core.open(during))).toBe('accepted'); // the sender's retry gets through, once
+    expect(await outcome(core.open(during))).toBe(ErrorCode.REPLAYED);
   });
 });
