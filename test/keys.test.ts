@@ -11,7 +11,8 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 describe('secret strength', () => {
   it('accepts generated secrets, random hex and random base64', () => {
-    for (let i = 0; i < 200; i++) {
+    // Enough draws that a check refusing 1 in 10,000 honest hex secrets would fail here.
+    for (let i = 0; i < 20_000; i++) {
       expect(() => checkSecretStrength(secretBytes(generateSecret()))).not.toThrow();
       const random = Buffer.from(crypto.getRandomValues(new Uint8Array(16)));
       expect(() => checkSecretStrength(secretBytes(random.toString('hex')))).not.toThrow();
@@ -20,7 +21,15 @@ describe('secret strength', () => {
   });
 
   it('refuses short or repetitive secrets with advice on making a strong one', () => {
-    for (const weak of ['', 'hunter2', 'a'.repeat(64), 'passwordpasswordpasswordpassword', '1212121212121212121212121212121212']) {
+    for (const weak of [
+      '',
+      'hunter2',
+      'a'.repeat(64),
+      'passwordpasswordpasswordpassword',
+      '1212121212121212121212121212121212',
+      'Password123Password123Password123',
+      'ab'.repeat(20) + 'c',
+    ]) {
       let error: unknown;
       try {
         checkSecretStrength(secretBytes(weak));
