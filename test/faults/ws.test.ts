@@ -4,9 +4,7 @@
  * sending. Memory stays bounded, nothing partial or repeated reaches a handler, and messages
  * re-sent after a refused `send` all arrive exactly once.
  */
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -14,62 +12,19 @@ import { HEADER_BYTES, NONCE_OFFSET } from '../../src/envelope/format.js';
 import { toText } from '../../src/envelope/text.js';
 import { type Endpoint, createEndpoint, generateSecret } from '../../src/index.js';
 import { frameContext, helloContext } from '../../src/transport/ws-protocol.js';
-import {
-  type WsChannel,
-  WsChannelError,
-  WsCloseCode,
-  type WsServer,
-  type WsServerOptions,
-  connectWs,
-  createWsServer,
-} from '../../src/transport/ws.js';
+import { WsChannelError, WsCloseCode, type WsServerOptions, connectWs } from '../../src/transport/ws.js';
 import { TEST_TIMEOUT_MS, recordFigures, scale } from '../soak/figures.js';
+import { type RunningWsServer, startWsServer, stopWsServer } from '../transport/ws-fixture.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-interface Running {
-  http: Server;
-  ws: WsServer;
-  port: number;
-  url: string;
-  channels: WsChannel[];
-  closes: number[];
-}
-
-async function start(core: Endpoint, options: Partial<WsServerOptions> = {}, port = 0): Promise<Running> {
-  const http = createServer();
-  const channels: WsChannel[] = [];
-  const closes: number[] = [];
-  const ws = createWsServer({
-    endpoint: core,
-    server: http,
-    path: '/ws',
-    ...options,
-    onConnection: (channel, request) => {
-      channels.push(channel);
-      options.onConnection?.(channel, request);
-    },
-    onClose: (channel, event) => {
-      closes.push(event.code);
-      options.onClose?.(channel, event);
-    },
-  });
-  http.listen(port, '127.0.0.1');
-  await once(http, 'listening');
-  const actual = (http.address() as AddressInfo).port;
-  const running: Running = { http, ws, port: actual, url: `ws://127.0.0.1:${actual}/ws`, channels, closes };
-  cleanups.push(() => stop(running));
+async function start(core: Endpoint, options: Partial<WsServerOptions> = {}, port = 0): Promise<RunningWsServer> {
+  const running = await startWsServer({ endpoint: core, ...options }, port);
+  cleanups.push(() => stopWsServer(running));
   return running;
-}
-
-async function stop({ http, ws }: Running): Promise<void> {
-  await ws.close();
-  if (!http.listening) return;
-  http.closeAllConnections();
-  await new Promise((resolve) => http.close(resolve));
 }
 
 /** A raw `ws` client that completes the documented handshake by hand (hello header). */
@@ -103,8 +58,8 @@ describe('a client that stops reading while the server pushes', () => {
     const server = await start(core, { maxBufferedBytes: limit, heartbeatMs: 300 });
     const { socket } = await rawClient(server.url, web);
     socket.pause(); // reads nothing from now on: no data, no pings
-    await eventually(() => expect(server.channels).toHaveLength(1));
-    const channel = server.channels[0]!;
+    await eventually(() => expect(server.connections).toHaveLength(1));
+    const channel = server.connections[0]!;
 
     const frame = new Uint8Array(16 * 1024);
     const baseline = process.memoryUsage().arrayBuffers;
@@ -208,7 +163,7 @@ describe('a server restarted while clients keep sending', () => {
       while (sending) {
         await sleep(60);
         if (!sending) break;
-        await stop(server);
+        await stopWsServer(server);
         await sleep(20);
         server = await start(core, { onMessage }, port);
         restarts++;

@@ -5,7 +5,7 @@
  * and that nothing reached the handler.
  */
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
@@ -23,10 +23,10 @@ import {
   type WsChannel,
   type WsClient,
   type WsClientCloseEvent,
-  type WsServer,
   type WsServerOptions,
 } from '../../src/transport/ws.js';
 import { OTHER_SECRET, SECRET } from '../helpers.js';
+import { type RunningWsServer, startWsServer, stopWsServer } from './ws-fixture.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -44,55 +44,29 @@ function recordingLogger(): Logger & { records: object[] } {
   return { records, warn: (record) => records.push(record), info: (record) => records.push(record) };
 }
 
-interface Running {
-  http: Server;
-  ws: WsServer;
-  port: number;
-  url: string;
+interface Running extends RunningWsServer {
   received: unknown[];
-  connections: WsChannel[];
-  closes: number[];
   logger: ReturnType<typeof recordingLogger>;
 }
 
+/** A CoreApp that echoes every message, logging to a recorder. */
 async function startServer(options: Partial<WsServerOptions> = {}, port = 0): Promise<Running> {
-  const http = createServer();
   const received: unknown[] = [];
-  const connections: WsChannel[] = [];
-  const closes: number[] = [];
   const logger = recordingLogger();
-  const ws = createWsServer({
-    endpoint: await core(),
-    server: http,
-    path: '/ws',
-    logger,
-    onMessage: async (payload, channel) => {
-      received.push(payload);
-      await channel.send({ echo: payload });
+  const running = await startWsServer(
+    {
+      endpoint: await core(),
+      logger,
+      onMessage: async (payload, channel) => {
+        received.push(payload);
+        await channel.send({ echo: payload });
+      },
+      ...options,
     },
-    ...options,
-    onConnection: (channel, request) => {
-      connections.push(channel);
-      options.onConnection?.(channel, request);
-    },
-    onClose: (channel, event) => {
-      closes.push(event.code);
-      options.onClose?.(channel, event);
-    },
-  });
-  http.listen(port, '127.0.0.1');
-  await once(http, 'listening');
-  const actual = (http.address() as AddressInfo).port;
-  const running = { http, ws, port: actual, url: `ws://127.0.0.1:${actual}/ws`, received, connections, closes, logger };
-  cleanups.push(() => stopServer(running));
-  return running;
-}
-
-async function stopServer({ http, ws }: Running): Promise<void> {
-  await ws.close();
-  if (!http.listening) return;
-  http.closeAllConnections();
-  await new Promise((resolve) => http.close(resolve));
+    port,
+  );
+  cleanups.push(() => stopWsServer(running));
+  return { ...running, received, logger };
 }
 
 function client(options: Parameters<typeof connectWs>[0]): WsClient {
@@ -405,7 +379,7 @@ describe('WebSocket channel', () => {
       onMessage: (payload) => void got.push(payload),
     });
     await c.ready();
-    await stopServer(first);
+    await stopWsServer(first);
     await eventually(() => expect(events.length).toBeGreaterThan(0));
     expect(events[0]).toMatchObject({ code: WsCloseCode.GOING_AWAY, willReconnect: true });
     await expect(c.send('while down')).rejects.toBeInstanceOf(WsChannelError);
