@@ -32,6 +32,10 @@ export const ErrorCode = {
   WEAK_SECRET: 'ERR_WA_WEAK_SECRET',
   /** An option or environment variable has a value that cannot be used. */
   CONFIG: 'ERR_WA_CONFIG',
+  /** A WebSocket send with no open channel (closed, or between reconnects). Nothing was sent. */
+  WS_CLOSED: 'ERR_WA_WS_CLOSED',
+  /** A WebSocket send while the peer is not reading (send buffer full). Nothing was sent. */
+  WS_BACKPRESSURE: 'ERR_WA_WS_BACKPRESSURE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -52,10 +56,12 @@ const MESSAGES: Record<ErrorCode, string> = {
   ERR_WA_PAYLOAD: 'payload is not acceptable',
   ERR_WA_WEAK_SECRET: 'secret is too weak',
   ERR_WA_CONFIG: 'invalid configuration',
+  ERR_WA_WS_CLOSED: 'channel is not open',
+  ERR_WA_WS_BACKPRESSURE: 'send buffer is full; await earlier sends',
 };
 
 export class WaTransportError extends Error {
-  override readonly name = 'WaTransportError';
+  override readonly name: string = 'WaTransportError';
   readonly code: ErrorCode;
 
   /**

@@ -62,4 +62,7 @@ export const REJECTION_STATUS: Readonly<Record<ErrorCode, number>> = {
   ERR_WA_REPLAY_CACHE_FULL: 503,
   ERR_WA_WEAK_SECRET: 500,
   ERR_WA_CONFIG: 500,
+  // Local WebSocket send errors: never a reason to refuse an HTTP request.
+  ERR_WA_WS_CLOSED: 500,
+  ERR_WA_WS_BACKPRESSURE: 500,
 };

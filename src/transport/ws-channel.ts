@@ -29,21 +29,15 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
 /** A ping every 30 s; a peer that has not answered by the next one is terminated. */
 export const DEFAULT_HEARTBEAT_MS = 30_000;
 
-export type WsChannelErrorCode = 'ERR_WA_WS_CLOSED' | 'ERR_WA_WS_BACKPRESSURE';
-
-const CHANNEL_MESSAGES: Record<WsChannelErrorCode, string> = {
-  ERR_WA_WS_CLOSED: 'channel is not open',
-  ERR_WA_WS_BACKPRESSURE: 'send buffer is full; await earlier sends',
-};
+export type WsChannelErrorCode = typeof ErrorCode.WS_CLOSED | typeof ErrorCode.WS_BACKPRESSURE;
 
 /** Why a `send` was refused. Nothing was sent, and the channel's sequence is unchanged. */
-export class WsChannelError extends Error {
-  override readonly name = 'WsChannelError';
-  readonly code: WsChannelErrorCode;
+export class WsChannelError extends WaTransportError {
+  override readonly name: string = 'WsChannelError';
+  declare readonly code: WsChannelErrorCode;
 
   constructor(code: WsChannelErrorCode, options?: { cause?: unknown }) {
-    super(CHANNEL_MESSAGES[code], options);
-    this.code = code;
+    super(code, undefined, options);
   }
 }
 

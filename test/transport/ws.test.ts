@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { generate } from 'selfsigned';
 import WebSocket, { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createEndpoint, ErrorCode, readHeader, type Endpoint, type Logger } from '../../src/index.js';
+import { createEndpoint, ErrorCode, isWaTransportError, readHeader, type Endpoint, type Logger } from '../../src/index.js';
 import { fromText, toText } from '../../src/envelope/text.js';
 import { backoffDelay } from '../../src/transport/ws-client.js';
 import {
@@ -382,7 +382,9 @@ describe('WebSocket channel', () => {
     await stopWsServer(first);
     await eventually(() => expect(events.length).toBeGreaterThan(0));
     expect(events[0]).toMatchObject({ code: WsCloseCode.GOING_AWAY, willReconnect: true });
-    await expect(c.send('while down')).rejects.toBeInstanceOf(WsChannelError);
+    const refused = await c.send('while down').catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(WsChannelError);
+    expect(isWaTransportError(refused, ErrorCode.WS_CLOSED)).toBe(true); // one error family, one code
 
     const second = await startServer({}, first.port);
     const channel = await c.ready();
