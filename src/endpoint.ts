@@ -265,6 +265,12 @@ export class Endpoint {
   }
 }
 
+/**
+ * What the transports need of an endpoint: an `Endpoint`, or anything that forwards to one,
+ * such as a `RotatingEndpoint` (src/ops/rotation.ts) whose secrets change while it serves.
+ */
+export type EndpointLike = Pick<Endpoint, 'role' | 'maxEnvelopeBytes' | 'seal' | 'sealText' | 'open' | 'openSync'>;
+
 /** Creates an endpoint once libsodium is ready. */
 export async function createEndpoint(options: EndpointOptions): Promise<Endpoint> {
   return new Endpoint(options, await selectBackend(options.backend));

@@ -1,5 +1,5 @@
 export { Endpoint, createEndpoint, DEFAULT_MAX_ENVELOPE_BYTES } from './endpoint.js';
-export type { EndpointOptions, Opened, OpenOptions, Role, SealOptions } from './endpoint.js';
+export type { EndpointLike, EndpointOptions, Opened, OpenOptions, Role, SealOptions } from './endpoint.js';
 export type { BackendPreference } from './crypto/backend.js';
 export { ErrorCode, WaTransportError, isWaTransportError } from './errors.js';
 export { Direction, PayloadFormat, HEADER_BYTES, TAG_BYTES, MIN_ENVELOPE_BYTES, readHeader } from './envelope/format.js';

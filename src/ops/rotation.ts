@@ -42,13 +42,19 @@ export class RotatingEndpoint {
 
   /** Creates the first endpoint; without `replayStore`, one `MemoryReplayStore` serves them all. */
   static async create(options: EndpointOptions): Promise<RotatingEndpoint> {
-    const withStore = { ...options, replayStore: options.replayStore ?? new MemoryReplayStore() };
+    const rememberedSince = (options.clock ?? Date.now)(); // on the endpoint's clock, as the verifier's own store
+    const withStore = { ...options, replayStore: options.replayStore ?? new MemoryReplayStore({ rememberedSince }) };
     return new RotatingEndpoint(withStore, await createEndpoint(withStore));
   }
 
   /** The endpoint in use now. Take it afresh for each message; do not keep it. */
   get endpoint(): Endpoint {
     return this.#current;
+  }
+
+  /** The current endpoint's size limit (the transports read it). */
+  get maxEnvelopeBytes(): number {
+    return this.#current.maxEnvelopeBytes;
   }
 
   get keyId(): string {

@@ -5,7 +5,7 @@
  * See src/transport/http-server.ts for the bindings and the status table.
  */
 import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
-import type { Endpoint } from '../endpoint.js';
+import type { EndpointLike } from '../endpoint.js';
 import { HEADER_BYTES, NONCE_OFFSET } from '../envelope/format.js';
 import { toText } from '../envelope/text.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
@@ -22,7 +22,7 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 
 export interface HttpClientOptions {
   /** A WebApp endpoint (`role: 'webapp'`). */
-  endpoint: Endpoint;
+  endpoint: EndpointLike;
   /** The CoreApp's base URL, e.g. `https://core.internal:8443/api`. */
   baseUrl: string | URL;
   /** CA file (and client certificate) for HTTPS. Ignored when `dispatcher` is given. */
@@ -68,7 +68,7 @@ export class HttpStatusError extends WaTransportError {
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
 
 export class HttpClient {
-  readonly endpoint: Endpoint;
+  readonly endpoint: EndpointLike;
   readonly baseUrl: URL;
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;

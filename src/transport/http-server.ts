@@ -9,7 +9,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { Endpoint, Opened } from '../endpoint.js';
+import type { EndpointLike, Opened } from '../endpoint.js';
 import { ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
 import { ENVELOPE_CONTENT_TYPE, ENVELOPE_HEADER, REJECTION_STATUS, requestContext, responseContext } from './http-binding.js';
 
@@ -59,7 +59,7 @@ export type SealedHandler<T = unknown> = (request: SealedRequest<T>) => unknown;
 
 export interface SealedServerOptions {
   /** A CoreApp endpoint (`role: 'coreapp'`). */
-  endpoint: Endpoint;
+  endpoint: EndpointLike;
   /** Largest request body read, in bytes; beyond it 413 and the rest is not read. Default: the endpoint's `maxEnvelopeBytes`. */
   maxBodyBytes?: number;
   /** Told of every error a handler throws (the client only sees a sealed 500). Default: ignored. */
@@ -90,7 +90,7 @@ const INTERNAL_ERROR = { error: 'internal' } as const;
 
 /** The shared core: open a request, run the handler, seal its answer. */
 export class SealedHttp {
-  readonly endpoint: Endpoint;
+  readonly endpoint: EndpointLike;
   readonly maxBodyBytes: number;
   readonly #onHandlerError: SealedServerOptions['onHandlerError'];
 

@@ -13,7 +13,7 @@
  */
 import { inspect } from 'node:util';
 import type WebSocket from 'ws';
-import type { Endpoint } from '../endpoint.js';
+import type { EndpointLike } from '../endpoint.js';
 import { ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
@@ -56,7 +56,7 @@ export interface ChannelHooks {
 }
 
 export interface ChannelOptions {
-  endpoint: Endpoint;
+  endpoint: EndpointLike;
   /** The hello's nonce, base64url: binds every frame to this connection. */
   id: string;
   side: 'client' | 'server';
@@ -78,7 +78,7 @@ export class WsChannel {
   readonly peer: string | undefined;
   readonly side: 'client' | 'server';
   readonly #ws: WebSocket;
-  readonly #endpoint: Endpoint;
+  readonly #endpoint: EndpointLike;
   readonly #outbound: FrameDirection;
   readonly #inbound: FrameDirection;
   readonly #maxBufferedBytes: number;

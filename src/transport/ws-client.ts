@@ -7,7 +7,7 @@
 import type { Agent } from 'node:http';
 import type { SecureContextOptions } from 'node:tls';
 import WebSocket from 'ws';
-import type { Endpoint } from '../endpoint.js';
+import type { EndpointLike } from '../endpoint.js';
 import { HEADER_BYTES, NONCE_OFFSET } from '../envelope/format.js';
 import { toText } from '../envelope/text.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
@@ -43,7 +43,7 @@ export type WsClientTlsOptions = Pick<
 
 export interface WsClientOptions {
   /** Seals the hello and this side's frames, opens the server's. */
-  endpoint: Endpoint;
+  endpoint: EndpointLike;
   /** `ws://` or `wss://` URL. Its path and query are bound into the hello. */
   url: string | URL;
   /** A channel opened (first time and after every reconnect). */

@@ -8,7 +8,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import type { Endpoint } from '../endpoint.js';
+import type { EndpointLike } from '../endpoint.js';
 import { toText } from '../envelope/text.js';
 import { ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
@@ -23,7 +23,7 @@ import { HELLO_HEADER, WsCloseCode, helloContext, helloStatusFor } from './ws-pr
 
 export interface WsServerOptions {
   /** Opens the clients' hellos and frames, seals this side's frames. */
-  endpoint: Endpoint;
+  endpoint: EndpointLike;
   /**
    * An `http.Server` or `https.Server` (for WSS) whose upgrade requests this server takes.
    * Omit it to route upgrades yourself with `handleUpgrade` (several paths on one server).

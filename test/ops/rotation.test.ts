@@ -35,12 +35,12 @@ async function deployment() {
     requestKeyIds.add(request.keyId);
     return { echo: request.payload };
   };
-  // The transports hold one endpoint; taking `core.endpoint` per request is the swap.
-  const server: Server = createServer((req, res) => sealedHandler<Echo>({ endpoint: core.endpoint }, handle)(req, res));
+  // The transports take the RotatingEndpoint itself: each call goes to the endpoint in use.
+  const server: Server = createServer(sealedHandler<Echo>({ endpoint: core }, handle));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const dispatcher = new Agent({ connections: LOOPS });
-  const client = () => new HttpClient({ endpoint: web.endpoint, baseUrl, dispatcher });
+  const client = () => new HttpClient({ endpoint: web, baseUrl, dispatcher });
   const close = async () => {
     await dispatcher.close();
     server.closeAllConnections();
