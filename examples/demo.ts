@@ -88,7 +88,7 @@ try {
       endpoint: intruder,
       url: core.wsUrl,
       reconnect: false,
-      tls: { ca: certs.caPem },
+      tls: { caFile: certs.caFile },
       onClose: (event) => resolve(event.code),
     });
     void ws.ready().catch(() => {});

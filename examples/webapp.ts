@@ -8,7 +8,6 @@
  * TLS_CA_FILE (trust this CA for HTTPS/WSS), TLS_CERT_FILE + TLS_KEY_FILE (client certificate).
  *
  */
-import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { createEndpoint } from 'wa-transport';
 import { createHttpClient } from 'wa-transport/http';
@@ -44,7 +43,7 @@ export async function runWebApp(options: WebAppOptions) {
       endpoint,
       url: wsUrl,
       reconnect: false,
-      ...(options.tls ? { tls: wsTls(options.tls) } : {}),
+      ...(options.tls ? { tls: options.tls } : {}),
       onMessage: (payload) => {
         acks.push(payload);
         if (acks.length === 3) allAcked();
@@ -62,15 +61,6 @@ export async function runWebApp(options: WebAppOptions) {
   } finally {
     await http.close();
   }
-}
-
-/** The same trust for the WebSocket: `ws` takes the PEM contents, not paths. */
-function wsTls(tls: ClientTlsOptions): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
-  return {
-    ...(tls.caFile ? { ca: readFileSync(tls.caFile) } : {}),
-    ...(tls.certFile ? { cert: readFileSync(tls.certFile) } : {}),
-    ...(tls.keyFile ? { key: readFileSync(tls.keyFile) } : {}),
-  };
 }
 
 // Standalone: configured by the environment.

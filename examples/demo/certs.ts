@@ -14,8 +14,6 @@ export interface ThrowawayCertificates {
   readonly certFile: string;
   readonly keyFile: string;
   readonly caFile: string;
-  /** The CA certificate itself, for clients (like `ws`) that take contents, not paths. */
-  readonly caPem: string;
   /** A client certificate signed by the server certificate's key. */
   readonly clientCertFile: string;
   readonly clientKeyFile: string;
@@ -55,5 +53,5 @@ export async function createThrowawayCertificates(): Promise<ThrowawayCertificat
   await writeFile(files.keyFile, pems.private, { mode: 0o600 });
   await writeFile(files.clientCertFile, pems.clientcert ?? '');
   await writeFile(files.clientKeyFile, pems.clientprivate ?? '', { mode: 0o600 });
-  return { dir, ...files, caFile: files.certFile, caPem: pems.cert, remove: () => rm(dir, { recursive: true, force: true }) };
+  return { dir, ...files, caFile: files.certFile, remove: () => rm(dir, { recursive: true, force: true }) };
 }

@@ -5,7 +5,6 @@
  * and jitter; messages are not re-sent across connections (at most once).
  */
 import type { Agent } from 'node:http';
-import type { SecureContextOptions } from 'node:tls';
 import WebSocket from 'ws';
 import type { EndpointLike } from '../endpoint.js';
 import { HEADER_BYTES, NONCE_OFFSET } from '../envelope/format.js';
@@ -20,6 +19,7 @@ import {
   type WsCloseEvent,
   nonNegative,
 } from './ws-channel.js';
+import { type ClientTlsOptions, clientTlsOptions } from './tls.js';
 import { HELLO_HEADER, WsCloseCode, helloContext } from './ws-protocol.js';
 
 export interface WsReconnectOptions {
@@ -36,11 +36,6 @@ export interface WsReconnectOptions {
 }
 
 /** TLS options for `wss:` URLs: trust a private CA, present a client certificate, pin a profile. */
-export type WsClientTlsOptions = Pick<
-  SecureContextOptions,
-  'ca' | 'cert' | 'key' | 'passphrase' | 'pfx' | 'ciphers' | 'minVersion' | 'maxVersion' | 'ecdhCurve' | 'sigalgs'
-> & { rejectUnauthorized?: boolean; servername?: string };
-
 export interface WsClientOptions {
   /** Seals the hello and this side's frames, opens the server's. */
   endpoint: EndpointLike;
@@ -60,7 +55,8 @@ export interface WsClientOptions {
   maxBufferedBytes?: number;
   /** Time for the upgrade and, again, for the server's welcome, in ms. Default 10,000. */
   handshakeTimeoutMs?: number;
-  tls?: WsClientTlsOptions;
+  /** For wss:, the same file-based options as the HTTP client; the server is always verified. */
+  tls?: ClientTlsOptions;
   agent?: Agent;
   /** Refusals, closes and dead peers are logged here. */
   logger?: Logger;
@@ -99,6 +95,7 @@ export class WsClient {
   readonly #heartbeatMs: number;
   readonly #maxBufferedBytes: number;
   readonly #handshakeTimeoutMs: number;
+  readonly #tls: ReturnType<typeof clientTlsOptions> | Record<string, never>;
   #channel: WsChannel | undefined;
   #failures = 0;
   #stopped = false;
@@ -117,6 +114,8 @@ export class WsClient {
     this.#heartbeatMs = nonNegative(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs');
     this.#maxBufferedBytes = nonNegative(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes');
     this.#handshakeTimeoutMs = nonNegative(options.handshakeTimeoutMs ?? 10_000, 'handshakeTimeoutMs');
+    // Read once: a missing file is a configuration error now, not a failed reconnect later.
+    this.#tls = options.tls === undefined ? {} : clientTlsOptions(options.tls);
     this.#connect();
   }
 
@@ -154,7 +153,7 @@ export class WsClient {
     const hello = this.#options.endpoint.seal(new Uint8Array(0), { context: helloContext(target) });
     let refusedStatus: number | undefined;
     const ws = new WebSocket(this.#url, {
-      ...this.#options.tls,
+      ...this.#tls,
       ...(this.#options.agent === undefined ? {} : { agent: this.#options.agent }),
       headers: { [HELLO_HEADER]: toText(hello) },
       maxPayload: this.#options.endpoint.maxEnvelopeBytes,

@@ -72,4 +72,5 @@ export type { WsChannelErrorCode, WsCloseEvent } from './ws-channel.js';
 export { WsServer, createWsServer } from './ws-server.js';
 export type { WsServerOptions } from './ws-server.js';
 export { WsClient, connectWs } from './ws-client.js';
-export type { WsClientOptions, WsClientCloseEvent, WsClientTlsOptions, WsReconnectOptions } from './ws-client.js';
+export type { WsClientOptions, WsClientCloseEvent, WsReconnectOptions } from './ws-client.js';
+export type { ClientTlsOptions } from './tls.js';

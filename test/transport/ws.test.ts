@@ -6,8 +6,11 @@
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { generate } from 'selfsigned';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -159,6 +162,10 @@ describe('WebSocket channel', () => {
       extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
     });
     const https = createHttpsServer({ key: pems.private, cert: pems.cert });
+    const dir = await mkdtemp(join(tmpdir(), 'wa-ws-tls-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const caFile = join(dir, 'ca.pem'); // the client takes files, as the HTTP client does
+    await writeFile(caFile, pems.cert);
     const received: unknown[] = [];
     const ws = createWsServer({
       endpoint: await core(),
@@ -182,7 +189,7 @@ describe('WebSocket channel', () => {
     const c = client({
       endpoint: await web(),
       url: `wss://127.0.0.1:${(https.address() as AddressInfo).port}/secure`,
-      tls: { ca: pems.cert },
+      tls: { caFile },
       onMessage: (payload) => void got.push(payload),
     });
     await c.ready();
