@@ -12,6 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
+import type { AeadKey } from './crypto/aead-backend.js';
 import { blake2b, deriveSubkey } from './crypto/sodium.js';
 import { Direction, KEY_ID_BYTES, readKeyIdWord } from './envelope/format.js';
 import { ErrorCode, WaTransportError } from './errors.js';
@@ -110,21 +111,21 @@ export class SecretKeys {
   readonly keyIdHex: string;
   /** Key id as a u32, for lookups. */
   readonly keyIdWord: number;
-  readonly #webappToCoreapp: Uint8Array;
-  readonly #coreappToWebapp: Uint8Array;
+  readonly #webappToCoreapp: AeadKey;
+  readonly #coreappToWebapp: AeadKey;
 
   constructor(secret: Uint8Array) {
     const root = blake2b(ROOT_KEY_BYTES, secret, ROOT_KEY_LABEL);
     this.keyId = deriveSubkey(KDF_MIN_BYTES, SUBKEY_ID, KEY_ID_CONTEXT, root).slice(0, KEY_ID_BYTES);
     this.keyIdHex = Buffer.from(this.keyId).toString('hex');
     this.keyIdWord = readKeyIdWord(this.keyId, 0);
-    this.#webappToCoreapp = deriveSubkey(AEAD_KEY_BYTES, SUBKEY_ID, WEBAPP_TO_COREAPP_CONTEXT, root);
-    this.#coreappToWebapp = deriveSubkey(AEAD_KEY_BYTES, SUBKEY_ID, COREAPP_TO_WEBAPP_CONTEXT, root);
+    this.#webappToCoreapp = deriveSubkey(AEAD_KEY_BYTES, SUBKEY_ID, WEBAPP_TO_COREAPP_CONTEXT, root) as AeadKey;
+    this.#coreappToWebapp = deriveSubkey(AEAD_KEY_BYTES, SUBKEY_ID, COREAPP_TO_WEBAPP_CONTEXT, root) as AeadKey;
     root.fill(0);
   }
 
   /** The AEAD key for one direction. Internal: never log or serialise what it returns. */
-  keyFor(direction: Direction): Uint8Array {
+  keyFor(direction: Direction): AeadKey {
     return direction === Direction.WEBAPP_TO_COREAPP ? this.#webappToCoreapp : this.#coreappToWebapp;
   }
 

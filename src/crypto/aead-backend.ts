@@ -3,6 +3,13 @@
  * else. Implementations live beside it (wasm.ts, native.ts, sodium.ts); backend.ts picks one.
  */
 
+declare const aeadKeyBrand: unique symbol;
+/**
+ * A 32-byte XChaCha20-Poly1305 key, as derived by the key schedule (src/keys.ts). Branded so
+ * that a nonce, a header or any other byte array cannot be passed where a key belongs.
+ */
+export type AeadKey = Uint8Array & { readonly [aeadKeyBrand]: true };
+
 /** Names of the AEAD implementations; all compute the same function, byte for byte. */
 export type BackendName = 'wasm' | 'native' | 'wrappers';
 
@@ -22,12 +29,12 @@ export type BackendName = 'wasm' | 'native' | 'wrappers';
 export interface AeadBackend {
   readonly name: BackendName;
   /** Returns prefix || ciphertext || tag. Throws RangeError on a bad key or nonce position. */
-  seal(prefix: Uint8Array, nonceOffset: number, plaintext: Uint8Array, adSuffix: Uint8Array | undefined, key: Uint8Array): Uint8Array;
+  seal(prefix: Uint8Array, nonceOffset: number, plaintext: Uint8Array, adSuffix: Uint8Array | undefined, key: AeadKey): Uint8Array;
   /**
    * Authenticates `sealed` = prefix (its first `prefixLength` bytes) || ciphertext || tag and
    * returns the plaintext, or null when it does not verify. Never throws on bad input.
    */
-  open(sealed: Uint8Array, prefixLength: number, nonceOffset: number, adSuffix: Uint8Array | undefined, key: Uint8Array): Uint8Array | null;
+  open(sealed: Uint8Array, prefixLength: number, nonceOffset: number, adSuffix: Uint8Array | undefined, key: AeadKey): Uint8Array | null;
 }
 
 /** crypto_aead_xchacha20poly1305_ietf_{KEYBYTES, NPUBBYTES, ABYTES}. */

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type BackendPreference, selectBackend } from '../../src/crypto/backend.js';
 import type { AeadBackend } from '../../src/crypto/sodium.js';
+import type { AeadKey } from '../../src/crypto/aead-backend.js';
 import { authenticateEnvelope } from '../../src/envelope/aead.js';
 import { Direction, HEADER_BYTES, NONCE_OFFSET } from '../../src/envelope/format.js';
 import { Endpoint } from '../../src/endpoint.js';
@@ -29,7 +30,7 @@ beforeAll(async () => {
   }
 });
 
-const arbKey = fc.uint8Array({ minLength: 32, maxLength: 32 });
+const arbKey = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => bytes as AeadKey);
 const arbHeader = fc.uint8Array({ minLength: HEADER_BYTES, maxLength: HEADER_BYTES });
 const arbPlaintext = fc.uint8Array({ maxLength: 2048 });
 const arbContext = fc.option(fc.uint8Array({ maxLength: 300 }), { nil: undefined });
@@ -72,7 +73,7 @@ describe('AEAD backends', () => {
           const sealed = backends[0]!.seal(header, NONCE_OFFSET, plaintext, context, key);
           const forged = sealed.slice();
           forged[at % forged.length]! ^= 1 << bit;
-          const otherKey = key.slice();
+          const otherKey = key.slice() as AeadKey;
           otherKey[at % 32]! ^= 1;
           const otherContext = context === undefined || context.length === 0 ? utf8('x') : context.slice(1);
           for (const b of backends) {
@@ -87,21 +88,21 @@ describe('AEAD backends', () => {
   });
 
   it('answer null, never throw, on truncated input or bad sizes', () => {
-    const key = new Uint8Array(32).fill(7);
+    const key = new Uint8Array(32).fill(7) as AeadKey;
     const header = new Uint8Array(HEADER_BYTES).fill(3);
     for (const b of backends) {
       const sealed = b.seal(header, NONCE_OFFSET, utf8('hello'), undefined, key);
       for (const length of [0, 1, HEADER_BYTES, HEADER_BYTES + 15, sealed.length - 1]) {
         expect(b.open(sealed.subarray(0, length), HEADER_BYTES, NONCE_OFFSET, undefined, key)).toBeNull();
       }
-      expect(b.open(sealed, HEADER_BYTES, NONCE_OFFSET, undefined, key.subarray(0, 31))).toBeNull();
+      expect(b.open(sealed, HEADER_BYTES, NONCE_OFFSET, undefined, key.subarray(0, 31) as AeadKey)).toBeNull();
       expect(b.open(sealed, HEADER_BYTES, HEADER_BYTES - 23, undefined, key)).toBeNull();
-      expect(() => b.seal(header, NONCE_OFFSET, utf8('x'), undefined, key.subarray(0, 16))).toThrow();
+      expect(() => b.seal(header, NONCE_OFFSET, utf8('x'), undefined, key.subarray(0, 16) as AeadKey)).toThrow();
     }
   });
 
   it('agree across the sizes where buffers are pooled, grown or reallocated', () => {
-    const key = new Uint8Array(32).map((_, i) => i);
+    const key = new Uint8Array(32).map((_, i) => i) as AeadKey;
     const header = new Uint8Array(HEADER_BYTES).map((_, i) => 255 - i);
     // 2 KiB is the envelope pool's limit, 64 KiB the WASM scratch's first size, 300 B the context area's.
     const sizes = [0, 1, 25, 2048 - HEADER_BYTES - 16, 2048, 65_536, 65_536 + 1, 1 << 20];
@@ -117,7 +118,7 @@ describe('AEAD backends', () => {
   });
 
   it('return arrays that later calls never overwrite', () => {
-    const key = new Uint8Array(32).fill(1);
+    const key = new Uint8Array(32).fill(1) as AeadKey;
     const header = new Uint8Array(HEADER_BYTES);
     for (const b of backends) {
       const first = b.seal(header, NONCE_OFFSET, utf8('first message'), undefined, key);
