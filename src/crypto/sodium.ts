@@ -64,13 +64,3 @@ export function blake2b(outputBytes: number, message: Uint8Array, key: Uint8Arra
 export function deriveSubkey(bytes: number, id: number, context: string, masterKey: Uint8Array): Uint8Array {
   return sodium.crypto_kdf_derive_from_key(bytes, id, context, masterKey);
 }
-
-/** Constant-time equality of two byte strings of the same length (sodium_memcmp). */
-export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && sodium.memcmp(a, b);
-}
-
-/** Overwrites key material that is no longer needed (sodium_memzero). */
-export function wipe(bytes: Uint8Array): void {
-  sodium.memzero(bytes);
-}

@@ -10,7 +10,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
-import { selectBackend } from '../crypto/backend.js';
+import { sodiumReady } from '../crypto/sodium.js';
 import type { EndpointOptions, Role } from '../endpoint.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
 import { SecretKeys, checkSecretStrength, secretBytes } from '../keys.js';
@@ -183,7 +183,7 @@ export async function loadConfig(env: Env = process.env, options: LoadConfigOpti
   const redisUrl = readRedisUrl(env);
   const dbSsl = readDbSsl(env, warn);
 
-  await selectBackend();
+  await sodiumReady(); // key ids come from libsodium's KDF; no AEAD backend is needed here
   const keyIds = [secrets.secret, ...secrets.previousSecrets].map((s) => {
     const keys = new SecretKeys(secretBytes(s));
     return keys.keyIdHex;
