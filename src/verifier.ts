@@ -12,6 +12,7 @@
 import { ErrorCode, WaTransportError, isWaTransportError } from './errors.js';
 import { MemoryReplayStore } from './replay/memory.js';
 import type { ReplayStore } from './replay/store.js';
+import { nonNegativeInteger } from './options.js';
 
 export const DEFAULT_WINDOW_MS = 10_000;
 export const DEFAULT_MAX_SKEW_MS = 10_000;
@@ -95,11 +96,4 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 function storeFailure(error: unknown): WaTransportError {
   if (isWaTransportError(error)) return error;
   return new WaTransportError(ErrorCode.REPLAY_STORE_UNAVAILABLE, undefined, { cause: error });
-}
-
-function nonNegativeInteger(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new WaTransportError(ErrorCode.CONFIG, `${name} must be a non-negative integer of milliseconds`);
-  }
-  return value;
 }

@@ -15,6 +15,7 @@
 import { randomInt } from 'node:crypto';
 import { ErrorCode, WaTransportError } from '../errors.js';
 import type { ReplayStore } from './store.js';
+import { positiveInteger } from '../options.js';
 
 export interface MemoryReplayStoreOptions {
   /**
@@ -183,11 +184,4 @@ export class MemoryReplayStore implements ReplayStore {
     table.slots = next.slots;
     table.mask = next.mask;
   }
-}
-
-function positiveInteger(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new WaTransportError(ErrorCode.CONFIG, `${name} must be a positive integer`);
-  }
-  return value;
 }

@@ -21,6 +21,7 @@ import { ErrorCode, WaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../verifier.js';
 import type { ReplayStore } from './store.js';
+import { nonNegativeInteger, positiveInteger } from '../options.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export const DEFAULT_KEY_PREFIX = 'wa:n:';
@@ -357,18 +358,4 @@ function unavailable(detail: string, cause?: unknown): WaTransportError {
 /** A Redis or socket error's message (addresses and Redis error text, never the URL or password). */
 function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function positiveInteger(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new WaTransportError(ErrorCode.CONFIG, `${name} must be a positive integer`);
-  }
-  return value;
-}
-
-function nonNegativeInteger(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new WaTransportError(ErrorCode.CONFIG, `${name} must be a non-negative integer`);
-  }
-  return value;
 }

@@ -17,6 +17,7 @@ import {
   responseContext,
 } from './http-binding.js';
 import { type ClientTlsOptions, clientTlsOptions } from './tls.js';
+import { positiveInteger } from '../options.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -88,8 +89,8 @@ export class HttpClient {
     if (this.baseUrl.protocol !== 'https:' && this.baseUrl.protocol !== 'http:') {
       throw new WaTransportError(ErrorCode.CONFIG, 'baseUrl must be http: or https:');
     }
-    this.#timeoutMs = positive(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs');
-    this.#maxResponseBytes = positive(options.maxResponseBytes ?? options.endpoint.maxEnvelopeBytes, 'maxResponseBytes');
+    this.#timeoutMs = positiveInteger(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs');
+    this.#maxResponseBytes = positiveInteger(options.maxResponseBytes ?? options.endpoint.maxEnvelopeBytes, 'maxResponseBytes');
     this.#ownsDispatcher = options.dispatcher === undefined;
     this.#dispatcher = options.dispatcher ?? new Agent({ connect: clientTlsOptions(options.tls ?? {}) });
   }
@@ -227,11 +228,4 @@ async function readLimited(
 
 function mediaType(value: string | string[] | undefined): string | undefined {
   return typeof value === 'string' ? value.split(';')[0]!.trim().toLowerCase() : undefined;
-}
-
-function positive(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new WaTransportError(ErrorCode.CONFIG, `${name} must be a positive integer`);
-  }
-  return value;
 }
