@@ -39,7 +39,7 @@ function fill(store: MemoryReplayStore, count: number, nonces: Uint8Array): void
     const slot = i % pool;
     if (slot === 0) randomFillSync(nonces);
     const timestamp = NOW - Math.floor((i / count) * WINDOW_MS);
-    store.recordIfAbsent(nonces.subarray(slot * 24, slot * 24 + 24), timestamp + WINDOW_MS, NOW);
+    store.recordIfAbsent(nonces.subarray(slot * 24, slot * 24 + 24), timestamp, NOW);
   }
 }
 

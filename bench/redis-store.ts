@@ -46,14 +46,14 @@ export async function benchRedisStore(options: {
   let started = performance.now();
   for (let i = 0; i < messages; i++) {
     const now = Date.now();
-    if (!memory.recordIfAbsent(nonce(i), now + TTL_MS, now)) throw new Error('memory store: unexpected replay');
+    if (!memory.recordIfAbsent(nonce(i), now, now)) throw new Error('memory store: unexpected replay');
   }
   const memoryRate = messages / ((performance.now() - started) / 1000);
   memory.close();
 
   const results: RedisStoreBenchResult[] = [{ name: 'memory', messagesPerSecond: Math.round(memoryRate) }];
   // Hold off the restart check: a bench measures throughput, not a freshly started server.
-  const store = await createRedisReplayStore({ url, keyPrefix: `wa:bench:${randomUUID().slice(0, 8)}:`, ttlMarginMs: 0, restartHoldMs: 0 });
+  const store = await createRedisReplayStore({ url, keyPrefix: `wa:bench:${randomUUID().slice(0, 8)}:`, retentionMs: TTL_MS, restartHoldMs: 0 });
   try {
     const run = async (from: number, count: number, inFlight: number): Promise<RedisStoreBenchResult> => {
       const before = store.stats().roundTrips;
@@ -63,7 +63,7 @@ export async function benchRedisStore(options: {
         while (next < end) {
           const i = next++;
           const now = Date.now();
-          if (!(await store.recordIfAbsent(nonce(i), now + TTL_MS, now))) throw new Error('redis store: unexpected replay');
+          if (!(await store.recordIfAbsent(nonce(i), now, now, 'bench'))) throw new Error('redis store: unexpected replay');
         }
       };
       started = performance.now();

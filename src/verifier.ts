@@ -7,15 +7,17 @@
  * The verifier's clock never moves backwards: `now` is the latest reading seen. If the system
  * clock jumps back, old envelopes whose nonces have already been forgotten would otherwise
  * fall inside the window again and be accepted. The price: after a forward jump, envelopes
- * are rejected as expired until real time catches up.
+ * are rejected as expired until real time catches up. The store keeps a clock of its own too
+ * (ReplayStore.recordIfAbsent), so a new verifier or a process with a stepped-back clock
+ * cannot undo this either.
  */
+import { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from './defaults.js';
 import { ErrorCode, WaTransportError, isWaTransportError } from './errors.js';
 import { MemoryReplayStore } from './replay/memory.js';
 import type { ReplayStore } from './replay/store.js';
 import { nonNegativeInteger } from './options.js';
 
-export const DEFAULT_WINDOW_MS = 10_000;
-export const DEFAULT_MAX_SKEW_MS = 10_000;
+export { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS };
 
 /** Milliseconds since the Unix epoch. */
 export type Clock = () => number;
@@ -25,7 +27,10 @@ export interface VerifierOptions {
   windowMs?: number;
   /** How far ahead of our clock an envelope's timestamp may be, in ms. Default 10,000. */
   maxSkewMs?: number;
-  /** Where accepted nonces are recorded. Default: a new `MemoryReplayStore`. */
+  /**
+   * Where accepted nonces are recorded. Its `retentionMs` must be at least `windowMs`.
+   * Default: a new `MemoryReplayStore` that retains nonces for `windowMs`.
+   */
   replayStore?: ReplayStore;
   /** Default `Date.now`. */
   clock?: Clock;
@@ -42,7 +47,18 @@ export class Verifier {
     this.windowMs = nonNegativeInteger(options.windowMs ?? DEFAULT_WINDOW_MS, 'windowMs');
     this.maxSkewMs = nonNegativeInteger(options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS, 'maxSkewMs');
     this.#clock = options.clock ?? Date.now;
-    this.store = options.replayStore ?? new MemoryReplayStore({ rememberedSince: this.#clock() });
+    this.store =
+      options.replayStore ??
+      new MemoryReplayStore({ rememberedSince: this.#clock(), retentionMs: Math.max(this.windowMs, 1) });
+    const retention: unknown = this.store.retentionMs;
+    if (typeof retention !== 'number' || !Number.isSafeInteger(retention) || retention < this.windowMs) {
+      // A shorter retention would let an envelope through after its nonce was forgotten.
+      throw new WaTransportError(
+        ErrorCode.CONFIG,
+        `the replay store remembers nonces for ${String(retention)} ms, less than windowMs (${this.windowMs}); ` +
+          'give the store a retentionMs of at least the longest window of any verifier that shares it',
+      );
+    }
   }
 
   /** The clock as the verifier sees it: never earlier than a previous reading. */
@@ -64,15 +80,14 @@ export class Verifier {
   }
 
   /**
-   * Records the nonce of an authentic, timely envelope. Returns nothing when it is new;
-   * throws (or rejects) ERR_WA_REPLAYED when it was seen, and fails closed on store errors.
+   * Records the nonce of an authentic, timely envelope (`scope`: its key id). Returns nothing
+   * when it is new; throws (or rejects) ERR_WA_REPLAYED when it was seen, and fails closed on
+   * store errors.
    */
-  recordNonce(nonce: Uint8Array, timestamp: number, now: number): void | Promise<void> {
-    // Remembered until the timestamp check would reject the envelope anyway.
-    const expiresAt = timestamp + this.windowMs;
+  recordNonce(nonce: Uint8Array, timestamp: number, now: number, scope: string): void | Promise<void> {
     let verdict: boolean | Promise<boolean>;
     try {
-      verdict = this.store.recordIfAbsent(nonce, expiresAt, now);
+      verdict = this.store.recordIfAbsent(nonce, timestamp, now, scope);
     } catch (error) {
       throw storeFailure(error);
     }

@@ -254,6 +254,7 @@ describe('replay stores', () => {
   it('waits for an asynchronous store and honours its verdict', async () => {
     const seen = new Set<string>();
     const store: ReplayStore = {
+      retentionMs: 10_000,
       async recordIfAbsent(nonce) {
         const key = Buffer.from(nonce).toString('hex');
         await new Promise((r) => setTimeout(r, 1));
@@ -271,14 +272,16 @@ describe('replay stores', () => {
 
   it('fails closed when the store fails or answers nonsense', async () => {
     const failing: ReplayStore = {
+      retentionMs: 10_000,
       recordIfAbsent: () => Promise.reject(new Error('connection refused')),
     };
     const throwing: ReplayStore = {
+      retentionMs: 10_000,
       recordIfAbsent: () => {
         throw new Error('boom');
       },
     };
-    const nonsense = { recordIfAbsent: () => 'yes' } as unknown as ReplayStore;
+    const nonsense = { retentionMs: 10_000, recordIfAbsent: () => 'yes' } as unknown as ReplayStore;
     for (const [store, code] of [
       [failing, ErrorCode.REPLAY_STORE_UNAVAILABLE],
       [throwing, ErrorCode.REPLAY_STORE_UNAVAILABLE],

@@ -50,7 +50,9 @@ describe('Verifier', () => {
     const verifier = new Verifier({ clock: clock.now });
     const nonce = new Uint8Array(24).fill(9);
     const now = verifier.now();
-    expect(code(() => verifier.recordNonce(nonce, now, now))).toBe('ok');
-    expect(code(() => verifier.recordNonce(nonce, now, now + 10_000))).toBe(ErrorCode.REPLAYED);
+    expect(code(() => verifier.recordNonce(nonce, now, now, 'k'))).toBe('ok');
+    expect(code(() => verifier.recordNonce(nonce, now, now + 10_000, 'k'))).toBe(ErrorCode.REPLAYED);
+    // Past its retention the store no longer vouches, whatever the verifier's clock says.
+    expect(code(() => verifier.recordNonce(nonce, now, now + 10_001, 'k'))).toBe(ErrorCode.EXPIRED);
   });
 });

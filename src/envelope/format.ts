@@ -75,7 +75,7 @@ export function writeHeader(
 }
 
 /** Big-endian u64 from a non-negative safe integer. */
-function writeUint64(out: Uint8Array, offset: number, value: number): void {
+export function writeUint64(out: Uint8Array, offset: number, value: number): void {
   const high = Math.floor(value / TWO_POW_32);
   const low = value >>> 0;
   out[offset] = high >>> 24;
@@ -93,12 +93,19 @@ function writeUint64(out: Uint8Array, offset: number, value: number): void {
  * astronomically far in the future and rejected by the window check.
  */
 export function readTimestamp(envelope: Uint8Array): number {
-  const o = TIMESTAMP_OFFSET;
-  const high =
-    ((envelope[o]! << 24) | (envelope[o + 1]! << 16) | (envelope[o + 2]! << 8) | envelope[o + 3]!) >>> 0;
-  const low =
-    ((envelope[o + 4]! << 24) | (envelope[o + 5]! << 16) | (envelope[o + 6]! << 8) | envelope[o + 7]!) >>> 0;
+  return readUint64(envelope, TIMESTAMP_OFFSET);
+}
+
+/** Big-endian u64 as a number (beyond 2^53 it loses precision, as `readTimestamp` says). */
+export function readUint64(bytes: Uint8Array, o: number): number {
+  const high = ((bytes[o]! << 24) | (bytes[o + 1]! << 16) | (bytes[o + 2]! << 8) | bytes[o + 3]!) >>> 0;
+  const low = ((bytes[o + 4]! << 24) | (bytes[o + 5]! << 16) | (bytes[o + 6]! << 8) | bytes[o + 7]!) >>> 0;
   return high * TWO_POW_32 + low;
+}
+
+/** The nonce, as a view into the envelope (copy it to keep it): the one reader transports use. */
+export function readNonce(envelope: Uint8Array): Uint8Array {
+  return envelope.subarray(NONCE_OFFSET, NONCE_OFFSET + NONCE_BYTES);
 }
 
 export function keyIdHex(envelope: Uint8Array, offset = KEY_ID_OFFSET): string {

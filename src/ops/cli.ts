@@ -311,7 +311,7 @@ async function open(args: readonly string[]): Promise<number> {
       windowMs: DEBUG_WINDOW_MS,
       maxSkewMs: DEBUG_WINDOW_MS,
       // Debugging: open envelopes of any age, including those sealed before this command ran.
-      replayStore: new MemoryReplayStore({ maxEntries: 1, rememberedSince: 0 }),
+      replayStore: new MemoryReplayStore({ maxEntries: 1, rememberedSince: 0, retentionMs: DEBUG_WINDOW_MS }),
     }),
   );
   const context = parsed.values['context'];

@@ -230,20 +230,22 @@ export function endpointOptionsFromConfig(
 
 /**
  * The replay store the configuration asks for: a `RedisReplayStore` connected to
- * WA_REPLAY_REDIS_URL (waiting for the first connection, so a missing Redis fails at start),
- * else a `MemoryReplayStore`. Redis keys live as long as the configured window and skew need:
- * `restartHoldMs` follows from them. Close the store when the process stops.
+ * WA_REPLAY_REDIS_URL (waiting for the first connection and its checks, so a missing or
+ * evicting Redis fails at start), else a `MemoryReplayStore`. Either retains nonces for the
+ * configured window (Redis: plus a second of clock margin), and Redis's `restartHoldMs`
+ * follows from retention and skew. Close the store when the process stops.
  */
 export async function replayStoreFromConfig(
   config: WaConfig,
   options: Omit<RedisReplayStoreOptions, 'url' | 'client'> & { connectTimeoutMs?: number } = {},
 ): Promise<ReplayStore> {
   const url = config.replayRedisUrl;
-  if (url === undefined) return new MemoryReplayStore();
+  if (url === undefined) return new MemoryReplayStore({ retentionMs: config.windowMs });
   // Loaded only when used: processes without Redis (and the CLI) never load ioredis.
-  const { createRedisReplayStore, DEFAULT_TTL_MARGIN_MS } = await import('../replay/redis.js');
-  const restartHoldMs = config.windowMs + config.maxSkewMs + (options.ttlMarginMs ?? DEFAULT_TTL_MARGIN_MS);
-  return createRedisReplayStore({ restartHoldMs, ...options, url });
+  const { createRedisReplayStore, DEFAULT_CLOCK_MARGIN_MS } = await import('../replay/redis.js');
+  const retentionMs = options.retentionMs ?? config.windowMs + DEFAULT_CLOCK_MARGIN_MS;
+  const restartHoldMs = retentionMs + config.maxSkewMs;
+  return createRedisReplayStore({ restartHoldMs, ...options, retentionMs, url });
 }
 
 function configError(variable: string, problem: string): WaTransportError {

@@ -11,6 +11,7 @@
  *   3. remove:  { secret: NEW, previousSecrets: [] }     once no OLD envelope can still be in flight
  */
 import { inspect } from 'node:util';
+import type { Clock } from '../verifier.js';
 import {
   type Endpoint,
   type EndpointOptions,
@@ -20,30 +21,45 @@ import {
   type SealOptions,
   createEndpoint,
 } from '../endpoint.js';
+import { DEFAULT_WINDOW_MS } from '../defaults.js';
 import { MemoryReplayStore } from '../replay/memory.js';
 import type { ReplayStore } from '../replay/store.js';
 
-/** What may change at a rotation step: the secrets, and anything else but role and store. */
-export type RotationUpdate = Omit<EndpointOptions, 'role' | 'replayStore'>;
+/**
+ * What may change at a rotation step: the secrets, and anything else but role, store and
+ * clock. A new `windowMs` is accepted only up to the store's retention (else the step is
+ * refused with ERR_WA_CONFIG and nothing changes).
+ */
+export type RotationUpdate = Omit<EndpointOptions, 'role' | 'replayStore' | 'clock'>;
 
 export class RotatingEndpoint {
   readonly role: Role;
   /** Shared by every endpoint this object creates. */
   readonly replayStore: ReplayStore;
+  readonly #clock: Clock;
   #options: EndpointOptions;
   #current: Endpoint;
 
   private constructor(options: EndpointOptions, endpoint: Endpoint) {
     this.role = options.role;
     this.replayStore = options.replayStore!;
+    this.#clock = options.clock!;
     this.#options = options;
     this.#current = endpoint;
   }
 
-  /** Creates the first endpoint; without `replayStore`, one `MemoryReplayStore` serves them all. */
+  /**
+   * Creates the first endpoint; without `replayStore`, one `MemoryReplayStore` (retaining
+   * nonces for the window) serves them all. Every endpoint it creates reads one clock that
+   * never moves backwards, so a rotation after the host clock stepped back starts no earlier
+   * than the last endpoint stopped.
+   */
   static async create(options: EndpointOptions): Promise<RotatingEndpoint> {
-    const rememberedSince = (options.clock ?? Date.now)(); // on the endpoint's clock, as the verifier's own store
-    const withStore = { ...options, replayStore: options.replayStore ?? new MemoryReplayStore({ rememberedSince }) };
+    const clock = monotonic(options.clock ?? Date.now);
+    const rememberedSince = clock(); // on the endpoint's clock, as the verifier's own store
+    const retentionMs = options.windowMs ?? DEFAULT_WINDOW_MS;
+    const replayStore = options.replayStore ?? new MemoryReplayStore({ rememberedSince, retentionMs });
+    const withStore = { ...options, clock, replayStore };
     return new RotatingEndpoint(withStore, await createEndpoint(withStore));
   }
 
@@ -71,10 +87,15 @@ export class RotatingEndpoint {
    * endpoint they started with. If the new options are invalid, this rejects and nothing changes.
    */
   async update(update: RotationUpdate): Promise<void> {
-    const next: EndpointOptions = { ...this.#options, ...update, role: this.role, replayStore: this.replayStore };
+    const fixed = { role: this.role, replayStore: this.replayStore, clock: this.#clock };
+    const next: EndpointOptions = { ...this.#options, ...update, ...fixed };
     const endpoint = await createEndpoint(next);
     this.#options = next;
     this.#current = endpoint;
+  }
+
+  newRequestId(): string {
+    return this.#current.newRequestId();
   }
 
   seal(payload: unknown, options?: SealOptions): Uint8Array {
@@ -104,4 +125,14 @@ export class RotatingEndpoint {
   [inspect.custom](): string {
     return this.toString();
   }
+}
+
+/** `clock`, never earlier than a previous reading. */
+function monotonic(clock: Clock): Clock {
+  let latest = -Infinity;
+  return () => {
+    const reading = clock();
+    if (reading > latest) latest = reading;
+    return latest;
+  };
 }

@@ -3,19 +3,25 @@
  *
  * - Expiry by time bucket, never by scanning entries: an entry goes into the bucket of its
  *   expiry time, and a bucket is dropped whole once the clock has passed its end.
- * - One probe per lookup: the bucket follows from `expiresAt`, which follows from the
- *   envelope's authenticated timestamp, so a replay always lands in the bucket of its original.
+ * - One probe per lookup: the bucket follows from the envelope's authenticated timestamp plus
+ *   the store's retention, so a replay always lands in the bucket of its original.
+ * - It vouches only within its retention, by its own clock: the latest `now` it was given.
+ *   A nonce whose retention has ended by that clock is refused as ERR_WA_EXPIRED, even when
+ *   the verifier asking (a new one after a rotation, one whose clock stepped back) would still
+ *   call it fresh: its bucket may already be gone.
  * - A hard cap on live entries: at the cap it throws ERR_WA_REPLAY_CACHE_FULL instead of
  *   forgetting nonces (forgetting would reopen the door to replays).
  * - Empty at start: `rememberedSince` makes the verifier refuse envelopes sealed before the
- *   store existed, so a restart does not reopen the window for replays.
+ *   store existed, so a restart does not reopen the window for replays. It cannot see a clock
+ *   that stepped back across a restart: `startupHoldMs` covers that (README › Security model).
  * - Compact: a slot is the nonce's first 16 bytes (4 × u32) in an open-addressing table kept
  *   at most half full, so a live entry costs 32–64 bytes.
  */
 import { randomInt } from 'node:crypto';
+import { DEFAULT_WINDOW_MS } from '../defaults.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
 import type { ReplayStore } from './store.js';
-import { positiveInteger } from '../options.js';
+import { nonNegativeInteger, positiveInteger } from '../options.js';
 
 export interface MemoryReplayStoreOptions {
   /**
@@ -25,6 +31,19 @@ export interface MemoryReplayStoreOptions {
   maxEntries?: number;
   /** Width of a time bucket in ms. Default 1000. Smaller frees memory sooner, costs more tables. */
   bucketMs?: number;
+  /**
+   * How long a nonce is remembered after its envelope's timestamp, in ms. Default 10,000 (the
+   * default window). Every verifier sharing this store needs a window no longer than this.
+   */
+  retentionMs?: number;
+  /**
+   * Refuse envelopes sealed before `rememberedSince + startupHoldMs` (ERR_WA_EXPIRED). Default
+   * 0. A process that restarts after its host clock stepped back by S ms cannot tell which
+   * envelopes its previous life accepted in the last S + skew ms; a hold of at least the
+   * largest step you expect plus the verifier's skew closes that, at the price of refusing
+   * every envelope for that long after each start.
+   */
+  startupHoldMs?: number;
   /**
    * From when this store vouches for every nonce (ms since the epoch, on the verifier's clock).
    * Default: now, by `Date.now`. Only a store restored from elsewhere, or a debugging tool,
@@ -44,6 +63,7 @@ export interface MemoryReplayStoreStats {
 
 export const DEFAULT_MAX_ENTRIES = 2 ** 22;
 export const DEFAULT_BUCKET_MS = 1000;
+export const DEFAULT_RETENTION_MS = DEFAULT_WINDOW_MS;
 
 const WORDS_PER_SLOT = 4; // 16 bytes of nonce
 const INITIAL_SLOTS = 1024;
@@ -94,14 +114,18 @@ class NonceTable {
 export class MemoryReplayStore implements ReplayStore {
   readonly maxEntries: number;
   readonly bucketMs: number;
+  readonly retentionMs: number;
   /**
-   * When this store was created. It starts empty, so it cannot vouch for envelopes sealed
-   * before: after a restart, a replay of an envelope the previous process accepted is refused.
+   * When this store was created (plus `startupHoldMs`). It starts empty, so it cannot vouch for
+   * envelopes sealed before: after a restart, a replay of an envelope the previous process
+   * accepted is refused.
    */
   readonly rememberedSince: number;
   readonly #buckets = new Map<number, NonceTable>();
   #entries = 0;
   #sweptUpTo = -Infinity;
+  /** The store's clock: the latest `now` it was given. Buckets are dropped by it. */
+  #latest = -Infinity;
   // Per-process random seeds, so a peer cannot choose nonces that collide in our tables.
   readonly #seed0 = randomInt(0x7fffffff) | 1;
   readonly #seed1 = randomInt(0x7fffffff);
@@ -109,11 +133,18 @@ export class MemoryReplayStore implements ReplayStore {
   constructor(options: MemoryReplayStoreOptions = {}) {
     this.maxEntries = positiveInteger(options.maxEntries ?? DEFAULT_MAX_ENTRIES, 'maxEntries');
     this.bucketMs = positiveInteger(options.bucketMs ?? DEFAULT_BUCKET_MS, 'bucketMs');
-    this.rememberedSince = options.rememberedSince ?? Date.now();
+    this.retentionMs = positiveInteger(options.retentionMs ?? DEFAULT_RETENTION_MS, 'retentionMs');
+    const hold = nonNegativeInteger(options.startupHoldMs ?? 0, 'startupHoldMs');
+    this.rememberedSince = (options.rememberedSince ?? Date.now()) + hold;
   }
 
-  recordIfAbsent(nonce: Uint8Array, expiresAt: number, now: number): boolean {
-    this.#sweep(now);
+  /** `scope` is not needed: one process serves one deployment, and nonces are random. */
+  recordIfAbsent(nonce: Uint8Array, timestamp: number, now: number): boolean {
+    if (now > this.#latest) this.#latest = now;
+    const expiresAt = timestamp + this.retentionMs;
+    // Its bucket may be gone: only a nonce still within retention can be vouched for.
+    if (expiresAt < this.#latest) throw new WaTransportError(ErrorCode.EXPIRED);
+    this.#sweep(this.#latest);
     let w0 = (nonce[0]! | (nonce[1]! << 8) | (nonce[2]! << 16) | (nonce[3]! << 24)) >>> 0;
     const w1 = (nonce[4]! | (nonce[5]! << 8) | (nonce[6]! << 16) | (nonce[7]! << 24)) >>> 0;
     const w2 = (nonce[8]! | (nonce[9]! << 8) | (nonce[10]! << 16) | (nonce[11]! << 24)) >>> 0;

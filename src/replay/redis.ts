@@ -2,24 +2,34 @@
  * The shared replay store: nonces recorded in Redis, so that several CoreApp nodes behind one
  * WebApp refuse an envelope that any one of them has already accepted.
  *
- * - Atomic record-if-absent: `SET key 1 PX ttl NX` (https://redis.io/docs/latest/commands/set/).
- *   Redis answers `OK` to exactly one of any number of racing writers and `nil` to the rest.
- * - Short keys: prefix + the nonce's first 16 bytes in base64url (22 characters). 128 random
- *   bits make a collision between honest nonces negligible (the in-memory store keys the same
- *   16 bytes), and only authenticated nonces ever reach the store.
+ * - Atomic record-if-absent, on Redis's clock: a small script per nonce reads `TIME`, refuses
+ *   a nonce whose retention (timestamp + retentionMs) has already ended, else runs
+ *   `SET key 1 PXAT timestamp+retentionMs NX` (https://redis.io/docs/latest/commands/set/).
+ *   Keys die on Redis's clock, and the refusal reads that same clock, so no node's clock (one
+ *   that stepped back, a restarted one, one with a longer window) can see a forgotten nonce
+ *   as fresh. Redis answers `1` to exactly one of any number of racing writers.
+ * - Scoped keys: prefix + the envelope's key id + the nonce's first 16 bytes in base64url.
+ *   Deployments with different secrets sharing one Redis never touch each other's nonces.
  * - Few round trips: calls made while the event loop runs one phase are sent as one pipeline,
  *   on the next `setImmediate`, so N concurrent opens cost one write and one read on the socket.
  * - Fail closed: a call that Redis does not answer in time, or answers with an error, rejects
- *   with ERR_WA_REPLAY_STORE_UNAVAILABLE; nothing is answered `true` unless Redis said `OK`.
- * - Restarts: a Redis that restarted (or failed over to a replica) may have lost recent nonces.
- *   The store reads `INFO server` on every new connection and, while the server is younger
- *   than `restartHoldMs` (or its run_id changed), refuses every `OK` answer: a nonce it has
- *   forgotten would otherwise be accepted a second time.
+ *   with ERR_WA_REPLAY_STORE_UNAVAILABLE; nothing is answered `true` unless Redis said `1`.
+ * - A Redis that forgets is detected, and then refused for `restartHoldMs` (every key it may
+ *   have lost has expired by then):
+ *   - a restart or failover: `INFO server` (uptime, run_id) on every new connection;
+ *   - lost keys without a restart (FLUSHDB, a DEL of everything, eviction): a canary key
+ *     without TTL holds a generation id, read with every pipeline; a missing or changed
+ *     generation means the keys around it may be gone too. `evicted_keys` rising says so too;
+ *   - eviction allowed at all: `maxmemory-policy` must be `noeviction` (checked on connect and
+ *     every few seconds); anything else is refused with an error naming the setting.
+ *   Not detected: someone deleting single nonce keys between canary checks. Write access to
+ *   this Redis is the power to replay (README › Security model).
  */
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../defaults.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
-import { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../verifier.js';
 import type { ReplayStore } from './store.js';
 import { nonNegativeInteger, positiveInteger } from '../options.js';
 
@@ -30,19 +40,39 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 1000;
 /** Longest wait in `createRedisReplayStore` for the first connection. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 /**
- * Extra lifetime of a key beyond the envelope's expiry. The expiry is computed on the recording
- * node's clock; a node whose clock runs d ms behind still accepts the envelope for d ms after
- * the key would otherwise vanish. NTP-disciplined hosts agree within milliseconds; 1 s is ample.
+ * Retention beyond the default window: retention is counted on Redis's clock, the window on
+ * each node's; a node whose clock runs d ms behind Redis's would see envelopes refused for the
+ * last d ms of their window. NTP-disciplined hosts agree within milliseconds; 1 s is ample.
  */
-export const DEFAULT_TTL_MARGIN_MS = 1000;
-/** The longest a key lives with the default window and skew: expiry is at most now + skew + window. */
-export const DEFAULT_RESTART_HOLD_MS = DEFAULT_WINDOW_MS + DEFAULT_MAX_SKEW_MS + DEFAULT_TTL_MARGIN_MS;
+export const DEFAULT_CLOCK_MARGIN_MS = 1000;
+export const DEFAULT_RETENTION_MS = DEFAULT_WINDOW_MS + DEFAULT_CLOCK_MARGIN_MS;
+/**
+ * The longest a key lives: retention, counted from a timestamp that may lie up to the skew
+ * ahead of the recording node's clock.
+ */
+export const DEFAULT_RESTART_HOLD_MS = DEFAULT_RETENTION_MS + DEFAULT_MAX_SKEW_MS;
+/** How often `INFO` is read again on a live connection (policy and eviction checks). */
+const INFO_INTERVAL_MS = 5000;
 
+/** The key of a pending item that records nothing: `checked()` waiting for one round of checks. */
+const PROBE = '';
 /** Bytes of the nonce that make the key (as in MemoryReplayStore). */
 const KEY_NONCE_BYTES = 16;
 /** Reconnect quickly but not in a busy loop: 100 ms, 200 ms, … capped at 1 s. */
 const RECONNECT_STEP_MS = 100;
 const RECONNECT_MAX_MS = 1000;
+
+/** Record-if-absent on Redis's clock. Returns 1 (recorded), 0 (already there), -1 (retention over). */
+const RECORD_SCRIPT = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if tonumber(ARGV[1]) <= now then return -1 end
+if redis.call('SET', KEYS[1], '1', 'PXAT', ARGV[1], 'NX') then return 1 end
+return 0`;
+/** The canary: the generation id it holds, or "+" and the one it just created. */
+const CANARY_SCRIPT = `local g = redis.call('GET', KEYS[1])
+if g then return g end
+redis.call('SET', KEYS[1], ARGV[1])
+return '+' .. ARGV[1]`;
 
 export interface RedisReplayStoreOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…`. Default `redis://127.0.0.1:6379`. Ignored with `client`. */
@@ -53,16 +83,24 @@ export interface RedisReplayStoreOptions {
    * disconnected rather than wait out `commandTimeoutMs`. Redis Cluster is not supported.
    */
   client?: Redis;
-  /** Prepended to every key. Default `wa:n:`. Give each deployment (each secret) its own. */
+  /**
+   * Prepended to every key. Default `wa:n:`. Keys are scoped by the envelope's key id under
+   * it, so deployments with different secrets never collide; a prefix of your own separates
+   * anything else (tests, environments).
+   */
   keyPrefix?: string;
   /** Longest wait for Redis to answer a batch, in ms; then the batch fails closed. Default 1000. */
   commandTimeoutMs?: number;
-  /** Extra key lifetime beyond the envelope's expiry, in ms: your worst clock difference between nodes. Default 1000. */
-  ttlMarginMs?: number;
   /**
-   * How long after a Redis (re)start or failover to refuse, in ms: the longest a key lives
-   * (window + skew + ttlMarginMs). Default 21,000, for the default window and skew. 0 turns the
-   * check off (and sends no INFO): only for a Redis whose data survives restarts.
+   * How long a nonce is remembered after its envelope's timestamp, in ms (on Redis's clock).
+   * Default 11,000: the default window plus 1 s of clock difference between nodes and Redis.
+   * Every verifier using the store needs a window no longer than this.
+   */
+  retentionMs?: number;
+  /**
+   * How long to refuse after Redis restarted, failed over or lost keys, in ms: the longest a
+   * key lives (retentionMs + the verifiers' skew). Default 21,000. 0 turns the restart, canary
+   * and eviction checks off (and sends no INFO): only for a Redis whose data never goes away.
    */
   restartHoldMs?: number;
   /** Told of every change between available and unavailable. Default silent. */
@@ -72,7 +110,7 @@ export interface RedisReplayStoreOptions {
 export interface RedisReplayStoreStats {
   /** Pipelines sent to Redis: one round trip each. */
   readonly roundTrips: number;
-  /** SET commands sent. */
+  /** Record commands sent. */
   readonly commands: number;
   /** Calls waiting for the next pipeline. */
   readonly pending: number;
@@ -82,21 +120,31 @@ export interface RedisReplayStoreStats {
 
 interface Pending {
   readonly key: string;
-  readonly ttlMs: number;
+  readonly expireAt: number;
   readonly resolve: (fresh: boolean) => void;
   readonly reject: (error: unknown) => void;
 }
 
 type PipelineResult = [error: Error | null, result: unknown][] | null;
 
+/** What one pipeline asks besides the records, in this order. */
+interface Checks {
+  readonly info: boolean;
+  readonly loadScript: boolean;
+  readonly canary: boolean;
+}
+
 export class RedisReplayStore implements ReplayStore {
   readonly keyPrefix: string;
   readonly commandTimeoutMs: number;
-  readonly ttlMarginMs: number;
+  readonly retentionMs: number;
   readonly restartHoldMs: number;
   readonly #client: Redis;
   readonly #owned: boolean;
   readonly #logger: Logger;
+  readonly #canaryKey: string;
+  /** The generation this store writes if it finds no canary. */
+  readonly #candidate = randomBytes(8).toString('hex');
   #pending: Pending[] = [];
   #scheduled: NodeJS.Immediate | undefined;
   #closed = false;
@@ -104,14 +152,22 @@ export class RedisReplayStore implements ReplayStore {
   /** Incremented on every new connection: a batch answered on another connection is suspect. */
   #epoch = 0;
   #serverCheckNeeded: boolean;
+  #scriptLoadNeeded = true;
+  #recordSha: string | undefined;
+  #lastInfoAt = -Infinity;
   #runId: string | undefined;
-  /** performance.now() until which `OK` answers are refused (Redis may have lost keys). */
+  #generation: string | undefined;
+  #evictedKeys: number | undefined;
+  /** Set while Redis may evict keys: every record is refused until the setting is fixed. */
+  #misconfigured: WaTransportError | undefined;
+  /** performance.now() until which `1` answers are refused (Redis may have lost keys). */
   #holdUntil = 0;
   #roundTrips = 0;
   #commands = 0;
   readonly #onReady = (): void => {
     this.#epoch++;
     this.#serverCheckNeeded = this.restartHoldMs > 0;
+    this.#scriptLoadNeeded = true;
   };
   readonly #onClose = (): void => this.#setAvailable(false, 'connection closed');
   readonly #onError = (error: unknown): void => this.#setAvailable(false, reasonOf(error));
@@ -119,9 +175,13 @@ export class RedisReplayStore implements ReplayStore {
   constructor(options: RedisReplayStoreOptions = {}) {
     this.keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
     if (typeof this.keyPrefix !== 'string') throw new WaTransportError(ErrorCode.CONFIG, 'keyPrefix must be a string');
+    this.#canaryKey = `${this.keyPrefix}canary`;
     this.commandTimeoutMs = positiveInteger(options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, 'commandTimeoutMs');
-    this.ttlMarginMs = nonNegativeInteger(options.ttlMarginMs ?? DEFAULT_TTL_MARGIN_MS, 'ttlMarginMs');
+    this.retentionMs = positiveInteger(options.retentionMs ?? DEFAULT_RETENTION_MS, 'retentionMs');
     this.restartHoldMs = nonNegativeInteger(options.restartHoldMs ?? DEFAULT_RESTART_HOLD_MS, 'restartHoldMs');
+    if ('ttlMarginMs' in options) {
+      throw new WaTransportError(ErrorCode.CONFIG, 'ttlMarginMs is gone: set retentionMs (window + your clock margin)');
+    }
     this.#serverCheckNeeded = this.restartHoldMs > 0;
     this.#logger = options.logger ?? silentLogger;
     if (options.client !== undefined) {
@@ -145,19 +205,18 @@ export class RedisReplayStore implements ReplayStore {
     this.#client.on('error', this.#onError);
   }
 
-  recordIfAbsent(nonce: Uint8Array, expiresAt: number, now: number): Promise<boolean> {
+  recordIfAbsent(nonce: Uint8Array, timestamp: number, _now: number, scope: string): Promise<boolean> {
     if (this.#closed) return Promise.reject(unavailable('store is closed'));
     if (nonce.length < KEY_NONCE_BYTES) {
       return Promise.reject(new WaTransportError(ErrorCode.CONFIG, `nonce must have at least ${KEY_NONCE_BYTES} bytes`));
     }
-    // PX counts from when Redis runs the SET, which is after `now`: the key never dies early.
-    const ttlMs = Math.max(1, Math.ceil(expiresAt - now) + this.ttlMarginMs);
-    if (!Number.isSafeInteger(ttlMs)) {
-      return Promise.reject(new WaTransportError(ErrorCode.CONFIG, 'expiresAt and now must be finite'));
+    const expireAt = timestamp + this.retentionMs;
+    if (!Number.isSafeInteger(expireAt) || typeof scope !== 'string') {
+      return Promise.reject(new WaTransportError(ErrorCode.CONFIG, 'timestamp must be a whole number and scope a string'));
     }
-    const key = this.keyPrefix + Buffer.from(nonce.buffer, nonce.byteOffset, KEY_NONCE_BYTES).toString('base64url');
+    const key = `${this.keyPrefix}${scope}:${Buffer.from(nonce.buffer, nonce.byteOffset, KEY_NONCE_BYTES).toString('base64url')}`;
     return new Promise<boolean>((resolve, reject) => {
-      this.#pending.push({ key, ttlMs, resolve, reject });
+      this.#pending.push({ key, expireAt, resolve, reject });
       this.#scheduled ??= setImmediate(() => this.#flush());
     });
   }
@@ -193,6 +252,31 @@ export class RedisReplayStore implements ReplayStore {
     });
   }
 
+  /**
+   * Connects and runs the checks a record would run (server, eviction policy, canary), for a
+   * readiness probe or a start-up check. Rejects with ERR_WA_CONFIG when Redis may evict keys,
+   * ERR_WA_REPLAY_STORE_UNAVAILABLE when it cannot be used now (including during a hold).
+   */
+  async ready(timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<void> {
+    await this.checked(timeoutMs);
+    const refusal = this.#refusal();
+    if (refusal !== undefined) throw refusal;
+  }
+
+  /**
+   * `connected`, then one round of the checks (server, eviction policy, canary). Rejects with
+   * ERR_WA_CONFIG when Redis may evict keys; resolves during a hold (which ends by itself).
+   */
+  async checked(timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<void> {
+    await this.connected(timeoutMs);
+    this.#lastInfoAt = -Infinity; // read the settings now, not from a few seconds ago
+    await new Promise<void>((resolve, reject) => {
+      this.#pending.push({ key: PROBE, expireAt: 0, resolve: () => resolve(), reject });
+      this.#scheduled ??= setImmediate(() => this.#flush());
+    });
+    if (this.#misconfigured !== undefined) throw this.#misconfigured;
+  }
+
   /** Fails whatever still waits and, for a client the store created, closes the connection. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -218,89 +302,180 @@ export class RedisReplayStore implements ReplayStore {
   /** Sends everything pending as one pipeline: one round trip however many calls wait. */
   #flush(): void {
     this.#scheduled = undefined;
-    const batch = this.#pending;
+    const all = this.#pending;
     this.#pending = [];
-    if (batch.length === 0 || this.#closed) return;
+    if (all.length === 0 || this.#closed) return;
     if (this.#owned && this.#client.status !== 'ready') {
       this.#setAvailable(false, 'not connected');
-      return failAll(batch, unavailable('not connected'));
+      return failAll(all, unavailable('not connected'));
     }
-    const check = this.#serverCheckNeeded;
+    const probes = all.filter((item) => item.key === PROBE);
+    const batch = probes.length === 0 ? all : all.filter((item) => item.key !== PROBE);
+    const checking = this.restartHoldMs > 0;
+    const now = performance.now();
+    const checks: Checks = {
+      info: checking && (this.#serverCheckNeeded || now - this.#lastInfoAt >= INFO_INTERVAL_MS),
+      loadScript: this.#scriptLoadNeeded || this.#recordSha === undefined,
+      canary: checking,
+    };
+    // Refused before anything is written: a record written and then refused would read as
+    // "seen" when the request is retried, and a retry carrying the same request id would be lost.
+    const refusal = checks.info ? undefined : this.#refusal();
+    if (refusal !== undefined && probes.length === 0) {
+      this.#setAvailable(false, refusal.message);
+      return failAll(all, refusal);
+    }
     const epoch = this.#epoch;
     const pipeline = this.#client.pipeline();
-    if (check) pipeline.info('server');
-    for (const { key, ttlMs } of batch) pipeline.set(key, '1', 'PX', ttlMs, 'NX');
+    if (checks.info) pipeline.info('server').info('memory').info('stats');
+    if (checks.loadScript) pipeline.script('LOAD', RECORD_SCRIPT);
+    if (checks.canary) pipeline.eval(CANARY_SCRIPT, 1, this.#canaryKey, this.#candidate);
+    const sha = this.#recordSha!;
+    for (const { key, expireAt } of batch) {
+      if (checks.loadScript) pipeline.eval(RECORD_SCRIPT, 1, key, expireAt);
+      else pipeline.evalsha(sha, 1, key, expireAt);
+    }
     this.#roundTrips++;
     this.#commands += batch.length;
     withTimeout(pipeline.exec(), this.commandTimeoutMs).then(
-      (results) => this.#settle(batch, results, check, epoch),
+      (results) => {
+        const ok = this.#settle(batch, results, checks, epoch);
+        for (const probe of probes) {
+          if (ok) probe.resolve(true);
+          else probe.reject(unavailable('checks failed'));
+        }
+      },
       (error: unknown) => {
         const timedOut = error instanceof TimeoutError;
         this.#setAvailable(false, timedOut ? 'command timed out' : reasonOf(error));
-        failAll(batch, unavailable(timedOut ? 'timed out' : 'command failed', error));
+        failAll(all, unavailable(timedOut ? 'timed out' : 'command failed', error));
       },
     );
   }
 
-  #settle(batch: Pending[], results: PipelineResult, check: boolean, epoch: number): void {
-    if (results === null || results.length !== batch.length + (check ? 1 : 0)) {
+  /** Settles every record of the batch; false when the checks themselves failed. */
+  #settle(batch: Pending[], results: PipelineResult, checks: Checks, epoch: number): boolean {
+    const extra = (checks.info ? 3 : 0) + (checks.loadScript ? 1 : 0) + (checks.canary ? 1 : 0);
+    if (results === null || results.length !== batch.length + extra) {
       this.#setAvailable(false, 'unexpected reply');
-      return failAll(batch, unavailable('unexpected reply'));
+      failAll(batch, unavailable('unexpected reply'));
+      return false;
     }
-    if (check) {
-      const [error, info] = results[0]!;
-      if (error !== null) {
-        this.#setAvailable(false, reasonOf(error));
-        return failAll(batch, unavailable('command failed', error));
-      }
-      this.#checkServer(String(info));
+    let at = 0;
+    const next = (): [Error | null, unknown] => results[at++]!;
+    let failure: string | undefined;
+    const fail = (error: Error): false => {
+      failure = reasonOf(error);
+      this.#setAvailable(false, failure);
+      failAll(batch, unavailable('command failed', error));
+      return false;
+    };
+    if (checks.info) {
+      const replies = [next(), next(), next()];
+      const error = replies.find(([e]) => e !== null)?.[0];
+      if (error) return fail(error);
+      this.#checkServer(String(replies[0]![1]), String(replies[1]![1]), String(replies[2]![1]));
+      this.#lastInfoAt = performance.now();
       if (epoch === this.#epoch) this.#serverCheckNeeded = false;
     }
+    if (checks.loadScript) {
+      const [error, sha] = next();
+      if (error !== null) return fail(error);
+      this.#recordSha = String(sha);
+      if (epoch === this.#epoch) this.#scriptLoadNeeded = false;
+    }
+    if (checks.canary) {
+      const [error, reply] = next();
+      if (error !== null) return fail(error);
+      this.#checkCanary(String(reply));
+    }
     // Answered over a connection opened after this batch was sent: by a server we may not
-    // have checked yet. Its `OK`s cannot be trusted; its `nil`s still mean "seen".
-    const suspect = epoch !== this.#epoch && !check;
-    const holding = performance.now() < this.#holdUntil;
-    let failure: string | undefined;
+    // have checked yet. Its `1`s cannot be trusted; its `0`s still mean "seen".
+    const suspect = epoch !== this.#epoch && !checks.info;
+    const refusal = this.#refusal() ?? (suspect ? unavailable('reconnected during the call') : undefined);
+    const written: string[] = [];
     for (let i = 0; i < batch.length; i++) {
       const item = batch[i]!;
-      const [error, reply] = results[i + (check ? 1 : 0)]!;
+      const [error, reply] = next();
       if (error !== null) {
         failure = reasonOf(error);
+        if (/NOSCRIPT/.test(failure)) this.#scriptLoadNeeded = true;
         item.reject(unavailable('command failed', error));
-      } else if (reply === null) {
+      } else if (reply === 0) {
         item.resolve(false);
-      } else if (reply !== 'OK') {
+      } else if (reply === -1) {
+        item.reject(new WaTransportError(ErrorCode.EXPIRED));
+      } else if (reply !== 1) {
         failure = 'unexpected reply';
         item.reject(unavailable(failure));
-      } else if (holding) {
-        failure = 'redis restarted recently and may have lost nonces';
-        item.reject(unavailable('restarted recently'));
-      } else if (suspect) {
-        failure = 'reconnected during the call';
-        item.reject(unavailable(failure));
+      } else if (refusal !== undefined) {
+        failure = refusal.message;
+        written.push(item.key);
+        item.reject(refusal);
       } else {
         item.resolve(true);
       }
     }
-    this.#setAvailable(failure === undefined, failure);
+    // Records written but refused are taken back, so a retry is not mistaken for a replay.
+    if (written.length > 0) this.#client.del(...written).catch(() => {});
+    const reason = failure ?? this.#refusal()?.message;
+    this.#setAvailable(reason === undefined, reason);
+    return true;
   }
 
-  /** Starts a hold when the server is younger than restartHoldMs or is not the one seen before. */
-  #checkServer(info: string): void {
-    const runId = /^run_id:(\w+)/m.exec(info)?.[1];
-    const uptimeSeconds = Number(/^uptime_in_seconds:(\d+)/m.exec(info)?.[1]);
+  /** Why records are refused now, if they are: Redis may evict, or may have lost keys. */
+  #refusal(): WaTransportError | undefined {
+    if (this.#misconfigured !== undefined) return this.#misconfigured;
+    if (performance.now() < this.#holdUntil) return unavailable('redis may have lost nonces recently (holding)');
+    return undefined;
+  }
+
+  /** Restart, eviction policy and evictions, from `INFO server`, `INFO memory` and `INFO stats`. */
+  #checkServer(server: string, memory: string, stats: string): void {
+    const runId = field(server, 'run_id');
+    const uptimeSeconds = Number(field(server, 'uptime_in_seconds'));
     // Uptime is whole seconds, rounded down: the hold it gives is never too short.
     let holdMs = Number.isFinite(uptimeSeconds) ? this.restartHoldMs - uptimeSeconds * 1000 : this.restartHoldMs;
     if (runId === undefined || (this.#runId !== undefined && runId !== this.#runId)) holdMs = this.restartHoldMs;
     if (runId !== undefined) this.#runId = runId;
-    if (holdMs <= 0) return;
+    if (holdMs > 0) this.#hold(holdMs, 'redis restarted or failed over recently and may have lost nonces');
+
+    const policy = field(memory, 'maxmemory_policy');
+    if (policy !== 'noeviction') {
+      const detail = `Redis maxmemory-policy is ${policy ?? 'unknown'}: it may evict nonces, and an evicted nonce can be replayed. Set maxmemory-policy noeviction (redis.conf, or CONFIG SET maxmemory-policy noeviction)`;
+      if (this.#misconfigured === undefined) {
+        this.#logger.warn({ event: 'wa_transport.replay_store.eviction_policy', store: 'redis', policy }, detail);
+      }
+      this.#misconfigured = new WaTransportError(ErrorCode.CONFIG, detail);
+    } else if (this.#misconfigured !== undefined) {
+      this.#misconfigured = undefined;
+      // Whatever it evicted while the policy allowed it is covered by a hold.
+      this.#hold(this.restartHoldMs, 'redis allowed eviction until now and may have lost nonces');
+    }
+
+    const evicted = Number(field(stats, 'evicted_keys'));
+    if (Number.isFinite(evicted)) {
+      if (this.#evictedKeys !== undefined && evicted > this.#evictedKeys) {
+        this.#hold(this.restartHoldMs, 'redis evicted keys and may have lost nonces');
+      }
+      this.#evictedKeys = evicted;
+    }
+  }
+
+  /** A canary gone or replaced means the keys around it may be gone too. */
+  #checkCanary(reply: string): void {
+    const generation = reply.startsWith('+') ? reply.slice(1) : reply;
+    if (this.#generation !== undefined && generation !== this.#generation) {
+      this.#hold(this.restartHoldMs, 'redis lost its keys (the canary key changed) and may have lost nonces');
+    }
+    this.#generation = generation;
+  }
+
+  #hold(holdMs: number, why: string): void {
     const until = performance.now() + holdMs;
     if (until <= this.#holdUntil) return;
     this.#holdUntil = until;
-    this.#logger.warn(
-      { event: 'wa_transport.replay_store.hold', store: 'redis', holdMs },
-      'redis restarted or failed over recently and may have lost nonces: refusing until they would have expired',
-    );
+    this.#logger.warn({ event: 'wa_transport.replay_store.hold', store: 'redis', holdMs }, `${why}: refusing until they would have expired`);
   }
 
   #setAvailable(available: boolean, reason?: string): void {
@@ -328,7 +503,7 @@ export async function createRedisReplayStore(
   const { connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, ...storeOptions } = options;
   const store = new RedisReplayStore(storeOptions);
   try {
-    await store.connected(connectTimeoutMs);
+    await store.checked(connectTimeoutMs);
   } catch (error) {
     await store.close();
     throw error;
@@ -344,6 +519,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new TimeoutError('timed out')), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A field of an `INFO` section, e.g. `run_id`. */
+function field(info: string, name: string): string | undefined {
+  return new RegExp(`^${name}:(\\S+)`, 'm').exec(info)?.[1];
 }
 
 function failAll(batch: readonly Pending[], error: WaTransportError): void {

@@ -23,14 +23,16 @@ import type { ReplayStore } from './store.js';
 /**
  * - `reject` (default): fail closed, ERR_WA_REPLAY_STORE_UNAVAILABLE.
  * - `local`: accept what this node has not seen. Weaker: during the outage, and for one window
- *   after it, an envelope accepted by one node can be replayed once to each other node.
+ *   after it, an envelope accepted by one node can be replayed once to each other node. The
+ *   local store still refuses what it cannot vouch for: envelopes sealed before it started
+ *   (a node restarted during the outage does not accept replays of its previous life).
  */
 export type UnavailablePolicy = 'reject' | 'local';
 
 export interface TieredReplayStoreOptions {
   /** The shared store, e.g. a `RedisReplayStore`. The caller closes it. */
   shared: ReplayStore;
-  /** This process's level. Default: a new `MemoryReplayStore`. */
+  /** This process's level. Default: a new `MemoryReplayStore` with the shared store's retention. */
   local?: MemoryReplayStore;
   /** What to answer when the shared store cannot be asked. Default `reject`. */
   onUnavailable?: UnavailablePolicy;
@@ -40,6 +42,8 @@ export interface TieredReplayStoreOptions {
 
 export class TieredReplayStore implements ReplayStore {
   readonly onUnavailable: UnavailablePolicy;
+  /** The shorter of the two levels' retentions: the local level refuses what it has forgotten. */
+  readonly retentionMs: number;
   readonly #shared: ReplayStore;
   readonly #local: MemoryReplayStore;
   readonly #logger: Logger;
@@ -47,24 +51,28 @@ export class TieredReplayStore implements ReplayStore {
 
   constructor(options: TieredReplayStoreOptions) {
     this.#shared = options.shared;
-    this.#local = options.local ?? new MemoryReplayStore();
+    this.#local = options.local ?? new MemoryReplayStore({ retentionMs: options.shared.retentionMs });
     this.onUnavailable = options.onUnavailable ?? 'reject';
     this.#logger = options.logger ?? silentLogger;
+    this.retentionMs = Math.min(this.#shared.retentionMs, this.#local.retentionMs);
   }
 
-  recordIfAbsent(nonce: Uint8Array, expiresAt: number, now: number): boolean | Promise<boolean> {
+  recordIfAbsent(nonce: Uint8Array, timestamp: number, now: number, scope: string): boolean | Promise<boolean> {
     // Local hit: this node has passed the nonce to the shared store before. Refuse at once.
-    if (!this.#local.recordIfAbsent(nonce, expiresAt, now)) return false;
-    return this.#askShared(nonce, expiresAt, now);
+    if (!this.#local.recordIfAbsent(nonce, timestamp, now)) return false;
+    return this.#askShared(nonce, timestamp, now, scope);
   }
 
-  async #askShared(nonce: Uint8Array, expiresAt: number, now: number): Promise<boolean> {
+  async #askShared(nonce: Uint8Array, timestamp: number, now: number, scope: string): Promise<boolean> {
     let fresh: boolean;
     try {
-      fresh = await this.#shared.recordIfAbsent(nonce, expiresAt, now);
+      fresh = await this.#shared.recordIfAbsent(nonce, timestamp, now, scope);
     } catch (error) {
       const cannotAsk = !isWaTransportError(error) || error.code === ErrorCode.REPLAY_STORE_UNAVAILABLE;
       if (this.onUnavailable !== 'local' || !cannotAsk) throw error;
+      // Alone, the local level vouches only for what this process could have seen: nothing
+      // sealed before it started (a restart during the outage must not forget the past).
+      if (timestamp < this.#local.rememberedSince) throw error;
       this.#setDegraded(true);
       return true; // the local store had not seen it, and now has it
     }

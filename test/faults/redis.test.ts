@@ -81,14 +81,14 @@ describe('Redis frozen, killed and restarted mid-traffic', () => {
     await redis.start();
     const windowMs = 1500;
     const maxSkewMs = 200;
-    const ttlMarginMs = 100;
+    const retentionMs = windowMs + 100;
     const options = {
       url: redis.url,
       keyPrefix: 'wa:faults:',
       commandTimeoutMs: 150,
-      ttlMarginMs,
-      // The hold covers the longest a key lives: window + skew + margin.
-      restartHoldMs: windowMs + maxSkewMs + ttlMarginMs,
+      retentionMs,
+      // The hold covers the longest a key lives: retention + skew.
+      restartHoldMs: retentionMs + maxSkewMs,
     };
     const secret = generateSecret();
     const web = await createEndpoint({ role: 'webapp', secret, windowMs, maxSkewMs });

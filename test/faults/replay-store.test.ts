@@ -82,7 +82,7 @@ describe('a store that fails', () => {
     ['resolves to null', () => Promise.resolve(null as unknown as boolean), ErrorCode.REPLAYED],
   ];
   it.each(faults)('that %s: refused with %s (fail closed)', async (_name, recordIfAbsent, expected) => {
-    const { web, core } = await pair({ recordIfAbsent }, () => T0);
+    const { web, core } = await pair({ retentionMs: 10_000, recordIfAbsent }, () => T0);
     expect(await outcome(core.open(web.seal('x')))).toBe(expected);
   });
 
@@ -90,8 +90,9 @@ describe('a store that fails', () => {
     const inner = new MemoryReplayStore();
     let down = false;
     const flaky: ReplayStore = {
-      recordIfAbsent: (nonce, expiresAt, now) =>
-        down ? Promise.reject(new Error('connection reset')) : Promise.resolve(inner.recordIfAbsent(nonce, expiresAt, now)),
+      retentionMs: inner.retentionMs,
+      recordIfAbsent: (nonce, timestamp, now) =>
+        down ? Promise.reject(new Error('connection reset')) : Promise.resolve(inner.recordIfAbsent(nonce, timestamp, now)),
     };
     const { web, core } = await pair(flaky, () => T0);
     const before = web.seal('before');

@@ -146,12 +146,13 @@ describe('races: one envelope, many deliveries at once', () => {
   /** A store that answers on a later turn of the event loop, so concurrent opens really overlap. */
   function deferred(inner: MemoryReplayStore): ReplayStore {
     return {
-      recordIfAbsent: (nonce, expiresAt, now) => {
+      retentionMs: inner.retentionMs,
+      recordIfAbsent: (nonce, timestamp, now) => {
         const copy = nonce.slice();
         return new Promise((resolve, reject) =>
           setImmediate(() => {
             try {
-              resolve(inner.recordIfAbsent(copy, expiresAt, now));
+              resolve(inner.recordIfAbsent(copy, timestamp, now));
             } catch (error) {
               reject(error);
             }

@@ -87,8 +87,9 @@ describe('Metrics', () => {
   it('records the wait for an asynchronous store in cumulative buckets', async () => {
     const memory = new MemoryReplayStore();
     const slow: ReplayStore = {
-      recordIfAbsent: (nonce, expiresAt, now) =>
-        new Promise((resolve) => setTimeout(() => resolve(memory.recordIfAbsent(nonce, expiresAt, now)), 3)),
+      retentionMs: memory.retentionMs,
+      recordIfAbsent: (nonce, timestamp, now) =>
+        new Promise((resolve) => setTimeout(() => resolve(memory.recordIfAbsent(nonce, timestamp, now)), 3)),
     };
     const { web, core, coreMetrics } = await pair({ coreStore: slow });
     for (let i = 0; i < 5; i++) await core.open(web.seal(i));

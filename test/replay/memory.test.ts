@@ -38,29 +38,33 @@ describe('MemoryReplayStore', () => {
     expect(store.recordIfAbsent(new Uint8Array(24), NOW + 1, NOW)).toBe(false);
   });
 
-  it('keeps an entry until its expiry and drops whole buckets after it', () => {
-    const store = new MemoryReplayStore({ bucketMs: 1_000 });
+  it('keeps an entry until timestamp + retention, drops whole buckets after it, and never vouches past it', () => {
+    const store = new MemoryReplayStore({ bucketMs: 1_000, retentionMs: 10_500 });
     const n = nonce();
     const expiresAt = NOW + 10_500;
-    store.recordIfAbsent(n, expiresAt, NOW);
+    store.recordIfAbsent(n, NOW, NOW);
     // Still there at the expiry instant itself (the verifier accepts until then).
-    expect(store.recordIfAbsent(n, expiresAt, expiresAt)).toBe(false);
+    expect(store.recordIfAbsent(n, NOW, expiresAt)).toBe(false);
     expect(store.stats().buckets).toBe(1);
-    // Once the clock passes the end of its bucket, the bucket is gone.
-    store.recordIfAbsent(nonce(), NOW + 30_000, NOW + 11_000);
+    // Once the clock passes the end of its bucket, the bucket is gone…
+    store.recordIfAbsent(nonce(), NOW + 20_000, NOW + 11_000);
     expect(store.stats()).toMatchObject({ entries: 1, buckets: 1 });
+    // …and the store refuses to call it fresh, whatever clock the caller brings.
+    for (const now of [NOW + 11_000, NOW]) {
+      expect(() => store.recordIfAbsent(n, NOW, now)).toThrow(expect.objectContaining({ code: ErrorCode.EXPIRED }));
+    }
   });
 
   it('fails closed at the cap, still answering replays, and frees space as time passes', () => {
-    const store = new MemoryReplayStore({ maxEntries: 100 });
+    const store = new MemoryReplayStore({ maxEntries: 100, retentionMs: 1_000 });
     const first = nonce();
-    store.recordIfAbsent(first, NOW + 1_000, NOW);
-    for (let i = 1; i < 100; i++) store.recordIfAbsent(nonce(), NOW + 1_000, NOW);
-    expect(() => store.recordIfAbsent(nonce(), NOW + 1_000, NOW)).toThrow(
+    store.recordIfAbsent(first, NOW, NOW);
+    for (let i = 1; i < 100; i++) store.recordIfAbsent(nonce(), NOW, NOW);
+    expect(() => store.recordIfAbsent(nonce(), NOW, NOW)).toThrow(
       expect.objectContaining({ code: ErrorCode.REPLAY_CACHE_FULL }),
     );
-    expect(store.recordIfAbsent(first, NOW + 1_000, NOW)).toBe(false); // a replay is still a replay
-    expect(store.recordIfAbsent(nonce(), NOW + 5_000, NOW + 2_000)).toBe(true);
+    expect(store.recordIfAbsent(first, NOW, NOW)).toBe(false); // a replay is still a replay
+    expect(store.recordIfAbsent(nonce(), NOW + 4_000, NOW + 2_000)).toBe(true);
     expect(store.stats().entries).toBe(1);
   });
 
@@ -68,7 +72,7 @@ describe('MemoryReplayStore', () => {
     const store = new MemoryReplayStore();
     const buffer = new Uint8Array(randomBytes(24 * 100_000));
     for (let i = 0; i < 100_000; i++) {
-      store.recordIfAbsent(buffer.subarray(i * 24, i * 24 + 24), NOW + 10_000 + (i % 10) * 1_000, NOW);
+      store.recordIfAbsent(buffer.subarray(i * 24, i * 24 + 24), NOW + (i % 10) * 1_000, NOW);
     }
     const { entries, bytes } = store.stats();
     expect(entries).toBe(100_000);
@@ -76,7 +80,7 @@ describe('MemoryReplayStore', () => {
   });
 
   it('refuses bad options', () => {
-    for (const options of [{ maxEntries: 0 }, { maxEntries: 1.5 }, { bucketMs: -1 }]) {
+    for (const options of [{ maxEntries: 0 }, { maxEntries: 1.5 }, { bucketMs: -1 }, { retentionMs: 0 }, { startupHoldMs: -1 }]) {
       expect(() => new MemoryReplayStore(options)).toThrow(expect.objectContaining({ code: ErrorCode.CONFIG }));
     }
   });

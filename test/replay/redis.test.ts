@@ -75,24 +75,27 @@ function count(values: readonly string[]): Record<string, number> {
 }
 
 describe('RedisReplayStore on the shared Redis', () => {
-  it('records a nonce once, under a short key with a TTL no shorter than the expiry', async () => {
+  it('records a nonce once, under a short key scoped by key id, alive until timestamp + retention', async () => {
     const keyPrefix = newPrefix();
-    const store = await track(createRedisReplayStore({ url: SHARED_URL, keyPrefix, ttlMarginMs: 500 }));
+    const store = await track(createRedisReplayStore({ url: SHARED_URL, keyPrefix, retentionMs: 10_500 }));
     const nonce = randomBytes(24);
     const now = Date.now();
-    expect(await store.recordIfAbsent(nonce, now + 10_000, now)).toBe(true);
-    expect(await store.recordIfAbsent(nonce, now + 10_000, now)).toBe(false);
+    expect(await store.recordIfAbsent(nonce, now, now, 'abcd0123')).toBe(true);
+    expect(await store.recordIfAbsent(nonce, now, now, 'abcd0123')).toBe(false);
     // A nonce that differs only past byte 16 maps to the same key (as in MemoryReplayStore).
     const sibling = Uint8Array.from(nonce);
     sibling[23] = sibling[23]! ^ 1;
-    expect(await store.recordIfAbsent(sibling, now + 10_000, now)).toBe(false);
+    expect(await store.recordIfAbsent(sibling, now, now, 'abcd0123')).toBe(false);
+    // Another secret's nonces live apart: a deployment cannot block another's.
+    expect(await store.recordIfAbsent(nonce, now, now, 'ffff0000')).toBe(true);
 
-    const key = keyPrefix + nonce.subarray(0, 16).toString('base64url');
-    expect(await keysWith(keyPrefix)).toEqual([key]);
-    expect(key.length).toBe(keyPrefix.length + 22);
-    const pttl = await admin.pttl(key);
-    expect(pttl).toBeGreaterThan(10_000 - (Date.now() - now));
-    expect(pttl).toBeLessThanOrEqual(10_500);
+    const key = `${keyPrefix}abcd0123:${nonce.subarray(0, 16).toString('base64url')}`;
+    expect((await keysWith(keyPrefix)).sort()).toEqual(
+      [key, `${keyPrefix}ffff0000:${nonce.subarray(0, 16).toString('base64url')}`, `${keyPrefix}canary`].sort(),
+    );
+    expect(key.length).toBe(keyPrefix.length + 9 + 22);
+    expect(await admin.pexpiretime(key)).toBe(now + 10_500);
+    expect(await admin.pttl(`${keyPrefix}canary`)).toBe(-1); // the canary never expires
   });
 
   it('reads the nonce from a view into a larger buffer', async () => {
@@ -101,8 +104,8 @@ describe('RedisReplayStore on the shared Redis', () => {
     const envelope = randomBytes(100);
     const view = envelope.subarray(15, 39);
     const now = Date.now();
-    expect(await store.recordIfAbsent(view, now + 1000, now)).toBe(true);
-    expect(await keysWith(keyPrefix)).toEqual([keyPrefix + envelope.subarray(15, 31).toString('base64url')]);
+    expect(await store.recordIfAbsent(view, now, now, 'k')).toBe(true);
+    expect(await keysWith(`${keyPrefix}k:`)).toEqual([`${keyPrefix}k:${envelope.subarray(15, 31).toString('base64url')}`]);
   });
 
   it('an envelope accepted by one CoreApp node is rejected as replayed by the other', async () => {
@@ -140,10 +143,11 @@ describe('RedisReplayStore on the shared Redis', () => {
 
   it('keys expire with the window: none is left behind', async () => {
     const keyPrefix = newPrefix();
-    const store = await track(createRedisReplayStore({ url: SHARED_URL, keyPrefix, ttlMarginMs: 0 }));
+    const store = await track(createRedisReplayStore({ url: SHARED_URL, keyPrefix, retentionMs: 300 }));
     const { web, core1, core2 } = await nodes([store, store], { windowMs: 300 });
     await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 ? core1 : core2).open(web.seal(i))));
-    const keys = await keysWith(keyPrefix);
+    const nonces = `${keyPrefix}${web.keyId}:`;
+    const keys = await keysWith(nonces);
     expect(keys).toHaveLength(100);
     for (const key of keys) {
       const pttl = await admin.pttl(key);
@@ -153,7 +157,7 @@ describe('RedisReplayStore on the shared Redis', () => {
     let left = keys.length;
     for (let i = 0; i < 50 && left > 0; i++) {
       await sleep(100);
-      left = (await keysWith(keyPrefix)).length;
+      left = (await keysWith(nonces)).length;
     }
     expect(left).toBe(0);
   });
@@ -162,10 +166,10 @@ describe('RedisReplayStore on the shared Redis', () => {
     const store = new RedisReplayStore({ url: SHARED_URL, keyPrefix: newPrefix() });
     await store.connected();
     const now = Date.now();
-    const waiting = outcome(store.recordIfAbsent(randomBytes(24), now + 1000, now));
+    const waiting = outcome(store.recordIfAbsent(randomBytes(24), now, now, 'k'));
     await store.close();
     expect(await waiting).toBe('ERR_WA_REPLAY_STORE_UNAVAILABLE');
-    expect(await outcome(store.recordIfAbsent(randomBytes(24), now + 1000, now))).toBe(
+    expect(await outcome(store.recordIfAbsent(randomBytes(24), now, now, 'k'))).toBe(
       'ERR_WA_REPLAY_STORE_UNAVAILABLE',
     );
   });
@@ -176,8 +180,8 @@ describe('RedisReplayStore on the shared Redis', () => {
       const store = await createRedisReplayStore({ client, keyPrefix: newPrefix() });
       const now = Date.now();
       const nonce = randomBytes(24);
-      expect(await store.recordIfAbsent(nonce, now + 1000, now)).toBe(true);
-      expect(await store.recordIfAbsent(nonce, now + 1000, now)).toBe(false);
+      expect(await store.recordIfAbsent(nonce, now, now, 'k')).toBe(true);
+      expect(await store.recordIfAbsent(nonce, now, now, 'k')).toBe(false);
       await store.close();
       expect(await client.ping()).toBe('PONG');
     } finally {
@@ -186,7 +190,7 @@ describe('RedisReplayStore on the shared Redis', () => {
   });
 
   it('rejects bad options with ERR_WA_CONFIG', () => {
-    for (const options of [{ commandTimeoutMs: 0 }, { ttlMarginMs: -1 }, { restartHoldMs: Number.NaN }]) {
+    for (const options of [{ commandTimeoutMs: 0 }, { retentionMs: 0 }, { ttlMarginMs: 1 }, { restartHoldMs: Number.NaN }]) {
       expect(() => new RedisReplayStore({ ...options, client: admin })).toThrow(
         expect.objectContaining({ code: 'ERR_WA_CONFIG' }),
       );
@@ -280,8 +284,8 @@ describe('RedisReplayStore when Redis fails', () => {
   it('fails closed while Redis hangs or is down, never hangs, and recovers by itself with no replay across the restart', async () => {
     const redis = await track(OwnRedis.start());
     const windowMs = 2000;
-    // The hold must cover the longest key lifetime: window + skew (0 here) + margin (0).
-    const options = { url: redis.url, keyPrefix: newPrefix(), commandTimeoutMs: 200, ttlMarginMs: 0, restartHoldMs: windowMs };
+    // The hold must cover the longest key lifetime: retention + skew (0 here).
+    const options = { url: redis.url, keyPrefix: newPrefix(), commandTimeoutMs: 200, retentionMs: windowMs, restartHoldMs: windowMs };
     const log1 = recordingLogger();
     const s1 = await track(createRedisReplayStore({ ...options, logger: log1 }));
     const s2 = await track(createRedisReplayStore(options));
@@ -365,11 +369,11 @@ describe('RedisReplayStore when Redis fails', () => {
       await config.config('SET', 'maxmemory-policy', 'noeviction');
       await config.config('SET', 'maxmemory', '1');
       const now = Date.now();
-      expect(await outcome(store.recordIfAbsent(randomBytes(24), now + 1000, now))).toBe(
+      expect(await outcome(store.recordIfAbsent(randomBytes(24), now, now, 'k'))).toBe(
         'ERR_WA_REPLAY_STORE_UNAVAILABLE',
       );
       await config.config('SET', 'maxmemory', '0');
-      expect(await store.recordIfAbsent(randomBytes(24), now + 1000, now)).toBe(true);
+      expect(await store.recordIfAbsent(randomBytes(24), now, now, 'k')).toBe(true);
     } finally {
       config.disconnect();
     }

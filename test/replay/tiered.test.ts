@@ -36,6 +36,7 @@ const NOW = 1_800_000_000_000;
 
 /** A shared store that answers like Redis would, except when told to fail. */
 class ModelShared implements ReplayStore {
+  readonly retentionMs = 10_000;
   readonly seen = new Set<string>();
   failNext = false;
   /** Every `true` it has answered, per nonce. */
@@ -59,7 +60,7 @@ class ModelShared implements ReplayStore {
 
 async function answer(store: ReplayStore, nonce: Uint8Array): Promise<string> {
   try {
-    return String(await store.recordIfAbsent(nonce, NOW + 10_000, NOW));
+    return String(await store.recordIfAbsent(nonce, NOW, NOW, 'k'));
   } catch (error) {
     return (error as { code?: string }).code ?? 'threw';
   }
@@ -117,9 +118,9 @@ describe('TieredReplayStore against a model shared store', () => {
     const shared = new ModelShared();
     const store = new TieredReplayStore({ shared });
     const nonce = randomBytes(24);
-    expect(await store.recordIfAbsent(nonce, NOW + 10_000, NOW)).toBe(true);
+    expect(await store.recordIfAbsent(nonce, NOW, NOW, 'k')).toBe(true);
     expect(shared.calls).toBe(1);
-    expect(store.recordIfAbsent(nonce, NOW + 10_000, NOW)).toBe(false);
+    expect(store.recordIfAbsent(nonce, NOW, NOW, 'k')).toBe(false);
     expect(shared.calls).toBe(1);
   });
 
@@ -160,6 +161,7 @@ describe('TieredReplayStore against a model shared store', () => {
 
   it("with onUnavailable 'local', other errors still propagate", async () => {
     const full: ReplayStore = {
+      retentionMs: 10_000,
       recordIfAbsent() {
         throw new WaTransportError(ErrorCode.REPLAY_CACHE_FULL);
       },
@@ -171,7 +173,7 @@ describe('TieredReplayStore against a model shared store', () => {
   it('uses the local store it is given, and close() clears it', async () => {
     const local = new MemoryReplayStore();
     const store = new TieredReplayStore({ shared: new ModelShared(), local });
-    await store.recordIfAbsent(randomBytes(24), NOW + 10_000, NOW);
+    await store.recordIfAbsent(randomBytes(24), NOW, NOW, 'k');
     expect(local.stats().entries).toBe(1);
     store.close();
     expect(local.stats().entries).toBe(0);

@@ -242,6 +242,7 @@ describe.each<Adapter>(['node', 'express', 'fastify'])('%s adapter', (adapter) =
 describe('server-side failures of the replay store', () => {
   it('answers 503 when the store is down, without calling the handler', async () => {
     const store: ReplayStore = {
+      retentionMs: 10_000,
       recordIfAbsent() {
         throw new Error('connection refused');
       },
