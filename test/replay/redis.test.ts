@@ -1,6 +1,6 @@
 /**
- * RedisReplayStore against real Redis servers: the shared one on 127.0.0.1:6379 (with a
- * unique key prefix per run) and, for outages, a redis-server of our own on a free port.
+ * RedisReplayStore against real Redis servers: the run's shared one (test/redis/global-setup.ts,
+ * with a unique key prefix per run) and, for outages, a redis-server of our own on a free port.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,8 +11,9 @@ import type { Logger } from '../../src/log.js';
 import { RedisReplayStore, createRedisReplayStore } from '../../src/replay/redis.js';
 import { outcome } from '../helpers.js';
 import { type RedisServer, freePort, startRedis } from '../redis/servers.js';
+import { sharedRedisUrl } from '../redis/shared.js';
 
-const SHARED_URL = process.env['WA_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const SHARED_URL = await sharedRedisUrl();
 const RUN = `wa:test:${randomUUID().slice(0, 8)}:`;
 let prefixes = 0;
 const newPrefix = (): string => `${RUN}${prefixes++}:`;
