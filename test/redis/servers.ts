@@ -15,7 +15,7 @@
  */
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,7 +157,15 @@ function fields(text: unknown): Map<string, string> {
   return map;
 }
 
-function trackClient<T extends { disconnect(): void }>(clients: Set<T>, client: T): T {
+/**
+ * Remembers a client for stop(). Connection errors are expected here (the harness kills
+ * servers): commands still reject, but ioredis does not print "Unhandled error event".
+ */
+function trackClient<T extends { disconnect(): void; on(event: 'error', listener: () => void): unknown }>(
+  clients: Set<T>,
+  client: T,
+): T {
+  client.on('error', () => {});
   clients.add(client);
   return client;
 }
@@ -168,9 +176,13 @@ function trackClient<T extends { disconnect(): void }>(clients: Set<T>, client: 
 class RedisProcess {
   #child: ChildProcess | undefined;
 
-  /** `configFile` comes first on the command line, as redis-server requires (Sentinel needs one). */
+  /**
+   * `dir` is the working directory (a replica's full sync writes its RDB file there, whatever
+   * `--save` says); `configFile` comes first on the command line, as redis-server requires.
+   */
   constructor(
     readonly port: number,
+    readonly dir: string,
     readonly args: readonly string[],
     readonly configFile?: string,
   ) {}
@@ -190,8 +202,10 @@ class RedisProcess {
   async start(): Promise<void> {
     if (this.running) throw new Error(`redis harness: port ${this.port} is already running`);
     installSafetyNet();
-    const argv = [...(this.configFile === undefined ? [] : [this.configFile]), '--port', String(this.port), ...BASE_ARGS, ...this.args];
-    const child = spawn('redis-server', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    mkdirSync(this.dir, { recursive: true });
+    const config = this.configFile === undefined ? [] : [this.configFile];
+    const argv = [...config, '--port', String(this.port), '--dir', this.dir, ...BASE_ARGS, ...this.args];
+    const child = spawn('redis-server', argv, { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     live.add(child);
     // Keep draining the log (a full pipe would block the server); keep its tail for errors.
@@ -293,7 +307,11 @@ export interface StartRedisOptions {
 }
 
 export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServer> {
-  const server = await startOnFreePorts(async (port) => new RedisProcess(port, options.args ?? []));
+  const dir = tempDir('wa-redis-');
+  const server = await startOnFreePorts(async (port) => new RedisProcess(port, dir, options.args ?? [])).catch((error: unknown) => {
+    removeTempDir(dir);
+    throw error;
+  });
   const clients = new Set<Redis>();
   return {
     url: `redis://${HOST}:${server.port}`,
@@ -305,6 +323,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
       for (const client of clients) client.disconnect();
       clients.clear();
       await server.stop();
+      removeTempDir(dir);
     },
     kill: (signal) => server.kill(signal),
     async restart() {
@@ -410,12 +429,11 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<R
     const started = await Promise.all(
       Array.from({ length: masters * (1 + replicasPerMaster) }, () =>
         startOnFreePorts(async (port, busPort) => {
-          const node = new RedisProcess(port, [
+          const node = new RedisProcess(port, join(dir, String(port)), [
             '--cluster-enabled', 'yes',
             '--cluster-port', String(busPort),
             '--cluster-config-file', join(dir, `nodes-${port}.conf`),
             '--cluster-node-timeout', String(nodeTimeoutMs),
-            '--dir', dir,
             ...(options.args ?? []),
           ]);
           processes.push(node);
@@ -548,9 +566,9 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
     removeTempDir(dir);
   };
   try {
-    const master = await startOnFreePorts(async (port) => new RedisProcess(port, []));
+    const master = await startOnFreePorts(async (port) => new RedisProcess(port, join(dir, 'master'), []));
     data.push(master);
-    const replica = await startOnFreePorts(async (port) => new RedisProcess(port, ['--replicaof', HOST, String(master.port)]));
+    const replica = await startOnFreePorts(async (port) => new RedisProcess(port, join(dir, 'replica'), ['--replicaof', HOST, String(master.port)]));
     data.push(replica);
     await until(
       'the replica has synced with the master',
@@ -565,7 +583,6 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
         writeFileSync(
           file,
           [
-            `dir ${dir}`,
             `sentinel monitor ${masterName} ${HOST} ${master.port} ${QUORUM}`,
             `sentinel down-after-milliseconds ${masterName} ${downAfterMs}`,
             `sentinel failover-timeout ${masterName} ${failoverTimeoutMs}`,
@@ -573,7 +590,7 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
             '',
           ].join('\n'),
         );
-        return new RedisProcess(port, ['--sentinel'], file);
+        return new RedisProcess(port, dir, ['--sentinel'], file);
       });
       sentinels.push(sentinel);
     }
