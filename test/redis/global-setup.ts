@@ -1,7 +1,8 @@
 /**
  * vitest globalSetup: one redis-server for the whole run, on a spare loopback port, so that
- * `npm test` needs no Redis already running. Tests read its URL with `inject('redisUrl')`;
- * servers a test kills, freezes or clusters it starts itself (test/redis/servers.ts).
+ * `npm test` needs no Redis already running. Tests get its URL from sharedRedisUrl()
+ * (test/redis/shared.ts, through vitest's provide/inject); a server a test kills, freezes or
+ * clusters it starts itself (test/redis/servers.ts).
  */
 import type { TestProject } from 'vitest/node';
 import { REDIS_SERVER_MISSING, redisServerFound, startRedis } from './servers.js';

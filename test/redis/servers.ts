@@ -29,7 +29,7 @@ export const HOST = '127.0.0.1';
 export const REDIS_SERVER_MISSING =
   'redis-server not found: install it (e.g. apt-get install redis-server) — the tests start their own Redis servers';
 
-/** Every server we start: no disk, loopback only. */
+/** Every server we start: no persistence, loopback only. */
 const BASE_ARGS = ['--bind', HOST, '--save', '', '--appendonly', 'no'];
 
 /** ioredis options as its constructors take them under exactOptionalPropertyTypes. */
@@ -40,8 +40,8 @@ export type ClusterClientOptions = Omit<ClusterOptions, 'redisOptions'> & {
 
 const START_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 3_000;
-/** Failovers take node-timeout / down-after plus an election: seconds, with these settings. */
-const FAILOVER_TIMEOUT_MS = 30_000;
+/** Joining a cluster, sentinel discovery and failovers (node-timeout or down-after, then an election) take seconds. */
+const SETTLE_TIMEOUT_MS = 30_000;
 const POLL_MS = 50;
 
 export function redisServerFound(): boolean {
@@ -482,7 +482,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<R
         }
         return true;
       },
-      FAILOVER_TIMEOUT_MS,
+      SETTLE_TIMEOUT_MS,
     );
 
     return {
@@ -506,7 +506,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<R
             }
             return promoted;
           },
-          FAILOVER_TIMEOUT_MS,
+          SETTLE_TIMEOUT_MS,
         );
         return { killed: { ...killed, pid: undefined }, promoted };
       },
@@ -613,7 +613,7 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
         }
         return true;
       },
-      FAILOVER_TIMEOUT_MS,
+      SETTLE_TIMEOUT_MS,
     );
 
     return {
@@ -637,7 +637,7 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
             const [role] = (await ask(address.port, ['ROLE'])) as [string];
             return role === 'master' ? address : undefined;
           },
-          FAILOVER_TIMEOUT_MS,
+          SETTLE_TIMEOUT_MS,
         );
         return { killed, promoted };
       },
