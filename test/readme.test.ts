@@ -6,7 +6,8 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharedRedisUrl } from './redis/shared.js';
 
 const run = promisify(execFile);
 const root = new URL('../', import.meta.url);
@@ -17,6 +18,11 @@ const examples = [...readme.matchAll(/<!-- example: runs[^>]*-->\n```ts\n([\s\S]
   code: m[1]!,
 }));
 
+// The Redis examples read WA_REPLAY_REDIS_URL: the run's own server, never the machine's.
+let redisUrl = '';
+beforeAll(async () => {
+  redisUrl = await sharedRedisUrl();
+});
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('README examples', () => {
@@ -30,6 +36,7 @@ describe('README examples', () => {
     writeFileSync(file, code);
     const env = { ...process.env };
     delete env['WA_SECRET'];
+    env['WA_REPLAY_REDIS_URL'] = redisUrl;
     const { stdout } = await run(process.execPath, ['--conditions=source', '--import', 'tsx', file.pathname], {
       cwd: root.pathname,
       timeout: 60_000,

@@ -6,84 +6,32 @@
  * throughout, recover by itself, and no envelope is ever accepted twice.
  * (test/replay/redis.test.ts covers each fault on its own; this is the mixed, sustained case.)
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { type AddressInfo, createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Endpoint, ErrorCode, createEndpoint, generateSecret } from '../../src/index.js';
 import { type RedisReplayStore, createRedisReplayStore } from '../../src/replay/redis.js';
 import { outcome } from '../helpers.js';
+import { type RedisServer, startRedis } from '../redis/servers.js';
 import { TEST_TIMEOUT_MS, recordFigures, scale } from '../soak/figures.js';
 
 type Outcome = Awaited<ReturnType<typeof outcome>>;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** A redis-server of our own: never the shared one, which other tests use. */
-class OwnRedis {
-  #process: ChildProcess | undefined;
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    this.#process = child;
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        if (out.includes('Ready to accept connections')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
-    });
-  }
-
-  freeze(): void {
-    this.#process?.kill('SIGSTOP');
-  }
-
-  thaw(): void {
-    this.#process?.kill('SIGCONT');
-  }
-
-  async kill(): Promise<void> {
-    const child = this.#process;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGCONT');
-    child.kill('SIGKILL');
-    await once(child, 'exit');
-    this.#process = undefined;
-  }
-}
-
-const redis = new OwnRedis(await freePort());
+let redis: RedisServer | undefined;
 const stores: RedisReplayStore[] = [];
 afterAll(async () => {
   for (const store of stores) await store.close();
-  await redis.kill();
+  await redis?.stop();
 });
 
 describe('Redis frozen, killed and restarted mid-traffic', () => {
   it('fails closed, recovers by itself, and accepts no envelope twice', async () => {
-    await redis.start();
+    const server = await startRedis();
+    redis = server;
     const windowMs = 1500;
     const maxSkewMs = 200;
     const retentionMs = windowMs + 100;
     const options = {
-      url: redis.url,
+      url: server.url,
       keyPrefix: 'wa:faults:',
       commandTimeoutMs: 150,
       retentionMs,
@@ -131,10 +79,10 @@ describe('Redis frozen, killed and restarted mid-traffic', () => {
     const sending = (): boolean => !faultsDone || delivered < messages;
     const faults = (async () => {
       const steps: Array<[string, () => Promise<void> | void, number]> = [
-        ['frozen', () => redis.freeze(), 400],
-        ['thawed', () => redis.thaw(), 600],
-        ['killed', () => redis.kill(), 400],
-        ['restarted', () => redis.start(), 0],
+        ['frozen', () => server.freeze(), 400],
+        ['thawed', () => server.thaw(), 600],
+        ['killed', () => server.kill(), 400],
+        ['restarted', () => server.restart(), 0],
       ];
       await sleep(300);
       for (const [name, act, wait] of steps) {
@@ -189,9 +137,7 @@ describe('Redis frozen, killed and restarted mid-traffic', () => {
   it('an envelope whose SET timed out may already be recorded: a retry must re-seal, not resend', async () => {
     // Documents a consequence of failing closed on a timeout: Redis may still have executed
     // the SET (it was merely slow), so the same bytes sent again read as a replay.
-    const port = await freePort();
-    const slow = new OwnRedis(port);
-    await slow.start();
+    const slow = await startRedis();
     try {
       const store = await createRedisReplayStore({ url: slow.url, keyPrefix: 'wa:faults2:', commandTimeoutMs: 100, restartHoldMs: 0 });
       stores.push(store);
@@ -210,7 +156,7 @@ describe('Redis frozen, killed and restarted mid-traffic', () => {
       expect(again).toBe(ErrorCode.REPLAYED); // fail closed: never accepted, but lost if resent as is
       expect(await outcome(core.open(web.seal('slow')))).toBe('accepted'); // re-sealed: delivered
     } finally {
-      await slow.kill();
+      await slow.stop();
     }
   }, TEST_TIMEOUT_MS);
 });

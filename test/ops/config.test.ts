@@ -13,6 +13,7 @@ import { createEndpoint } from '../../src/endpoint.js';
 import { ErrorCode, isWaTransportError } from '../../src/errors.js';
 import { generateSecret } from '../../src/keys.js';
 import { MemoryReplayStore } from '../../src/replay/memory.js';
+import { sharedRedisUrl } from '../redis/shared.js';
 
 const SECRET = generateSecret();
 const OTHER = generateSecret();
@@ -468,7 +469,8 @@ describe('endpointOptionsFromConfig', () => {
     expect(plain).toBeInstanceOf(MemoryReplayStore);
     const config = await load({
       WA_SECRET: SECRET,
-      WA_REPLAY_REDIS_URL: 'redis://127.0.0.1:6379',
+      // This one connects: to the run's Redis, once older than the hold below (5 + 2 + 1 s).
+      WA_REPLAY_REDIS_URL: await sharedRedisUrl(8000),
       WA_REPLAY_WINDOW_MS: '5000',
       WA_MAX_SKEW_MS: '2000',
     });

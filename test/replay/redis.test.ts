@@ -1,11 +1,8 @@
 /**
- * RedisReplayStore against real Redis servers: the shared one on 127.0.0.1:6379 (with a
- * unique key prefix per run) and, for outages, a redis-server of our own on a free port.
+ * RedisReplayStore against real Redis servers: the run's shared one (test/redis/global-setup.ts,
+ * with a unique key prefix per run) and, for outages, a redis-server of our own on a free port.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,14 +10,24 @@ import { type Endpoint, createEndpoint, generateSecret } from '../../src/index.j
 import type { Logger } from '../../src/log.js';
 import { RedisReplayStore, createRedisReplayStore } from '../../src/replay/redis.js';
 import { outcome } from '../helpers.js';
+import { type RedisServer, freePort, startRedis } from '../redis/servers.js';
+import { sharedRedisUrl } from '../redis/shared.js';
 
-const SHARED_URL = process.env['WA_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const SHARED_URL = await sharedRedisUrl();
 const RUN = `wa:test:${randomUUID().slice(0, 8)}:`;
 let prefixes = 0;
 const newPrefix = (): string => `${RUN}${prefixes++}:`;
 
 const admin = new Redis(SHARED_URL, { lazyConnect: true });
 const toClose: Array<{ close(): unknown }> = [];
+const servers: RedisServer[] = [];
+
+/** A redis-server of our own, for outages: never the shared one, which other tests use. */
+async function ownRedis(): Promise<RedisServer> {
+  const server = await startRedis();
+  servers.push(server);
+  return server;
+}
 
 beforeAll(async () => {
   await admin.connect();
@@ -28,6 +35,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const item of toClose) await item.close();
+  for (const server of servers) await server.stop();
   // Nothing of ours may outlive the run, whatever a failed test left behind.
   const left = await keysWith(RUN);
   if (left.length > 0) await admin.del(...left);
@@ -198,67 +206,6 @@ describe('RedisReplayStore on the shared Redis', () => {
   });
 });
 
-/** A redis-server of our own, on a port we choose, that we can stop, freeze and restart. */
-class OwnRedis {
-  process: ChildProcess | undefined;
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  static async start(): Promise<OwnRedis> {
-    const server = new OwnRedis(await freePort());
-    await server.start();
-    return server;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(
-      'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    this.process = child;
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('Ready to accept connections')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${output}`)));
-    });
-  }
-
-  freeze(): void {
-    this.process?.kill('SIGSTOP');
-  }
-
-  /** Kills it abruptly (as a crash would) and waits until it is gone. */
-  async kill(): Promise<void> {
-    const child = this.process;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
-    this.process = undefined;
-  }
-
-  close(): Promise<void> {
-    return this.kill();
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
 function recordingLogger(): Logger & { events: string[] } {
   const events: string[] = [];
   const log = (record: object): void => {
@@ -282,7 +229,7 @@ async function untilAccepted(web: Endpoint, core: Endpoint, guardMs = 20_000): P
 
 describe('RedisReplayStore when Redis fails', () => {
   it('fails closed while Redis hangs or is down, never hangs, and recovers by itself with no replay across the restart', async () => {
-    const redis = await track(OwnRedis.start());
+    const redis = await ownRedis();
     const windowMs = 2000;
     // The hold must cover the longest key lifetime: retention + skew (0 here).
     const options = { url: redis.url, keyPrefix: newPrefix(), commandTimeoutMs: 200, retentionMs: windowMs, restartHoldMs: windowMs };
@@ -324,7 +271,7 @@ describe('RedisReplayStore when Redis fails', () => {
 
     // Back on the same port, empty: the envelopes accepted before are not accepted again,
     // neither while the store holds (the server is young) nor after (they have expired).
-    await redis.start();
+    await redis.restart();
     const replays = async (): Promise<string[]> =>
       Promise.all(accepted.flatMap((e) => [outcome(core1.open(e)), outcome(core2.open(e))]));
     for (const result of await replays()) expect(['ERR_WA_REPLAY_STORE_UNAVAILABLE', 'ERR_WA_EXPIRED']).toContain(result);
@@ -348,7 +295,7 @@ describe('RedisReplayStore when Redis fails', () => {
   });
 
   it('without the restart hold, an emptied Redis would accept a replay: why the hold exists', async () => {
-    const redis = await track(OwnRedis.start());
+    const redis = await ownRedis();
     const store = await track(createRedisReplayStore({ url: redis.url, keyPrefix: newPrefix(), restartHoldMs: 0 }));
     const secret = generateSecret();
     const web = await createEndpoint({ secret, role: 'webapp' });
@@ -356,13 +303,13 @@ describe('RedisReplayStore when Redis fails', () => {
     const envelope = web.seal('once');
     expect(await outcome(core.open(envelope))).toBe('accepted');
     await redis.kill();
-    await redis.start();
+    await redis.restart();
     await untilAccepted(web, core);
     expect(await outcome(core.open(envelope))).toBe('accepted');
   });
 
   it('fails closed when Redis refuses writes (maxmemory reached under noeviction)', async () => {
-    const redis = await track(OwnRedis.start());
+    const redis = await ownRedis();
     const store = await track(createRedisReplayStore({ url: redis.url, keyPrefix: newPrefix(), restartHoldMs: 0 }));
     const config = new Redis(redis.url);
     try {

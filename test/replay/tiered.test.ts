@@ -12,8 +12,9 @@ import { type RedisReplayStore, createRedisReplayStore } from '../../src/replay/
 import type { ReplayStore } from '../../src/replay/store.js';
 import { TieredReplayStore } from '../../src/replay/tiered.js';
 import { outcome } from '../helpers.js';
+import { sharedRedisUrl } from '../redis/shared.js';
 
-const SHARED_URL = process.env['WA_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const SHARED_URL = await sharedRedisUrl();
 const RUN = `wa:test:tiered:${randomUUID().slice(0, 8)}:`;
 const redisStores: RedisReplayStore[] = [];
 
