@@ -30,7 +30,7 @@ import type { ReplayStore } from '../replay/store.js';
  * clock. A new `windowMs` is accepted only up to the store's retention (else the step is
  * refused with ERR_WA_CONFIG and nothing changes).
  */
-export type RotationUpdate = Omit<EndpointOptions, 'role' | 'replayStore' | 'clock'>;
+export type RotationUpdate = Partial<Omit<EndpointOptions, 'role' | 'replayStore' | 'clock'>>;
 
 export class RotatingEndpoint {
   readonly role: Role;

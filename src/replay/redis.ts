@@ -143,8 +143,6 @@ export class RedisReplayStore implements ReplayStore {
   readonly #owned: boolean;
   readonly #logger: Logger;
   readonly #canaryKey: string;
-  /** The generation this store writes if it finds no canary. */
-  readonly #candidate = randomBytes(8).toString('hex');
   #pending: Pending[] = [];
   #scheduled: NodeJS.Immediate | undefined;
   #closed = false;
@@ -329,7 +327,8 @@ export class RedisReplayStore implements ReplayStore {
     const pipeline = this.#client.pipeline();
     if (checks.info) pipeline.info('server').info('memory').info('stats');
     if (checks.loadScript) pipeline.script('LOAD', RECORD_SCRIPT);
-    if (checks.canary) pipeline.eval(CANARY_SCRIPT, 1, this.#canaryKey, this.#candidate);
+    // A new generation each time: a canary this store re-creates after a loss must differ.
+    if (checks.canary) pipeline.eval(CANARY_SCRIPT, 1, this.#canaryKey, randomBytes(8).toString('hex'));
     const sha = this.#recordSha!;
     for (const { key, expireAt } of batch) {
       if (checks.loadScript) pipeline.eval(RECORD_SCRIPT, 1, key, expireAt);
