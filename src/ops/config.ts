@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { sodiumReady } from '../crypto/sodium.js';
 import type { EndpointOptions, Role } from '../endpoint.js';
-import { ErrorCode, WaTransportError } from '../errors.js';
+import { ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
 import { SecretKeys, checkSecretStrength, secretBytes } from '../keys.js';
 import type { Logger } from '../log.js';
 import { MemoryReplayStore } from '../replay/memory.js';
@@ -48,7 +48,29 @@ export interface LoadConfigOptions {
    * so they reach stderr even when no logger is wired up yet.
    */
   logger?: Pick<Logger, 'warn'>;
+  /**
+   * `WA_*` variables that belong to other software and are not ours to refuse (as
+   * WA_IGNORE_VARIABLES does from the environment). Any other unknown `WA_*` variable is an
+   * error: a misspelt name would otherwise leave its setting at the default without a word.
+   */
+  ignoreVariables?: readonly string[];
 }
+
+/** Every variable loadConfig reads. Anything else named WA_* is refused (see ignoreVariables). */
+export const KNOWN_VARIABLES: readonly string[] = [
+  'WA_SECRET',
+  'WA_PREVIOUS_SECRETS',
+  'WA_REPLAY_WINDOW_MS',
+  'WA_MAX_SKEW_MS',
+  'WA_WEB_SECURITY_LEVEL',
+  'WA_REPLAY_REDIS_URL',
+  'WA_DB_SSL_CA',
+  'WA_DB_SSL_CERT',
+  'WA_DB_SSL_KEY',
+  'WA_DB_SSL_VERIFY',
+  'WA_DB_CONNECTION_OPTION',
+  'WA_IGNORE_VARIABLES',
+];
 
 /** What a `WaConfig` shows of itself: safe to log and print. */
 export interface WaConfigSummary {
@@ -162,6 +184,17 @@ export class WaConfig {
  * An empty variable counts as unset (`WA_PREVIOUS_SECRETS=` in a compose file means none).
  */
 export async function loadConfig(env: Env = process.env, options: LoadConfigOptions = {}): Promise<WaConfig> {
+  // Every problem is collected, so a deployment learns all of them from one start (or check-env).
+  const problems: WaTransportError[] = [];
+  const attempt = <T>(read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch (error) {
+      if (!isWaTransportError(error)) throw error;
+      problems.push(error);
+      return undefined;
+    }
+  };
   const warnings: string[] = [];
   const warn = (variable: string, message: string, kind: 'security' | 'deprecation'): void => {
     warnings.push(message);
@@ -175,16 +208,23 @@ export async function loadConfig(env: Env = process.env, options: LoadConfigOpti
     }
   };
 
-  const secrets = readSecrets(env);
-  const windowMs = readMs(env, 'WA_REPLAY_WINDOW_MS', 10_000, 1);
-  const maxSkewMs = readMs(env, 'WA_MAX_SKEW_MS', 10_000, 0);
+  attempt(() => checkVariableNames(env, options.ignoreVariables ?? []));
+  const secrets = attempt(() => readSecrets(env));
+  const windowMs = attempt(() => readMs(env, 'WA_REPLAY_WINDOW_MS', 10_000, 1));
+  const maxSkewMs = attempt(() => readMs(env, 'WA_MAX_SKEW_MS', 10_000, 0));
   // transport/tls.ts owns the profile names: modern | intermediate | old, any case.
-  const webSecurityLevel = securityLevelFromEnv(env);
-  const redisUrl = readRedisUrl(env);
-  const dbSsl = readDbSsl(env, warn);
-
+  const webSecurityLevel = attempt(() => securityLevelFromEnv(env));
+  const redisUrl = attempt(() => readRedisUrl(env));
+  const dbSsl = attempt(() => readDbSsl(env, warn));
+  if (problems.length === 1) throw problems[0]!;
+  if (problems.length > 1) {
+    const list = problems.map((problem) => `\n  - ${problem.message}`).join('');
+    throw new WaTransportError(ErrorCode.CONFIG, `${problems.length} problems:${list}`, { cause: problems });
+  }
+  // No problem: every read returned (redisUrl and dbSsl may be undefined: not set).
   await sodiumReady(); // key ids come from libsodium's KDF; no AEAD backend is needed here
-  const keyIds = [secrets.secret, ...secrets.previousSecrets].map((s) => {
+  const { secret, previousSecrets } = secrets!;
+  const keyIds = [secret, ...previousSecrets].map((s) => {
     const keys = new SecretKeys(secretBytes(s));
     return keys.keyIdHex;
   });
@@ -192,7 +232,16 @@ export async function loadConfig(env: Env = process.env, options: LoadConfigOpti
   if (new Set(keyIds).size !== keyIds.length) {
     throw configError('WA_PREVIOUS_SECRETS', 'two secrets share a key id; generate a new secret');
   }
-  return new WaConfig({ secrets, keyIds, windowMs, maxSkewMs, webSecurityLevel, redisUrl, dbSsl, warnings });
+  return new WaConfig({
+    secrets: secrets!,
+    keyIds,
+    windowMs: windowMs!,
+    maxSkewMs: maxSkewMs!,
+    webSecurityLevel: webSecurityLevel!,
+    redisUrl,
+    dbSsl,
+    warnings,
+  });
 }
 
 /**
@@ -255,6 +304,55 @@ function configError(variable: string, problem: string): WaTransportError {
 function value(env: Env, name: string): string | undefined {
   const v = env[name];
   return v === undefined || v === '' ? undefined : v;
+}
+
+/**
+ * Refuses `WA_*` variables that are not ours, naming the closest known one: WA_REDIS_URL
+ * would otherwise leave every CoreApp node on its own in-memory store, silently.
+ */
+function checkVariableNames(env: Env, ignored: readonly string[]): void {
+  const ignore = new Set([...ignored, ...(value(env, 'WA_IGNORE_VARIABLES') ?? '').split(',').map((v) => v.trim())]);
+  const unknown = Object.keys(env)
+    .filter((name) => name.startsWith('WA_') && !KNOWN_VARIABLES.includes(name) && !ignore.has(name))
+    .sort();
+  if (unknown.length === 0) return;
+  const described = unknown.map((name) => {
+    const guess = closestVariable(name);
+    return guess === undefined ? name : `${name} (did you mean ${guess}?)`;
+  });
+  throw new WaTransportError(
+    ErrorCode.CONFIG,
+    `unknown variable${unknown.length > 1 ? 's' : ''} ${described.join(', ')}; ` +
+      'if another program reads it, list it in WA_IGNORE_VARIABLES (comma-separated)',
+  );
+}
+
+/** The known variable most like `name`: by shared words (WA_REDIS_URL) or by a small edit (WA_SECERT). */
+function closestVariable(name: string): string | undefined {
+  const words = new Set(name.split('_'));
+  let best: { name: string; score: number } | undefined;
+  for (const known of KNOWN_VARIABLES) {
+    const knownWords = known.split('_');
+    const shared = knownWords.filter((word) => words.has(word)).length;
+    const byWords = shared / new Set([...words, ...knownWords]).size;
+    const byEdits = 1 - editDistance(name, known) / Math.max(name.length, known.length);
+    const score = Math.max(byWords, byEdits);
+    if (score >= 0.7 && (best === undefined || score > best.score)) best = { name: known, score };
+  }
+  return best?.name;
+}
+
+/** Levenshtein distance, for names of a few dozen characters. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 function readSecrets(env: Env): Secrets {

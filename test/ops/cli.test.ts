@@ -138,6 +138,14 @@ describe('wa-transport CLI', () => {
     expect(runs[3]!.stderr).toContain('WA_DB_SSL_CA file /nonexistent/ca.pem does not exist');
   });
 
+  it('check-env refuses a misspelt variable instead of printing ok, and lists every problem', async () => {
+    const run = await cli(['check-env'], { WA_SECRET: SECRET, WA_REDIS_URL: 'redis://127.0.0.1:6379', WA_MAX_SKEW_MS: 'x' });
+    expect(run.code).toBe(1);
+    expect(run.stdout).not.toContain('ok');
+    expect(run.stderr).toContain('WA_REDIS_URL (did you mean WA_REPLAY_REDIS_URL?)');
+    expect(run.stderr).toContain('WA_MAX_SKEW_MS must be a whole number');
+  });
+
   it('inspect prints the header without a secret, and names the configured key when there is one', async () => {
     const sealedAt = Date.now() - 5 * 60_000;
     const web = await webapp(SECRET, () => sealedAt);

@@ -142,6 +142,46 @@ describe('loadConfig: secrets', () => {
   });
 });
 
+describe('loadConfig: typos cannot weaken the deployment', () => {
+  it('refuses WA_REDIS_URL (for WA_REPLAY_REDIS_URL) with a did-you-mean, so no node falls back to its own memory store', async () => {
+    const error = await failure({ WA_SECRET: SECRET, WA_REDIS_URL: 'redis://:pw@127.0.0.1:6379' });
+    expect(error.code).toBe(ErrorCode.CONFIG);
+    expect(error.message).toContain('WA_REDIS_URL (did you mean WA_REPLAY_REDIS_URL?)');
+    expect(error.message).toContain('WA_IGNORE_VARIABLES');
+    expect(error.message).not.toContain(':pw@'); // the value is never echoed
+  });
+
+  it.each([
+    ['WA_SECERT', 'WA_SECRET'],
+    ['WA_WINDOW_MS', 'WA_REPLAY_WINDOW_MS'],
+    ['WA_PREVIOUS_SECRET', 'WA_PREVIOUS_SECRETS'],
+    ['WA_DB_SSL_CAFILE', 'WA_DB_SSL_CA'],
+  ])('suggests %s → %s', async (typo, meant) => {
+    expect((await failure({ WA_SECRET: SECRET, [typo]: '1' })).message).toContain(`${typo} (did you mean ${meant}?)`);
+  });
+
+  it('names an unknown variable without a guess when nothing is close, and lets other software keep its own', async () => {
+    expect((await failure({ WA_SECRET: SECRET, WA_BUSINESS_PHONE: '1' })).message).toMatch(/unknown variable WA_BUSINESS_PHONE;/);
+    await expect(load({ WA_SECRET: SECRET, WA_BUSINESS_PHONE: '1', WA_IGNORE_VARIABLES: 'WA_BUSINESS_PHONE' })).resolves.toBeDefined();
+    await expect(loadConfig({ WA_SECRET: SECRET, WA_BUSINESS_PHONE: '1' }, { ignoreVariables: ['WA_BUSINESS_PHONE'] })).resolves.toBeDefined();
+  });
+
+  it('reports every problem at once, not only the first', async () => {
+    const error = await failure({
+      WA_SECRET: SECRET,
+      WA_REDIS_URL: 'redis://127.0.0.1',
+      WA_REPLAY_WINDOW_MS: '10s',
+      WA_WEB_SECURITY_LEVEL: 'paranoid',
+      WA_DB_SSL_CA: '/nonexistent/ca.pem',
+    });
+    expect(error.code).toBe(ErrorCode.CONFIG);
+    expect(error.message).toContain('4 problems');
+    for (const name of ['WA_REDIS_URL', 'WA_REPLAY_WINDOW_MS', 'WA_WEB_SECURITY_LEVEL', 'WA_DB_SSL_CA']) {
+      expect(error.message).toContain(name);
+    }
+  });
+});
+
 describe('loadConfig: window, skew, security level', () => {
   it('reads WA_REPLAY_WINDOW_MS and WA_MAX_SKEW_MS', async () => {
     const config = await load({ WA_SECRET: SECRET, WA_REPLAY_WINDOW_MS: '5000', WA_MAX_SKEW_MS: '0' });
