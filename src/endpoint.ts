@@ -228,6 +228,32 @@ export class Endpoint {
     }
   }
 
+  /**
+   * Authenticates and decodes an envelope without the window and the replay store, for an
+   * envelope whose context binds it to one exchange this endpoint started and awaits once: a
+   * sealed refusal bound to its own request's nonce (src/transport/http-client.ts). Such an
+   * envelope cannot be replayed onto anything else, and refusing it for a clock difference
+   * would hide exactly the refusals (ERR_WA_EXPIRED, ERR_WA_FUTURE) that report one.
+   */
+  openReply<T = unknown>(envelope: Uint8Array, options: OpenOptions & { context: string | Uint8Array }): Opened<T> {
+    const seen: Seen = { bytes: envelope };
+    try {
+      const plaintext = authenticateEnvelope(envelope, {
+        backend: this.#backend,
+        keyring: this.#keyring,
+        direction: INBOUND[this.role],
+        maxEnvelopeBytes: this.maxEnvelopeBytes,
+        context: contextBytes(options.context),
+      });
+      const keyId = this.#keyring.get(readKeyIdWord(envelope))!.keyIdHex;
+      const timestamp = readTimestamp(envelope);
+      const payload = envelope[FORMAT_OFFSET] === PayloadFormat.BYTES ? plaintext : decodeMsgpack(plaintext);
+      return { payload: payload as T, keyId, timestamp, nonce: readNonce(envelope).slice() };
+    } catch (error) {
+      throw this.#rejected(error, seen, options);
+    }
+  }
+
   /** Every check but the wait for an asynchronous store. `seen` keeps the bytes for the log. */
   #check(envelope: Uint8Array | string, options: OpenOptions | undefined, seen: Seen): Checked {
     const bytes = this.#bytesOf(envelope);
@@ -316,7 +342,7 @@ export class Endpoint {
  */
 export type EndpointLike = Pick<
   Endpoint,
-  'role' | 'maxEnvelopeBytes' | 'seal' | 'sealText' | 'open' | 'openSync' | 'newRequestId'
+  'role' | 'maxEnvelopeBytes' | 'seal' | 'sealText' | 'open' | 'openSync' | 'openReply' | 'newRequestId'
 >;
 
 /** Creates an endpoint once libsodium is ready. */

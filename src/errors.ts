@@ -36,6 +36,11 @@ export const ErrorCode = {
   WS_CLOSED: 'ERR_WA_WS_CLOSED',
   /** A WebSocket send while the peer is not reading (send buffer full). Nothing was sent. */
   WS_BACKPRESSURE: 'ERR_WA_WS_BACKPRESSURE',
+  /**
+   * An answer that is not sealed by the CoreApp: a refusal before authentication, or anything a
+   * proxy or an attacker on the path made up. It is never retried automatically.
+   */
+  UNSEALED_RESPONSE: 'ERR_WA_UNSEALED_RESPONSE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -58,6 +63,7 @@ const MESSAGES: Record<ErrorCode, string> = {
   ERR_WA_CONFIG: 'invalid configuration',
   ERR_WA_WS_CLOSED: 'channel is not open',
   ERR_WA_WS_BACKPRESSURE: 'send buffer is full; await earlier sends',
+  ERR_WA_UNSEALED_RESPONSE: 'the answer is not sealed by the CoreApp',
 };
 
 export class WaTransportError extends Error {
@@ -76,4 +82,22 @@ export class WaTransportError extends Error {
 
 export function isWaTransportError(value: unknown, code?: ErrorCode): value is WaTransportError {
   return value instanceof WaTransportError && (code === undefined || value.code === code);
+}
+
+/**
+ * Rejections that can only happen once the envelope has been authenticated (docs/PROTOCOL.md
+ * §6, "authenticated?"): the receiver may answer them sealed, bound to the request, so that the
+ * sender can tell its peer's refusal from one made up on the path.
+ */
+const AFTER_AUTHENTICATION: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  ErrorCode.EXPIRED,
+  ErrorCode.FUTURE,
+  ErrorCode.REPLAYED,
+  ErrorCode.REPLAY_CACHE_FULL,
+  ErrorCode.REPLAY_STORE_UNAVAILABLE,
+  ErrorCode.PAYLOAD,
+]);
+
+export function isAfterAuthentication(code: ErrorCode): boolean {
+  return AFTER_AUTHENTICATION.has(code);
 }

@@ -114,6 +114,10 @@ export class RotatingEndpoint {
     return this.#current.openSync<T>(envelope, options);
   }
 
+  openReply<T = unknown>(envelope: Uint8Array, options: OpenOptions & { context: string | Uint8Array }): Opened<T> {
+    return this.#current.openReply<T>(envelope, options);
+  }
+
   toJSON(): { role: Role; keyIds: string[] } {
     return this.#current.toJSON();
   }

@@ -62,11 +62,17 @@ const KEY_NONCE_BYTES = 16;
 const RECONNECT_STEP_MS = 100;
 const RECONNECT_MAX_MS = 1000;
 
-/** Record-if-absent on Redis's clock. Returns 1 (recorded), 0 (already there), -1 (retention over). */
+/**
+ * Record-if-absent on Redis's clock. Returns 1 (recorded), 0 (already there), -1 (retention
+ * over). The value is a token of this attempt, so a record can be taken back by its writer alone.
+ */
 const RECORD_SCRIPT = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if tonumber(ARGV[1]) <= now then return -1 end
-if redis.call('SET', KEYS[1], '1', 'PXAT', ARGV[1], 'NX') then return 1 end
+if redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[1], 'NX') then return 1 end
+return 0`;
+/** Takes a record back if it is still the one this store wrote (its token). */
+const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 /** The canary: the generation id it holds, or "+" and the one it just created. */
 const CANARY_SCRIPT = `local g = redis.call('GET', KEYS[1])
@@ -121,6 +127,8 @@ export interface RedisReplayStoreStats {
 interface Pending {
   readonly key: string;
   readonly expireAt: number;
+  /** Written as the record's value: who wrote it, so that only this call can take it back. */
+  readonly token: string;
   readonly resolve: (fresh: boolean) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -162,6 +170,9 @@ export class RedisReplayStore implements ReplayStore {
   #holdUntil = 0;
   #roundTrips = 0;
   #commands = 0;
+  /** Record values: this store's random prefix and a counter, unique per call. */
+  readonly #tokenPrefix = randomBytes(6).toString('base64url');
+  #tokens = 0;
   readonly #onReady = (): void => {
     this.#epoch++;
     this.#serverCheckNeeded = this.restartHoldMs > 0;
@@ -214,7 +225,7 @@ export class RedisReplayStore implements ReplayStore {
     }
     const key = `${this.keyPrefix}${scope}:${Buffer.from(nonce.buffer, nonce.byteOffset, KEY_NONCE_BYTES).toString('base64url')}`;
     return new Promise<boolean>((resolve, reject) => {
-      this.#pending.push({ key, expireAt, resolve, reject });
+      this.#pending.push({ key, expireAt, token: `${this.#tokenPrefix}${this.#tokens++}`, resolve, reject });
       this.#scheduled ??= setImmediate(() => this.#flush());
     });
   }
@@ -269,7 +280,7 @@ export class RedisReplayStore implements ReplayStore {
     await this.connected(timeoutMs);
     this.#lastInfoAt = -Infinity; // read the settings now, not from a few seconds ago
     await new Promise<void>((resolve, reject) => {
-      this.#pending.push({ key: PROBE, expireAt: 0, resolve: () => resolve(), reject });
+      this.#pending.push({ key: PROBE, expireAt: 0, token: '', resolve: () => resolve(), reject });
       this.#scheduled ??= setImmediate(() => this.#flush());
     });
     if (this.#misconfigured !== undefined) throw this.#misconfigured;
@@ -330,9 +341,9 @@ export class RedisReplayStore implements ReplayStore {
     // A new generation each time: a canary this store re-creates after a loss must differ.
     if (checks.canary) pipeline.eval(CANARY_SCRIPT, 1, this.#canaryKey, randomBytes(8).toString('hex'));
     const sha = this.#recordSha!;
-    for (const { key, expireAt } of batch) {
-      if (checks.loadScript) pipeline.eval(RECORD_SCRIPT, 1, key, expireAt);
-      else pipeline.evalsha(sha, 1, key, expireAt);
+    for (const { key, expireAt, token } of batch) {
+      if (checks.loadScript) pipeline.eval(RECORD_SCRIPT, 1, key, expireAt, token);
+      else pipeline.evalsha(sha, 1, key, expireAt, token);
     }
     this.#roundTrips++;
     this.#commands += batch.length;
@@ -348,6 +359,10 @@ export class RedisReplayStore implements ReplayStore {
         const timedOut = error instanceof TimeoutError;
         this.#setAvailable(false, timedOut ? 'command timed out' : reasonOf(error));
         failAll(all, unavailable(timedOut ? 'timed out' : 'command failed', error));
+        // A stalled Redis (or ioredis's own command timeout) may leave these records to run
+        // later. Take them back, on the same connection so they run after: a retry of a
+        // refused request must not read as a replay.
+        this.#release(batch);
       },
     );
   }
@@ -367,6 +382,7 @@ export class RedisReplayStore implements ReplayStore {
       failure = reasonOf(error);
       this.#setAvailable(false, failure);
       failAll(batch, unavailable('command failed', error));
+      this.#release(batch); // their records may still run (a command timeout is not a "no")
       return false;
     };
     if (checks.info) {
@@ -392,13 +408,15 @@ export class RedisReplayStore implements ReplayStore {
     // have checked yet. Its `1`s cannot be trusted; its `0`s still mean "seen".
     const suspect = epoch !== this.#epoch && !checks.info;
     const refusal = this.#refusal() ?? (suspect ? unavailable('reconnected during the call') : undefined);
-    const written: string[] = [];
+    /** Records written (or maybe written) for calls that are refused: taken back below. */
+    const written: Pending[] = [];
     for (let i = 0; i < batch.length; i++) {
       const item = batch[i]!;
       const [error, reply] = next();
       if (error !== null) {
         failure = reasonOf(error);
         if (/NOSCRIPT/.test(failure)) this.#scriptLoadNeeded = true;
+        written.push(item);
         item.reject(unavailable('command failed', error));
       } else if (reply === 0) {
         item.resolve(false);
@@ -409,17 +427,25 @@ export class RedisReplayStore implements ReplayStore {
         item.reject(unavailable(failure));
       } else if (refusal !== undefined) {
         failure = refusal.message;
-        written.push(item.key);
+        written.push(item);
         item.reject(refusal);
       } else {
         item.resolve(true);
       }
     }
     // Records written but refused are taken back, so a retry is not mistaken for a replay.
-    if (written.length > 0) this.#client.del(...written).catch(() => {});
+    this.#release(written);
     const reason = failure ?? this.#refusal()?.message;
     this.#setAvailable(reason === undefined, reason);
     return true;
+  }
+
+  /** Takes back the records of refused calls, where they are still this store's own. */
+  #release(items: readonly Pending[]): void {
+    if (items.length === 0 || this.#closed) return;
+    const pipeline = this.#client.pipeline();
+    for (const { key, token } of items) pipeline.eval(RELEASE_SCRIPT, 1, key, token);
+    pipeline.exec().catch(() => {}); // best effort: a record left behind reads as "seen" (fail closed)
   }
 
   /** Why records are refused now, if they are: Redis may evict, or may have lost keys. */

@@ -3,13 +3,18 @@
  * requests and responses are sealed under, and the HTTP status of each rejection.
  *
  * Bindings (the `context` of src/endpoint.ts, authenticated but never sent):
- *   request  = "wa-transport/http/v1 request\n" METHOD " " target        (target = path + query as sent)
- *   response = "wa-transport/http/v1 response\n" STATUS "\n" requestNonce (24 raw bytes)
+ *   request   = "wa-transport/http/v1 request\n" METHOD " " target        (target = path + query as sent)
+ *               followed by "\n" requestId when the `wa-request-id` header carries one (PROTOCOL §4.4)
+ *   response  = "wa-transport/http/v1 response\n" STATUS "\n" requestNonce (24 raw bytes)
+ *   rejection = "wa-transport/http/v1 rejection\n" STATUS "\n" requestNonce, payload {error: code}
  * A request replayed onto another route or query fails authentication; a response moved onto
  * another request, or given another status, fails authentication at the client.
  *
- * Rejections (before the handler runs) are plain JSON `{"error": "<ErrorCode>"}`, never sealed
- * (nothing was authenticated to bind them to) and never more than the code:
+ * Rejections after authentication (expired, future, replayed, store unavailable, cache full,
+ * payload) are sealed under the rejection context, with the `wa-rejection` header, so the
+ * client can tell the CoreApp's own refusal from one made up on the path. Rejections before
+ * authentication are plain JSON `{"error": "<ErrorCode>"}` (nothing was authenticated to bind
+ * them to), never more than the code. Statuses:
  *
  *   | status | codes                                                            |
  *   |--------|------------------------------------------------------------------|
@@ -27,9 +32,14 @@ import type { ErrorCode } from '../errors.js';
 export const ENVELOPE_CONTENT_TYPE = 'application/vnd.wa-transport.envelope';
 /** Header carrying the envelope (text form) of a GET, which has no body. */
 export const ENVELOPE_HEADER = 'wa-envelope';
+/** Header carrying the request id (PROTOCOL §4.4), the same on every retry of one request. */
+export const REQUEST_ID_HEADER = 'wa-request-id';
+/** Response header marking a sealed rejection (opened under the rejection context). */
+export const REJECTION_HEADER = 'wa-rejection';
 
 const REQUEST_LABEL = 'wa-transport/http/v1 request\n';
 const RESPONSE_LABEL = 'wa-transport/http/v1 response\n';
+const REJECTION_LABEL = 'wa-transport/http/v1 rejection\n';
 const encoder = new TextEncoder();
 
 /** The context a request envelope is sealed under. `target` is path + query, exactly as sent. */
@@ -39,7 +49,16 @@ export function requestContext(method: string, target: string): string {
 
 /** The context a response envelope is sealed under: its status and the request's nonce. */
 export function responseContext(status: number, requestNonce: Uint8Array): Uint8Array {
-  const head = encoder.encode(`${RESPONSE_LABEL}${status}\n`);
+  return boundTo(RESPONSE_LABEL, status, requestNonce);
+}
+
+/** The context a sealed rejection is sealed under: its status and the request's nonce. */
+export function rejectionContext(status: number, requestNonce: Uint8Array): Uint8Array {
+  return boundTo(REJECTION_LABEL, status, requestNonce);
+}
+
+function boundTo(label: string, status: number, requestNonce: Uint8Array): Uint8Array {
+  const head = encoder.encode(`${label}${status}\n`);
   const context = new Uint8Array(head.length + requestNonce.length);
   context.set(head, 0);
   context.set(requestNonce, head.length);
@@ -65,4 +84,5 @@ export const REJECTION_STATUS: Readonly<Record<ErrorCode, number>> = {
   // Local WebSocket send errors: never a reason to refuse an HTTP request.
   ERR_WA_WS_CLOSED: 500,
   ERR_WA_WS_BACKPRESSURE: 500,
+  ERR_WA_UNSEALED_RESPONSE: 500,
 };

@@ -3,21 +3,31 @@
  * query; each response is opened bound to the request it answers (its nonce) and its status, so
  * a response swapped from another request, replayed, or given another status is refused.
  * See src/transport/http-server.ts for the bindings and the status table.
+ *
+ * Every request carries a request id (PROTOCOL §4.4) that stays the same across its retries,
+ * so the CoreApp runs it at most once however often it is sent. That makes retrying safe, and
+ * the client retries by itself what is worth retrying: network failures and the CoreApp's own
+ * sealed "try again" (503). An unsealed answer is never retried: anyone on the path can make
+ * one up, and it says nothing about whether the request ran.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
 import type { EndpointLike } from '../endpoint.js';
-import { HEADER_BYTES, NONCE_OFFSET } from '../envelope/format.js';
+import { readNonce } from '../envelope/format.js';
 import { toText } from '../envelope/text.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
 import {
   ENVELOPE_CONTENT_TYPE,
   ENVELOPE_HEADER,
+  REJECTION_HEADER,
   REJECTION_STATUS,
+  REQUEST_ID_HEADER,
+  rejectionContext,
   requestContext,
   responseContext,
 } from './http-binding.js';
 import { type ClientTlsOptions, clientTlsOptions } from './tls.js';
-import { positiveInteger } from '../options.js';
+import { nonNegativeInteger, positiveInteger } from '../options.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -34,6 +44,25 @@ export interface HttpClientOptions {
   timeoutMs?: number;
   /** Largest response body read, in bytes. Default: the endpoint's `maxEnvelopeBytes`. */
   maxResponseBytes?: number;
+  /** Automatic retries (same request id, fresh seal). `false` turns them off. */
+  retry?: RetryOptions | false;
+}
+
+/**
+ * Retries of one request: after a network failure or a sealed 503 from the CoreApp, with
+ * exponential backoff and full jitter (each wait is random in [0, min(maxDelayMs, baseDelayMs ·
+ * 2^(n−1))]), and never later than `withinMs` after the first attempt: the CoreApp refuses a
+ * request id older than its window (default 10 s), so retrying past it would only fail.
+ */
+export interface RetryOptions {
+  /** Most attempts in all, the first included. Default 4. */
+  attempts?: number;
+  /** Default 100. */
+  baseDelayMs?: number;
+  /** Default 2000. */
+  maxDelayMs?: number;
+  /** No attempt starts later than this after the first. Default 8000: the default window less 2 s. */
+  withinMs?: number;
 }
 
 export interface HttpRequestOptions {
@@ -42,6 +71,11 @@ export interface HttpRequestOptions {
   /** Extra headers. Headers are not sealed: put what matters in the payload. */
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /**
+   * The request id, from `endpoint.newRequestId()`: pass it to retry a request yourself (e.g.
+   * after the client gave up) without risking a second execution. Default: a new one.
+   */
+  requestId?: string;
 }
 
 /** An opened (authentic) response. Non-2xx statuses a handler chose come back here too. */
@@ -53,20 +87,45 @@ export interface HttpResponse<T = unknown> {
 }
 
 /**
- * The server refused the request before its handler ran (the status table), or the response
- * could not be opened. `code` is the server's rejection code when it sent a known one, else the
- * reason the response was refused here; `status` is the HTTP status received.
+ * The request was refused, or its answer could not be opened. `status` is the HTTP status.
+ *
+ * - `sealed: true`: the CoreApp's own refusal, authenticated and bound to this request; `code`
+ *   says why (the handler did not run for this attempt). ERR_WA_REPLAYED after a retry means an
+ *   earlier attempt of the same request id was accepted and its answer was lost.
+ * - `sealed: false`: ERR_WA_UNSEALED_RESPONSE for an answer that is not sealed (a refusal before
+ *   authentication, a proxy's error page, or something forged on the path: `claimedCode` is
+ *   what it claimed, unauthenticated); or the reason a sealed-looking answer failed to open.
  */
 export class HttpStatusError extends WaTransportError {
   readonly status: number;
+  readonly sealed: boolean;
+  /** For an unsealed answer: the code it claimed, if any. Not authenticated. */
+  readonly claimedCode: string | undefined;
 
-  constructor(code: ErrorCode, status: number, detail: string) {
+  constructor(code: ErrorCode, status: number, detail: string, options: { sealed?: boolean; claimedCode?: string } = {}) {
     super(code, `${detail} (HTTP ${status})`);
     this.status = status;
+    this.sealed = options.sealed ?? false;
+    this.claimedCode = options.claimedCode;
   }
 }
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
+/** Sealed refusals worth another attempt: the CoreApp could not check the request now. */
+const RETRIABLE_CODES = new Set<string>([ErrorCode.REPLAY_STORE_UNAVAILABLE, ErrorCode.REPLAY_CACHE_FULL]);
+/** Network failures worth another attempt (undici and socket error codes). */
+const RETRIABLE_NETWORK = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+const DEFAULT_RETRY: Required<RetryOptions> = { attempts: 4, baseDelayMs: 100, maxDelayMs: 2000, withinMs: 8000 };
 
 export class HttpClient {
   readonly endpoint: EndpointLike;
@@ -75,6 +134,7 @@ export class HttpClient {
   readonly #ownsDispatcher: boolean;
   readonly #timeoutMs: number;
   readonly #maxResponseBytes: number;
+  readonly #retry: Required<RetryOptions>;
 
   constructor(options: HttpClientOptions) {
     if (options.endpoint?.role !== 'webapp') {
@@ -91,6 +151,7 @@ export class HttpClient {
     }
     this.#timeoutMs = positiveInteger(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs');
     this.#maxResponseBytes = positiveInteger(options.maxResponseBytes ?? options.endpoint.maxEnvelopeBytes, 'maxResponseBytes');
+    this.#retry = retryOptions(options.retry);
     this.#ownsDispatcher = options.dispatcher === undefined;
     this.#dispatcher = options.dispatcher ?? new Agent({ connect: clientTlsOptions(options.tls ?? {}) });
   }
@@ -98,7 +159,8 @@ export class HttpClient {
   /**
    * Seals `payload`, sends it as `method path`, and opens the answer. GET carries its envelope
    * in the `wa-envelope` header (a GET has no body); HEAD is refused (its answer has no body to
-   * open). Rejects with `HttpStatusError` for a refusal, or undici's error for a network failure.
+   * open). Retries as `retry` says, with the same request id. Rejects with `HttpStatusError` for
+   * a refusal, or undici's error for a network failure that outlasted the retries.
    */
   async request<T = unknown>(
     method: string,
@@ -111,10 +173,40 @@ export class HttpClient {
       throw new WaTransportError(ErrorCode.CONFIG, `method ${JSON.stringify(method)} cannot carry a sealed exchange`);
     }
     const url = this.#url(path, options.query);
+    const requestId = options.requestId ?? this.endpoint.newRequestId();
+    const started = performance.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#attempt<T>(verb, url, payload, requestId, options);
+      } catch (error) {
+        const delay = backoff(this.#retry, attempt);
+        const retry =
+          isRetriable(error) &&
+          attempt < this.#retry.attempts &&
+          options.signal?.aborted !== true &&
+          performance.now() - started + delay <= this.#retry.withinMs;
+        if (!retry) throw error;
+        await sleep(delay, undefined, options.signal === undefined ? {} : { signal: options.signal });
+      }
+    }
+  }
+
+  /** One attempt: a fresh seal (new nonce and timestamp) carrying the request's id. */
+  async #attempt<T>(
+    verb: string,
+    url: URL,
+    payload: unknown,
+    requestId: string,
+    options: HttpRequestOptions,
+  ): Promise<HttpResponse<T>> {
     const target = url.pathname + url.search; // what undici puts on the request line
-    const envelope = this.endpoint.seal(payload, { context: requestContext(verb, target) });
-    const nonce = envelope.slice(NONCE_OFFSET, HEADER_BYTES);
-    const headers: Record<string, string> = { ...options.headers, accept: ENVELOPE_CONTENT_TYPE };
+    const envelope = this.endpoint.seal(payload, { context: requestContext(verb, target), requestId });
+    const nonce = readNonce(envelope).slice();
+    const headers: Record<string, string> = {
+      ...options.headers,
+      accept: ENVELOPE_CONTENT_TYPE,
+      [REQUEST_ID_HEADER]: requestId,
+    };
     let body: Uint8Array | null = null;
     if (verb === 'GET') headers[ENVELOPE_HEADER] = toText(envelope);
     else {
@@ -132,14 +224,20 @@ export class HttpClient {
     });
     const status = response.statusCode;
     const bytes = await readLimited(response.body, this.#maxResponseBytes, response.headers['content-length'], status);
-    if (mediaType(response.headers['content-type']) !== ENVELOPE_CONTENT_TYPE) throw refusal(status, bytes);
+    if (mediaType(response.headers['content-type']) !== ENVELOPE_CONTENT_TYPE) throw unsealed(status, bytes);
+    // The header only says which context to open under: a lie about it fails authentication.
+    const rejected = response.headers[REJECTION_HEADER] !== undefined;
+    let opened;
     try {
-      const opened = await this.endpoint.open<T>(bytes, { context: responseContext(status, nonce), peer: url.host });
-      return { status, payload: opened.payload, keyId: opened.keyId, timestamp: opened.timestamp };
+      opened = rejected
+        ? this.endpoint.openReply(bytes, { context: rejectionContext(status, nonce), peer: url.host })
+        : await this.endpoint.open<T>(bytes, { context: responseContext(status, nonce), peer: url.host });
     } catch (error) {
       if (error instanceof WaTransportError) throw new HttpStatusError(error.code, status, 'response refused');
       throw error;
     }
+    if (rejected) throw sealedRefusal(status, opened.payload);
+    return { status, payload: opened.payload as T, keyId: opened.keyId, timestamp: opened.timestamp };
   }
 
   get<T = unknown>(path: string, payload?: unknown, options?: HttpRequestOptions): Promise<HttpResponse<T>> {
@@ -187,19 +285,49 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   return new HttpClient(options);
 }
 
-/** An unsealed answer: the server's rejection code if it sent a known one, else MALFORMED. */
-function refusal(status: number, bytes: Uint8Array): HttpStatusError {
-  let code: unknown;
+/** An answer the CoreApp did not seal: never believed, never retried. */
+function unsealed(status: number, bytes: Uint8Array): HttpStatusError {
+  let claimed: unknown;
   try {
-    code = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { error?: unknown }).error;
+    claimed = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { error?: unknown }).error;
   } catch {
-    code = undefined;
+    claimed = undefined;
   }
-  // Only a code whose documented status matches is believed; the answer is unauthenticated anyway.
+  const claimedCode = typeof claimed === 'string' && KNOWN_CODES.has(claimed) ? claimed : undefined;
+  const detail = claimedCode === undefined ? 'answer is not sealed' : `answer is not sealed; it claims ${claimedCode}`;
+  return new HttpStatusError(ErrorCode.UNSEALED_RESPONSE, status, detail, claimedCode === undefined ? {} : { claimedCode });
+}
+
+/** The CoreApp's own refusal, opened: its code, if it is one whose documented status matches. */
+function sealedRefusal(status: number, payload: unknown): HttpStatusError {
+  const code = (payload as { error?: unknown } | null)?.error;
   if (typeof code === 'string' && KNOWN_CODES.has(code) && REJECTION_STATUS[code as ErrorCode] === status) {
-    return new HttpStatusError(code as ErrorCode, status, 'rejected by the server');
+    return new HttpStatusError(code as ErrorCode, status, 'refused by the CoreApp', { sealed: true });
   }
-  return new HttpStatusError(ErrorCode.MALFORMED, status, 'response is not sealed');
+  return new HttpStatusError(ErrorCode.PAYLOAD, status, 'sealed refusal without a known code');
+}
+
+function isRetriable(error: unknown): boolean {
+  if (error instanceof HttpStatusError) return error.sealed && RETRIABLE_CODES.has(error.code);
+  if (error instanceof WaTransportError) return false;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && RETRIABLE_NETWORK.has(code);
+}
+
+/** Full jitter: random in [0, min(max, base · 2^(attempt−1))] (AWS Architecture Blog, "Exponential Backoff And Jitter"). */
+function backoff(retry: Required<RetryOptions>, attempt: number): number {
+  return Math.floor(Math.random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1)));
+}
+
+function retryOptions(retry: RetryOptions | false | undefined): Required<RetryOptions> {
+  if (retry === false) return { ...DEFAULT_RETRY, attempts: 1 };
+  const merged = { ...DEFAULT_RETRY, ...retry };
+  return {
+    attempts: positiveInteger(merged.attempts, 'retry.attempts'),
+    baseDelayMs: nonNegativeInteger(merged.baseDelayMs, 'retry.baseDelayMs'),
+    maxDelayMs: nonNegativeInteger(merged.maxDelayMs, 'retry.maxDelayMs'),
+    withinMs: nonNegativeInteger(merged.withinMs, 'retry.withinMs'),
+  };
 }
 
 async function readLimited(

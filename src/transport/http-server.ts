@@ -10,8 +10,19 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { EndpointLike, Opened } from '../endpoint.js';
-import { ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
-import { ENVELOPE_CONTENT_TYPE, ENVELOPE_HEADER, REJECTION_STATUS, requestContext, responseContext } from './http-binding.js';
+import { readNonce } from '../envelope/format.js';
+import { fromText } from '../envelope/text.js';
+import { ErrorCode, WaTransportError, isAfterAuthentication, isWaTransportError } from '../errors.js';
+import {
+  ENVELOPE_CONTENT_TYPE,
+  ENVELOPE_HEADER,
+  REJECTION_HEADER,
+  REJECTION_STATUS,
+  REQUEST_ID_HEADER,
+  rejectionContext,
+  requestContext,
+  responseContext,
+} from './http-binding.js';
 
 const encoder = new TextEncoder();
 
@@ -27,6 +38,11 @@ export interface SealedRequest<T = unknown> {
   readonly query: URLSearchParams;
   /** The opened payload. */
   readonly payload: T;
+  /**
+   * The request id (PROTOCOL §4.4), authenticated, when the client sent one (HttpClient always
+   * does). The handler runs at most once per id, across retries and CoreApp nodes sharing a store.
+   */
+  readonly requestId: string | undefined;
   /** Key id of the secret the request was sealed with. */
   readonly keyId: string;
   /** When the WebApp sealed it (its clock, ms since the epoch). */
@@ -110,15 +126,19 @@ export class SealedHttp {
   /** Never throws: every failure becomes an outcome from the table above. */
   async serve<T>(input: HttpInput, handler: SealedHandler<T>): Promise<HttpOutcome> {
     const method = input.method.toUpperCase();
+    let envelope: Uint8Array | string | undefined;
     let opened: Opened<T>;
+    let requestId: string | undefined;
     try {
-      const envelope = method === 'GET' ? envelopeHeader(input.headers) : await input.body(this.maxBodyBytes);
+      requestId = singleHeader(input.headers, REQUEST_ID_HEADER);
+      envelope = method === 'GET' ? envelopeHeader(input.headers) : await input.body(this.maxBodyBytes);
       opened = await this.endpoint.open<T>(envelope, {
         context: requestContext(method, input.target),
+        ...(requestId === undefined ? {} : { requestId }),
         ...(input.peer === undefined ? {} : { peer: input.peer }),
       });
     } catch (error) {
-      return rejection(error);
+      return this.#rejection(error, envelope);
     }
     const queryAt = input.target.indexOf('?');
     const request: SealedRequest<T> = {
@@ -127,6 +147,7 @@ export class SealedHttp {
       path: queryAt < 0 ? input.target : input.target.slice(0, queryAt),
       query: new URLSearchParams(queryAt < 0 ? '' : input.target.slice(queryAt + 1)),
       payload: opened.payload,
+      requestId,
       keyId: opened.keyId,
       timestamp: opened.timestamp,
       headers: input.headers,
@@ -141,6 +162,19 @@ export class SealedHttp {
       reply = new SealedReply(INTERNAL_ERROR, 500);
     }
     return { status: reply.status, headers: SEALED_HEADERS, body: this.#sealReply(reply, opened.nonce, request), handled: true };
+  }
+
+  /**
+   * A refusal after authentication is sealed and bound to the request (its nonce and the
+   * status), so the client can tell it from one made up on the path; any other is plain JSON.
+   */
+  #rejection(error: unknown, envelope: Uint8Array | string | undefined): HttpOutcome {
+    const code = isWaTransportError(error) ? error.code : ErrorCode.CONFIG;
+    if (envelope === undefined || !isAfterAuthentication(code)) return rejection(code);
+    const bytes = typeof envelope === 'string' ? fromText(envelope, this.endpoint.maxEnvelopeBytes) : envelope;
+    const status = REJECTION_STATUS[code];
+    const body = this.endpoint.seal({ error: code }, { context: rejectionContext(status, readNonce(bytes)) });
+    return { status, headers: { ...SEALED_HEADERS, ...refusalHeaders(status), [REJECTION_HEADER]: '1' }, body, handled: false };
   }
 
   #sealReply(reply: SealedReply, nonce: Uint8Array, request: SealedRequest): Uint8Array {
@@ -162,14 +196,26 @@ function envelopeHeader(headers: IncomingHttpHeaders): string {
   return value;
 }
 
-function rejection(error: unknown): HttpOutcome {
-  const code = isWaTransportError(error) ? error.code : ErrorCode.CONFIG;
+/** A header that may be absent but not repeated (Node joins most repeats with ", "). */
+function singleHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new WaTransportError(ErrorCode.MALFORMED);
+  return value;
+}
+
+/** An unsealed refusal: nothing authenticated to bind it to. */
+function rejection(code: ErrorCode): HttpOutcome {
   const status = REJECTION_STATUS[code];
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store' };
-  // The rest of an oversized body is never read: close the connection instead of draining it.
-  if (status === 413) headers['connection'] = 'close';
-  if (status === 503) headers['retry-after'] = '1';
+  const headers = { 'content-type': 'application/json', 'cache-control': 'no-store', ...refusalHeaders(status) };
   return { status, headers, body: encoder.encode(JSON.stringify({ error: code })), handled: false };
+}
+
+function refusalHeaders(status: number): Record<string, string> {
+  // The rest of an oversized body is never read: close the connection instead of draining it.
+  if (status === 413) return { connection: 'close' };
+  if (status === 503) return { 'retry-after': '1' };
+  return {};
 }
 
 /**

@@ -26,6 +26,7 @@ import {
   type SealedServerOptions,
 } from '../../src/transport/http.js';
 import { toText } from '../../src/envelope/text.js';
+import { REJECTION_HEADER, rejectionContext } from '../../src/transport/http-binding.js';
 import { ManualClock, OTHER_SECRET, SECRET } from '../helpers.js';
 
 type Adapter = 'node' | 'express' | 'fastify';
@@ -86,7 +87,8 @@ async function raw(url: string, body: Uint8Array | string, method = 'POST', head
     body,
     headers: { 'content-type': ENVELOPE_CONTENT_TYPE, ...headers },
   });
-  return { status: res.statusCode, body: await res.body.text(), headers: res.headers };
+  const bytes = new Uint8Array(await res.body.arrayBuffer());
+  return { status: res.statusCode, body: Buffer.from(bytes).toString('utf8'), bytes, headers: res.headers };
 }
 
 describe.each<Adapter>(['node', 'express', 'fastify'])('%s adapter', (adapter) => {
@@ -140,7 +142,12 @@ describe.each<Adapter>(['node', 'express', 'fastify'])('%s adapter', (adapter) =
     expect((await raw(`${server.url}/v1/echo`, envelope)).status).toBe(200);
     const replay = await raw(`${server.url}/v1/echo`, envelope);
     expect(replay.status).toBe(409);
-    expect(JSON.parse(replay.body)).toEqual({ error: ErrorCode.REPLAYED });
+    // Refused after authentication: sealed, bound to the request's nonce and the status.
+    expect(replay.headers[REJECTION_HEADER]).toBe('1');
+    const refusal = web.openReply(replay.bytes, {
+      context: rejectionContext(409, envelope.subarray(15, 39)),
+    });
+    expect(refusal.payload).toEqual({ error: ErrorCode.REPLAYED });
     expect(seen).toHaveLength(1);
   });
 
@@ -159,7 +166,7 @@ describe.each<Adapter>(['node', 'express', 'fastify'])('%s adapter', (adapter) =
 
   it('answers stale and future requests 401 (server clock moved)', async () => {
     clock.advance(11_000);
-    await expect(client.post('/v1/echo', 1)).rejects.toMatchObject({ code: ErrorCode.EXPIRED, status: 401 });
+    await expect(client.post('/v1/echo', 1)).rejects.toMatchObject({ code: ErrorCode.EXPIRED, status: 401, sealed: true });
     expect(seen).toHaveLength(0);
   });
 
@@ -170,7 +177,13 @@ describe.each<Adapter>(['node', 'express', 'fastify'])('%s adapter', (adapter) =
     });
     const error = await intruder.post('/v1/echo', 1).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HttpStatusError);
-    expect(error).toMatchObject({ code: ErrorCode.UNKNOWN_KEY, status: 401 });
+    // Refused before authentication: unsealed, so its code is only a claim.
+    expect(error).toMatchObject({
+      code: ErrorCode.UNSEALED_RESPONSE,
+      claimedCode: ErrorCode.UNKNOWN_KEY,
+      sealed: false,
+      status: 401,
+    });
     await intruder.close();
     const reflected = core.seal(1, { context: requestContext('POST', '/v1/echo') });
     expect(await raw(`${server.url}/v1/echo`, reflected)).toMatchObject({ status: 401 });
@@ -268,7 +281,7 @@ describe('server-side failures of the replay store', () => {
     const seen: SealedRequest[] = [];
     const server = await listen('node', { endpoint: core }, routes(seen));
     const client = createHttpClient({ endpoint: web, baseUrl: server.url });
-    await expect(client.post('/v1/echo', 1)).rejects.toMatchObject({ code: ErrorCode.FUTURE, status: 401 });
+    await expect(client.post('/v1/echo', 1)).rejects.toMatchObject({ code: ErrorCode.FUTURE, status: 401, sealed: true });
     expect(seen).toHaveLength(0);
     await client.close();
     await server.close();
@@ -326,20 +339,29 @@ describe('client-side checks of the response', () => {
     const client = createHttpClient({ endpoint: web, baseUrl: server.url });
     await expect(client.post('/v1/balance', {})).rejects.toMatchObject({ code: ErrorCode.FORGED, status: 200 });
     await expect(client.post('/v1/balance', {})).rejects.toMatchObject({ code: ErrorCode.FORGED, status: 201 });
-    await expect(client.post('/v1/balance', {})).rejects.toMatchObject({ code: ErrorCode.MALFORMED, status: 200 });
+    await expect(client.post('/v1/balance', {})).rejects.toMatchObject({ code: ErrorCode.UNSEALED_RESPONSE, status: 200 });
     await client.close();
     await server.close();
   });
 
-  it('believes an unsealed rejection code only with its documented status', async () => {
-    const server = await rogue((i) => ({
-      status: i === 0 ? 409 : 200,
-      body: JSON.stringify({ error: ErrorCode.REPLAYED }),
-      type: 'application/json',
-    }));
+  it('never believes an unsealed refusal: its code is a claim, and it is not retried', async () => {
+    let requests = 0;
+    const server = await rogue((i) => {
+      requests++;
+      return {
+        status: i === 0 ? 503 : 200,
+        body: JSON.stringify({ error: i === 0 ? ErrorCode.REPLAY_STORE_UNAVAILABLE : ErrorCode.REPLAYED }),
+        type: 'application/json',
+      };
+    });
     const client = createHttpClient({ endpoint: web, baseUrl: server.url });
-    await expect(client.post('/x', 1)).rejects.toMatchObject({ code: ErrorCode.REPLAYED, status: 409 });
-    await expect(client.post('/x', 1)).rejects.toMatchObject({ code: ErrorCode.MALFORMED, status: 200 });
+    await expect(client.post('/x', 1)).rejects.toMatchObject({
+      code: ErrorCode.UNSEALED_RESPONSE,
+      claimedCode: ErrorCode.REPLAY_STORE_UNAVAILABLE,
+      status: 503,
+    });
+    expect(requests).toBe(1); // a forged 503 makes no retry
+    await expect(client.post('/x', 1)).rejects.toMatchObject({ code: ErrorCode.UNSEALED_RESPONSE, status: 200 });
     await client.close();
     await server.close();
   });

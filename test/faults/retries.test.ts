@@ -1,0 +1,176 @@
+/**
+ * Retries never execute a request twice. Each logical request carries a request id that
+ * stays the same across its retries (PROTOCOL §4.4); the CoreApp acts on at most one envelope
+ * per id. The cases: a request withheld on the path and answered with a forged 503, a
+ * genuine 503 while the replay store's Redis is partitioned away, and the WebSocket hello.
+ */
+import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type Endpoint, ErrorCode, createEndpoint, generateSecret } from '../../src/index.js';
+import { createRedisReplayStore } from '../../src/replay/redis.js';
+import { HttpStatusError, createHttpClient, sealedHandler } from '../../src/transport/http.js';
+import { startRedis } from '../redis/servers.js';
+
+const toStop: Array<() => unknown> = [];
+afterAll(async () => {
+  for (const stop of toStop.reverse()) await stop();
+});
+
+interface Captured {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  toStop.push(() => new Promise((resolve) => server.close(resolve)));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** A CoreApp that counts how often its handler ran, per payload. */
+async function coreApp(core: Endpoint): Promise<{ url: string; executions: Map<string, number> }> {
+  const executions = new Map<string, number>();
+  const url = await listen(
+    createServer(
+      sealedHandler({ endpoint: core }, (req) => {
+        const key = JSON.stringify(req.payload);
+        executions.set(key, (executions.get(key) ?? 0) + 1);
+        return { done: req.payload };
+      }),
+    ),
+  );
+  return { url, executions };
+}
+
+/**
+ * Someone on the path: records every request, and withholds the ones `withhold` picks,
+ * answering them with a forged, unsealed 503; the rest it forwards.
+ */
+async function onPath(upstream: string, withhold: (index: number) => boolean) {
+  const captured: Captured[] = [];
+  const url = await listen(
+    createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', async () => {
+        const entry = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks) };
+        const index = captured.push(entry) - 1;
+        if (withhold(index)) {
+          res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
+          res.end(JSON.stringify({ error: ErrorCode.REPLAY_STORE_UNAVAILABLE }));
+          return;
+        }
+        const answer = await deliver(upstream, entry);
+        res.writeHead(answer.status, answer.headers);
+        res.end(answer.body);
+      });
+    }),
+  );
+  return { url, captured };
+}
+
+/** Sends a captured request to `upstream` as it was. */
+async function deliver(upstream: string, entry: Captured) {
+  const { host: _host, connection: _connection, ...headers } = entry.headers;
+  const res = await request(upstream + entry.url, {
+    method: entry.method as 'POST',
+    headers: headers as Record<string, string>,
+    body: entry.body.length > 0 ? entry.body : null,
+  });
+  const body = Buffer.from(await res.body.arrayBuffer());
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') out[name] = value;
+  return { status: res.statusCode, headers: out, body };
+}
+
+describe('HTTP retries execute a request at most once', () => {
+  it('a request withheld on the path and answered with a forged 503: the retry runs, the withheld original does not', async () => {
+    const secret = generateSecret();
+    const core = await createEndpoint({ role: 'coreapp', secret });
+    const web = await createEndpoint({ role: 'webapp', secret });
+    const server = await coreApp(core);
+    const path = await onPath(server.url, (i) => i === 0);
+    const client = createHttpClient({ endpoint: web, baseUrl: path.url });
+    toStop.push(() => client.close());
+
+    const requestId = web.newRequestId();
+    const first = await client.post('/v1/pay', { pay: 100 }, { requestId }).catch((e: unknown) => e);
+    // Unsealed: not the CoreApp's word, so not retried by the client.
+    expect(first).toBeInstanceOf(HttpStatusError);
+    expect(first).toMatchObject({ code: ErrorCode.UNSEALED_RESPONSE, claimedCode: ErrorCode.REPLAY_STORE_UNAVAILABLE });
+    expect(path.captured).toHaveLength(1);
+
+    // The caller retries the same logical request, with its id: it runs.
+    expect((await client.post('/v1/pay', { pay: 100 }, { requestId })).payload).toEqual({ done: { pay: 100 } });
+    // The withheld original arrives later, inside its window: refused, sealed, not run.
+    const late = await deliver(server.url, path.captured[0]!);
+    expect(late.status).toBe(409);
+    expect(late.headers['wa-rejection']).toBe('1');
+    expect(server.executions.get(JSON.stringify({ pay: 100 }))).toBe(1);
+  });
+
+  it('a genuine 503 while Redis is partitioned away: the client retries by itself, and the request runs once', async () => {
+    const redis = await startRedis();
+    toStop.push(() => redis.stop());
+    const secret = generateSecret();
+    const store = await createRedisReplayStore({ url: redis.url, keyPrefix: 'wa:retry:', commandTimeoutMs: 150, restartHoldMs: 0 });
+    toStop.push(() => store.close());
+    const core = await createEndpoint({ role: 'coreapp', secret, replayStore: store });
+    const web = await createEndpoint({ role: 'webapp', secret });
+    const server = await coreApp(core);
+    const path = await onPath(server.url, () => false);
+    const client = createHttpClient({
+      endpoint: web,
+      baseUrl: path.url,
+      retry: { attempts: 10, baseDelayMs: 100, maxDelayMs: 300, withinMs: 8000 },
+    });
+    toStop.push(() => client.close());
+
+    redis.freeze(); // the commands reach Redis's socket but run only after the partition heals
+    const thaw = sleep(400).then(() => redis.thaw());
+    const answer = await client.post('/v1/pay', { pay: 7 });
+    await thaw;
+    expect(answer.payload).toEqual({ done: { pay: 7 } });
+    expect(path.captured.length).toBeGreaterThan(1); // it was refused (sealed 503) and retried
+
+    // Every earlier attempt, delivered again later: none runs.
+    for (const attempt of path.captured) {
+      expect((await deliver(server.url, attempt)).status).toBe(409);
+    }
+    expect(server.executions.get(JSON.stringify({ pay: 7 }))).toBe(1);
+  });
+
+  it('a refused request is sealed: ERR_WA_REPLAYED after a lost answer says an earlier attempt ran', async () => {
+    const secret = generateSecret();
+    const core = await createEndpoint({ role: 'coreapp', secret });
+    const web = await createEndpoint({ role: 'webapp', secret });
+    const server = await coreApp(core);
+    const client = createHttpClient({ endpoint: web, baseUrl: server.url, retry: false });
+    toStop.push(() => client.close());
+    const requestId = web.newRequestId();
+    await client.post('/v1/pay', { pay: 1 }, { requestId });
+    const again = await client.post('/v1/pay', { pay: 1 }, { requestId }).catch((e: unknown) => e);
+    expect(again).toMatchObject({ code: ErrorCode.REPLAYED, status: 409, sealed: true });
+    expect(server.executions.get(JSON.stringify({ pay: 1 }))).toBe(1);
+  });
+
+  it('a request id older than the window is refused, so its record never has to outlive the store', async () => {
+    let offset = -10_500;
+    const secret = generateSecret();
+    const core = await createEndpoint({ role: 'coreapp', secret });
+    const web = await createEndpoint({ role: 'webapp', secret, clock: () => Date.now() + offset });
+    const server = await coreApp(core);
+    const client = createHttpClient({ endpoint: web, baseUrl: server.url, retry: false });
+    toStop.push(() => client.close());
+    const requestId = web.newRequestId(); // issued 10.5 s ago; the attempt itself is fresh
+    offset = 0;
+    const late = await client.post('/v1/pay', { pay: 2 }, { requestId }).catch((e: unknown) => e);
+    expect(late).toMatchObject({ code: ErrorCode.EXPIRED, sealed: true });
+    expect(server.executions.size).toBe(0);
+  });
+});
