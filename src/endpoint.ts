@@ -5,6 +5,7 @@
 import { inspect } from 'node:util';
 import { type BackendPreference, selectBackend } from './crypto/backend.js';
 import { type AeadBackend, wasmBackend } from './crypto/sodium.js';
+import { callSafely } from './callbacks.js';
 import { authenticateEnvelope, sealEnvelope } from './envelope/aead.js';
 import {
   Direction,
@@ -184,7 +185,7 @@ export class Endpoint {
       timestamp,
       context,
     });
-    this.#observer?.sealed?.(envelope.length);
+    if (this.#observer) callSafely(this.#logger, 'observer.sealed', () => this.#observer?.sealed?.(envelope.length));
     return envelope;
   }
 
@@ -275,7 +276,9 @@ export class Endpoint {
 
   #opened<T>({ bytes, plaintext, timestamp, now, keyId }: Checked, storeMs: number): Opened<T> {
     const payload = bytes[FORMAT_OFFSET] === PayloadFormat.BYTES ? plaintext : decodeMsgpack(plaintext);
-    this.#observer?.opened?.({ keyId, skewMs: timestamp - now, storeMs });
+    if (this.#observer) {
+      callSafely(this.#logger, 'observer.opened', () => this.#observer?.opened?.({ keyId, skewMs: timestamp - now, storeMs }));
+    }
     return {
       payload: payload as T,
       keyId,
@@ -293,7 +296,9 @@ export class Endpoint {
       { event: 'wa_transport.rejected', code: error.code, keyId, peer, role: this.role },
       'envelope rejected',
     );
-    this.#observer?.rejected?.({ code: error.code, keyId, skewMs, peer });
+    if (this.#observer) {
+      callSafely(this.#logger, 'observer.rejected', () => this.#observer?.rejected?.({ code: error.code, keyId, skewMs, peer }));
+    }
     return error;
   }
 
