@@ -4,7 +4,7 @@
  */
 import { inspect } from 'node:util';
 import { type BackendPreference, selectBackend } from './crypto/backend.js';
-import { type AeadBackend, wasmBackend } from './crypto/sodium.js';
+import type { AeadBackend } from './crypto/sodium.js';
 import { callSafely } from './callbacks.js';
 import { authenticateEnvelope, sealEnvelope } from './envelope/aead.js';
 import {
@@ -112,6 +112,13 @@ interface Checked {
   readonly recorded: void | Promise<void>;
 }
 
+/**
+ * Proves a construction came from `createEndpoint`, which waited for libsodium: before it is
+ * ready the key schedule fails with a TypeError from inside libsodium-wrappers.
+ */
+const FROM_FACTORY = Symbol('createEndpoint');
+let construct: (options: EndpointOptions, backend: AeadBackend) => Endpoint;
+
 export class Endpoint {
   readonly role: Role;
   readonly maxEnvelopeBytes: number;
@@ -122,8 +129,16 @@ export class Endpoint {
   readonly #logger: Logger;
   readonly #observer: EndpointObserver | undefined;
 
+  static {
+    construct = (options, backend) => new Endpoint(options, backend, FROM_FACTORY);
+  }
+
   /** Use `createEndpoint`, which waits for libsodium to be ready. */
-  constructor(options: EndpointOptions, backend: AeadBackend = wasmBackend) {
+  private constructor(options: EndpointOptions, backend: AeadBackend, from?: typeof FROM_FACTORY) {
+    // A JavaScript caller can reach a private constructor; it still gets an error of ours.
+    if (from !== FROM_FACTORY) {
+      throw new WaTransportError(ErrorCode.CONFIG, 'an Endpoint is made by `await createEndpoint(options)`, not `new Endpoint`');
+    }
     if (options.role !== 'webapp' && options.role !== 'coreapp') {
       throw new WaTransportError(ErrorCode.CONFIG, 'role must be "webapp" or "coreapp"');
     }
@@ -326,7 +341,10 @@ export type EndpointLike = Pick<
 
 /** Creates an endpoint once libsodium is ready. */
 export async function createEndpoint(options: EndpointOptions): Promise<Endpoint> {
-  return new Endpoint(options, await selectBackend(options.backend));
+  if (typeof options !== 'object' || options === null) {
+    throw new WaTransportError(ErrorCode.CONFIG, 'createEndpoint needs an options object');
+  }
+  return construct(options, await selectBackend(options.backend));
 }
 
 function contextBytes(context: string | Uint8Array | undefined): Uint8Array | undefined {
