@@ -1,30 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CALLBACK_FAILED_EVENT, callSafely } from '../src/callbacks.js';
 import { ErrorCode, combineObservers, type EndpointObserver, type Logger } from '../src/index.js';
-import { outcome, pair } from './helpers.js';
-
-/** A logger that keeps its records. */
-export function recordingLogger(): Logger & { records: Array<Record<string, unknown>> } {
-  const records: Array<Record<string, unknown>> = [];
-  const keep = (record: object): void => {
-    records.push(record as Record<string, unknown>);
-  };
-  return { records, warn: keep, info: keep };
-}
-
-/** Unhandled rejections seen while a test runs (one would crash a process with Node's defaults). */
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-beforeEach(() => {
-  unhandled.length = 0;
-  process.on('unhandledRejection', onUnhandled);
-});
-afterEach(() => {
-  process.off('unhandledRejection', onUnhandled);
-});
-const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 10));
+import { outcome, pair, recordingLogger, unhandledRejectionsDuring } from './helpers.js';
 
 const failed = (callback: string) => expect.objectContaining({ event: CALLBACK_FAILED_EVENT, callback });
 
@@ -40,14 +17,15 @@ describe('callSafely', () => {
 
   it('logs a rejected promise, and returns a promise that resolves after it', async () => {
     const logger = recordingLogger();
-    const result = callSafely(logger, 'onThing', async () => {
-      throw new Error('late');
+    const unhandled = await unhandledRejectionsDuring(async () => {
+      const result = callSafely(logger, 'onThing', async () => {
+        throw new Error('late');
+      });
+      expect(result).toBeInstanceOf(Promise);
+      await expect(result).resolves.toBeUndefined();
     });
-    expect(result).toBeInstanceOf(Promise);
-    await expect(result).resolves.toBeUndefined();
-    expect(logger.records).toEqual([failed('onThing')]);
-    await settle();
     expect(unhandled).toEqual([]);
+    expect(logger.records).toEqual([failed('onThing')]);
   });
 
   it('returns undefined for a callback that returns no promise, and never throws for a throwing logger', () => {
@@ -103,9 +81,7 @@ describe('endpoint observers', () => {
     const logger = recordingLogger();
     const observer: EndpointObserver = { opened: async () => Promise.reject(new Error('metrics backend down')) };
     const { web, core } = await pair({ observer, logger });
-    await core.open(web.seal(1));
-    await settle();
-    expect(unhandled).toEqual([]);
+    expect(await unhandledRejectionsDuring(() => core.open(web.seal(1)))).toEqual([]);
     expect(logger.records).toContainEqual(failed('observer.opened'));
   });
 
@@ -123,9 +99,7 @@ describe('endpoint observers', () => {
     const logger = recordingLogger();
     const observer = combineObservers({ opened: async () => Promise.reject(new Error('down')) }, {});
     const { web, core } = await pair({ observer, logger });
-    await core.open(web.seal(1));
-    await settle();
-    expect(unhandled).toEqual([]);
+    expect(await unhandledRejectionsDuring(() => core.open(web.seal(1)))).toEqual([]);
     expect(logger.records).toContainEqual(failed('observer.opened'));
   });
 });

@@ -11,8 +11,10 @@
  * of a clock. What was sealed after our clock (skew > 0) is compared with `maxSkewMs`; what
  * looks older (skew < 0) with `windowMs`, the same bounds the verifier enforces.
  */
+import { callSafely } from '../callbacks.js';
 import { ErrorCode } from '../errors.js';
-import type { Logger } from '../log.js';
+import { type Logger, silentLogger } from '../log.js';
+import { nonNegativeInteger, nonNegativeNumber, openFraction, optionalFunction, optionsObject, positiveInteger } from '../options.js';
 import type { EndpointObserver, OpenedEvent, RejectedEvent } from '../observer.js';
 import { type Clock, DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../verifier.js';
 
@@ -68,24 +70,24 @@ export class ClockHealth implements EndpointObserver {
   #lastEvaluated = -Infinity;
   #lastWarned = -Infinity;
   #drifting = false;
-  readonly #logger: Logger | undefined;
+  readonly #logger: Logger;
   readonly #onWarning: ((report: ClockHealthReport) => void) | undefined;
   readonly #clock: Clock;
 
   constructor(options: ClockHealthOptions = {}) {
-    this.windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
-    this.maxSkewMs = options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
-    this.warnFraction = options.warnFraction ?? 0.5;
-    if (!(this.warnFraction > 0 && this.warnFraction < 1)) throw new RangeError('warnFraction must be in (0, 1)');
-    const samples = options.samples ?? 31;
-    if (!Number.isSafeInteger(samples) || samples < 1) throw new RangeError('samples must be a positive integer');
+    optionsObject(options, 'ClockHealth options');
+    // The same checks as the endpoint's, whose limits these must match.
+    this.windowMs = nonNegativeInteger(options.windowMs ?? DEFAULT_WINDOW_MS, 'windowMs');
+    this.maxSkewMs = nonNegativeInteger(options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS, 'maxSkewMs');
+    this.warnFraction = openFraction(options.warnFraction ?? 0.5, 'warnFraction');
+    const samples = positiveInteger(options.samples ?? 31, 'samples');
     this.#ring = [];
     this.#ring.length = samples;
-    this.minSamples = Math.min(options.minSamples ?? 5, samples);
-    this.warnEveryMs = options.warnEveryMs ?? 60_000;
-    this.#logger = options.logger;
-    this.#onWarning = options.onWarning;
-    this.#clock = options.clock ?? Date.now;
+    this.minSamples = Math.min(positiveInteger(options.minSamples ?? 5, 'minSamples'), samples);
+    this.warnEveryMs = nonNegativeNumber(options.warnEveryMs ?? 60_000, 'warnEveryMs');
+    this.#logger = options.logger ?? silentLogger;
+    this.#onWarning = optionalFunction(options.onWarning, 'onWarning');
+    this.#clock = optionalFunction(options.clock, 'clock') ?? Date.now;
   }
 
   opened(event: OpenedEvent): void {
@@ -135,7 +137,7 @@ export class ClockHealth implements EndpointObserver {
       if (time - this.#lastWarned < this.warnEveryMs) return;
       this.#lastWarned = time;
       const median = Math.round(report.medianSkewMs!);
-      this.#logger?.warn(
+      this.#logger.warn(
         {
           event: 'wa_transport.clock_skew',
           medianSkewMs: median,
@@ -149,15 +151,11 @@ export class ClockHealth implements EndpointObserver {
           `check NTP on both sides before envelopes are rejected as ${median > 0 ? 'ERR_WA_FUTURE' : 'ERR_WA_EXPIRED'}` +
           (median < 0 ? ' (or look for a queue delaying messages)' : ''),
       );
-      try {
-        this.#onWarning?.(report);
-      } catch {
-        // An observer must not throw into Endpoint.open.
-      }
+      if (this.#onWarning) callSafely(this.#logger, 'onWarning', () => this.#onWarning?.(report));
     } else if (report.status === 'ok' && this.#drifting) {
       this.#drifting = false;
       this.#lastWarned = -Infinity;
-      this.#logger?.info(
+      this.#logger.info(
         { event: 'wa_transport.clock_skew_recovered', medianSkewMs: Math.round(report.medianSkewMs!) },
         'peer clock offset is back within limits',
       );
