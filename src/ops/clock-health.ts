@@ -7,9 +7,21 @@
  *
  * The median of recent samples, not the latest one: a single envelope delayed in a queue
  * must not raise an alarm. Skew includes transit time, so a healthy link shows a small
- * negative median. Replays are left out: their timestamp tells of the attacker's delay, not
- * of a clock. What was sealed after our clock (skew > 0) is compared with `maxSkewMs`; what
- * looks older (skew < 0) with `windowMs`, the same bounds the verifier enforces.
+ * negative median. What was sealed after our clock (skew > 0) is compared with `maxSkewMs`;
+ * what looks older (skew < 0) with `windowMs`, the same bounds the verifier enforces.
+ *
+ * An operator's alarm must not be something an attacker can raise, so only evidence that
+ * someone without the secret cannot manufacture counts:
+ * - accepted envelopes: only a holder of the secret seals them, and each is accepted once;
+ * - ERR_WA_FUTURE: a timestamp further ahead than our clock was put there by a peer whose
+ *   clock ran ahead. Replaying it later only makes it older, so it is accepted or expires.
+ * Not ERR_WA_EXPIRED (nor ERR_WA_REPLAYED): an envelope captured earlier and replayed after
+ * the window is authentic and old, exactly like one from a peer whose clock is behind; a
+ * replay tells of the attacker's delay, not of a clock. The limit this leaves: a peer already
+ * more than `windowMs` behind sends nothing that is accepted, so only the ERR_WA_EXPIRED count
+ * (Metrics) shows it, not this alarm; and an attacker on the path who holds back genuine
+ * envelopes (less than the window) does move the median behind, as a slow queue would, which
+ * the warning names.
  */
 import { callSafely } from '../callbacks.js';
 import { ErrorCode } from '../errors.js';
@@ -55,8 +67,6 @@ export interface ClockHealthReport {
 /** Re-judging at most this often (ms) keeps the sort off most `open` calls. */
 const EVALUATE_EVERY_MS = 1000;
 
-/** Codes whose skew says something about the peer's clock. */
-const CLOCK_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.EXPIRED, ErrorCode.FUTURE]);
 
 export class ClockHealth implements EndpointObserver {
   readonly windowMs: number;
@@ -95,8 +105,9 @@ export class ClockHealth implements EndpointObserver {
   }
 
   rejected(event: RejectedEvent): void {
-    // A time rejection is judged at once: it is exactly what this observer exists to explain.
-    if (event.skewMs !== undefined && CLOCK_CODES.has(event.code)) this.#add(event.skewMs, true);
+    // Judged at once: it is exactly what this observer exists to explain. ERR_WA_EXPIRED is
+    // left out on purpose (see the top of this file): a replay of old traffic looks the same.
+    if (event.code === ErrorCode.FUTURE && event.skewMs !== undefined) this.#add(event.skewMs, true);
   }
 
   /** The current view, computed now. */

@@ -98,6 +98,28 @@ describe('ClockHealth', () => {
     expect(events).toEqual([]);
   });
 
+  it('an attacker replaying old captured traffic cannot raise the alarm: expired envelopes are not evidence', async () => {
+    const { events, send, web, core, advance, health } = await skewedPair();
+    // Captured on the wire while the clocks agreed (never delivered, or delivered: the same).
+    const captured = Array.from({ length: 40 }, (_, i) => web.seal({ transfer: i }));
+    advance(60_000);
+    for (let i = 0; i < 10; i++) await send(200, -20); // healthy traffic
+    for (const envelope of captured) {
+      await expect(core.open(envelope)).rejects.toMatchObject({ code: ErrorCode.EXPIRED });
+    }
+    for (let i = 0; i < 10; i++) await send(200, -20);
+    expect(events.filter((e) => e.kind === 'warn')).toEqual([]);
+    expect(health.report()).toMatchObject({ status: 'ok', samples: 20 });
+  });
+
+  it('counts ERR_WA_FUTURE at once: only a peer whose clock is ahead can produce it', () => {
+    const health = new ClockHealth({ minSamples: 1 });
+    health.rejected({ code: ErrorCode.EXPIRED, skewMs: -12_000 });
+    expect(health.report()).toMatchObject({ samples: 0, status: 'unknown' });
+    health.rejected({ code: ErrorCode.FUTURE, skewMs: 12_000 });
+    expect(health.report()).toMatchObject({ samples: 1, status: 'drifting' });
+  });
+
   it('a throwing or rejecting onWarning is logged and changes nothing', async () => {
     for (const onWarning of [
       () => {
