@@ -50,3 +50,12 @@ export function optionsObject<T>(value: T, name: string): T {
   }
   return value;
 }
+
+/** An endpoint option: what `createEndpoint` (or `RotatingEndpoint.create`) returned. */
+export function endpointLike<E extends object>(value: E, name: string): E {
+  const candidate = value as Partial<Record<'seal' | 'open', unknown>> | null | undefined;
+  if (typeof candidate?.seal !== 'function' || typeof candidate.open !== 'function') {
+    throw new WaTransportError(ErrorCode.CONFIG, `${name} must be an endpoint from createEndpoint`);
+  }
+  return value;
+}

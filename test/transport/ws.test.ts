@@ -28,7 +28,8 @@ import {
   type WsClientCloseEvent,
   type WsServerOptions,
 } from '../../src/transport/ws.js';
-import { OTHER_SECRET, SECRET } from '../helpers.js';
+import { CALLBACK_FAILED_EVENT } from '../../src/callbacks.js';
+import { OTHER_SECRET, SECRET, unhandledRejectionsDuring } from '../helpers.js';
 import { type RunningWsServer, startWsServer, stopWsServer } from './ws-fixture.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -213,7 +214,9 @@ describe('WebSocket channel', () => {
     await c.send('two');
     await eventually(() => expect(server.received).toEqual(['two']));
     expect(JSON.stringify(server.logger.records)).not.toContain('secret payload');
-    expect(server.logger.records).toContainEqual(expect.objectContaining({ event: 'wa_transport.ws.handler_failed', error: 'Error' }));
+    expect(server.logger.records).toContainEqual(
+      expect.objectContaining({ event: CALLBACK_FAILED_EVENT, callback: 'onMessage', error: 'Error', side: 'server' }),
+    );
   });
 
   describe('authentication before the upgrade is accepted', () => {
@@ -470,12 +473,103 @@ describe('WebSocket channel', () => {
     await eventually(() => expect(events[0]).toMatchObject({ code: WsCloseCode.ABNORMAL }));
   });
 
-  it('rejects bad options with ERR_WA_CONFIG', async () => {
+  it('rejects bad options with ERR_WA_CONFIG, never a TypeError', async () => {
     const endpoint = await web();
-    expect(() => connectWs({ endpoint, url: 'http://127.0.0.1:1/ws' })).toThrow(expect.objectContaining({ code: ErrorCode.CONFIG }));
-    expect(() => connectWs({ endpoint, url: 'ws://127.0.0.1:1/ws', reconnect: { jitter: 2 } })).toThrow(
-      expect.objectContaining({ code: ErrorCode.CONFIG }),
-    );
+    const url = 'ws://127.0.0.1:1/ws';
+    for (const options of [
+      { endpoint, url: 'http://127.0.0.1:1/ws' },
+      { endpoint, url: 'not a url' },
+      { endpoint, url: 42 },
+      { url },
+      { endpoint: {}, url },
+      { endpoint, url, reconnect: { jitter: 2 } },
+      { endpoint, url, reconnect: { maxDelayMs: 2 ** 40 } }, // Node would wait 1 ms instead
+      { endpoint, url, reconnect: 5 },
+      { endpoint, url, heartbeatMs: 2 ** 40 },
+      { endpoint, url, handshakeTimeoutMs: Number.POSITIVE_INFINITY },
+      { endpoint, url: 'wss://127.0.0.1:1/ws', tls: { level: 'MODERN' } },
+      { endpoint, url: 'wss://127.0.0.1:1/ws', tls: null },
+      { endpoint, url, agent: 5 },
+      { endpoint, url, onMessage: 'log it' },
+      null,
+    ]) {
+      expect(() => connectWs(options as never), JSON.stringify(options)).toThrow(expect.objectContaining({ code: ErrorCode.CONFIG }));
+    }
+    for (const options of [null, {}, { endpoint: await core(), heartbeatMs: -1 }, { endpoint: await core(), onConnection: 1 }]) {
+      expect(() => createWsServer(options as never), JSON.stringify(options)).toThrow(
+        expect.objectContaining({ code: ErrorCode.CONFIG }),
+      );
+    }
+  });
+
+  describe('a user callback that throws or rejects is logged and breaks nothing', () => {
+    const failures = {
+      throws: () => {
+        throw new Error('bug in user code');
+      },
+      rejects: async () => Promise.reject(new Error('bug in user code')),
+    };
+    const failed = (callback: string) => expect.objectContaining({ event: CALLBACK_FAILED_EVENT, callback });
+
+    it.each(Object.keys(failures) as Array<keyof typeof failures>)('server callbacks (%s)', async (kind) => {
+      const fail = failures[kind];
+      let server: Running | undefined;
+      const unhandled = await unhandledRejectionsDuring(async () => {
+        server = await startServer({
+          onConnection: fail,
+          onMessage: async (payload, channel) => {
+            server!.received.push(payload);
+            await channel.send({ echo: payload });
+            return fail();
+          },
+          onClose: fail,
+        });
+        const got: unknown[] = [];
+        const c = client({ endpoint: await web(), url: server.url, onMessage: (payload) => void got.push(payload) });
+        await c.ready();
+        await c.send('one');
+        await c.send('two'); // the channel survived a failed onConnection and onMessage
+        await eventually(() => expect(got).toEqual([{ echo: 'one' }, { echo: 'two' }]));
+        await c.close();
+        await eventually(() => expect(server!.logger.records).toContainEqual(failed('onClose')));
+      });
+      expect(unhandled).toEqual([]);
+      expect(server!.logger.records).toContainEqual(failed('onConnection'));
+      expect(server!.logger.records).toContainEqual(failed('onMessage'));
+    });
+
+    it.each(Object.keys(failures) as Array<keyof typeof failures>)('client callbacks (%s)', async (kind) => {
+      const fail = failures[kind];
+      const server = await startServer();
+      const logger = recordingLogger();
+      const closes: WsClientCloseEvent[] = [];
+      const unhandled = await unhandledRejectionsDuring(async () => {
+        const c = client({
+          endpoint: await web(),
+          url: server.url,
+          logger,
+          reconnect: { initialDelayMs: 1, maxDelayMs: 1 },
+          onOpen: fail,
+          onMessage: fail,
+          onClose: (event) => {
+            closes.push(event);
+            return fail();
+          },
+        });
+        await c.ready();
+        await c.send('one');
+        await eventually(() => expect(logger.records).toContainEqual(failed('onMessage')));
+        for (const channel of server.connections) channel.close(WsCloseCode.GOING_AWAY);
+        await eventually(() => expect(closes).toHaveLength(1));
+        await c.ready(); // reconnected though onClose failed
+        await c.send('two');
+        await eventually(() => expect(server.received).toEqual(['one', 'two']));
+      });
+      expect(unhandled).toEqual([]);
+      expect(closes[0]).toMatchObject({ code: WsCloseCode.GOING_AWAY, willReconnect: true });
+      expect(logger.records).toContainEqual(failed('onOpen'));
+      expect(logger.records).toContainEqual(failed('onClose'));
+    });
   });
 
   it('backoff stays within [ceiling·(1 − jitter), ceiling] with ceiling = min(max, initial·factor^n)', () => {
