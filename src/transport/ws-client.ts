@@ -50,7 +50,10 @@ export interface WsClientOptions {
   maxBufferedBytes?: number;
   /** Time for the upgrade and, again, for the server's welcome, in ms. Default 10,000. */
   handshakeTimeoutMs?: number;
-  /** For wss:, the same file-based options as the HTTP client; the server is always verified. */
+  /**
+   * For wss:, the same file-based options as the HTTP client. The server is always verified,
+   * without them against Node's CA store, even under NODE_TLS_REJECT_UNAUTHORIZED=0.
+   */
   tls?: ClientTlsOptions;
   agent?: Agent;
   /** Refusals, closes and dead peers are logged here. */
@@ -90,7 +93,7 @@ export class WsClient {
   readonly #heartbeatMs: number;
   readonly #maxBufferedBytes: number;
   readonly #handshakeTimeoutMs: number;
-  readonly #tls: ReturnType<typeof clientTlsOptions> | Record<string, never>;
+  readonly #tls: ReturnType<typeof clientTlsOptions>;
   #channel: WsChannel | undefined;
   #failures = 0;
   #stopped = false;
@@ -112,7 +115,9 @@ export class WsClient {
       throw new WaTransportError(ErrorCode.CONFIG, 'agent must be an http.Agent or https.Agent');
     }
     // Read once: a missing file is a configuration error now, not a failed reconnect later.
-    this.#tls = options.tls === undefined ? {} : clientTlsOptions(tlsOptions(options.tls));
+    // Always, even without a `tls` option: it sets rejectUnauthorized explicitly, so that
+    // NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment cannot turn verification off.
+    this.#tls = clientTlsOptions(tlsOptions(options.tls));
     this.#connect();
   }
 

@@ -502,6 +502,42 @@ describe('WebSocket channel', () => {
     }
   });
 
+  it('verifies the server’s certificate without a tls option, even under NODE_TLS_REJECT_UNAUTHORIZED=0', async () => {
+    const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+      keyType: 'ec',
+      algorithm: 'sha256',
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
+    });
+    const https = createHttpsServer({ key: pems.private, cert: pems.cert });
+    const upgrades: string[] = [];
+    https.on('upgrade', (request: IncomingMessage, socket) => {
+      upgrades.push(String(request.url));
+      socket.destroy();
+    });
+    https.listen(0, '127.0.0.1');
+    await once(https, 'listening');
+    cleanups.push(async () => {
+      https.closeAllConnections();
+      await new Promise((resolve) => https.close(resolve));
+    });
+    const saved = process.env['NODE_TLS_REJECT_UNAUTHORIZED'];
+    process.env['NODE_TLS_REJECT_UNAUTHORIZED'] = '0';
+    cleanups.push(() => {
+      if (saved === undefined) delete process.env['NODE_TLS_REJECT_UNAUTHORIZED'];
+      else process.env['NODE_TLS_REJECT_UNAUTHORIZED'] = saved;
+    });
+    const events: WsClientCloseEvent[] = [];
+    const c = client({
+      endpoint: await web(),
+      url: `wss://127.0.0.1:${(https.address() as AddressInfo).port}/ws`,
+      reconnect: false,
+      onClose: (e) => events.push(e),
+    });
+    await expect(c.ready()).rejects.toMatchObject({ code: 'ERR_WA_WS_CLOSED' });
+    expect(upgrades).toEqual([]); // the sealed hello never reached an unverified server
+    expect(events).toMatchObject([{ code: WsCloseCode.ABNORMAL, willReconnect: false }]);
+  });
+
   describe('a user callback that throws or rejects is logged and breaks nothing', () => {
     const failures = {
       throws: () => {
