@@ -21,6 +21,7 @@ import {
   type FrameDirection,
   WsCloseCode,
   closeCodeFor,
+  closeCodeForWsError,
   frameContext,
   welcomeContext,
 } from './ws-protocol.js';
@@ -96,6 +97,8 @@ export class WsChannel {
   #alive = true;
   #heartbeat: NodeJS.Timeout | undefined;
   #welcomeTimer: NodeJS.Timeout | undefined;
+  /** The code ws sent when it refused a frame itself (too large, not RFC 6455). */
+  #wsCloseCode: number | undefined;
   /**
    * User callbacks run through `callSafely`: one that throws must not break the inbox chain,
    * which would skip every later frame. Failures are logged like the channel's other events.
@@ -127,7 +130,8 @@ export class WsChannel {
       this.#alive = true;
     });
     ws.on('error', (error: Error & { code?: unknown }) => {
-      // ws closes the socket itself after an error (with 1002/1007/1009 when it can send one).
+      // ws closes the socket itself after an error (with 1002/1007/1008/1009 when it can send one).
+      this.#wsCloseCode ??= closeCodeForWsError(error.code);
       this.#log('wa_transport.ws.error', { wsError: typeof error.code === 'string' ? error.code : error.name });
     });
     ws.on('close', (code, reason) => this.#onClose(code, reason.toString()));
@@ -272,10 +276,12 @@ export class WsChannel {
     this.#ws.close(code, reason);
   }
 
-  #onClose(code: number, reason: string): void {
+  #onClose(wsCode: number, reason: string): void {
     this.#state = 'closed';
     clearInterval(this.#heartbeat);
     clearTimeout(this.#welcomeTimer);
+    // After refusing a frame ws stops reading, so it reports 1006 though it sent a close code.
+    const code = wsCode === WsCloseCode.ABNORMAL ? (this.#wsCloseCode ?? wsCode) : wsCode;
     this.#settle({ code, reason });
     // After the frames already received, so a handler never sees a message after the close.
     this.#inbox = this.#inbox.then(() => callSafely(this.#callbackLogger, 'onClose', () => this.#hooks.onClose?.(this, { code, reason })));

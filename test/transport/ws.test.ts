@@ -352,6 +352,24 @@ describe('WebSocket channel', () => {
       expect(server.received).toEqual([]);
     });
 
+    it('reports 1009 to onClose on the side that refused an oversized frame, as the peer sees it', async () => {
+      const server = await startServer({ endpoint: await core(4096) });
+      const a = await rawOpen(server.url, await web());
+      a.socket.send(new Uint8Array(5000));
+      expect(await closeOf(a.socket)).toBe(WsCloseCode.TOO_LARGE);
+      await eventually(() => expect(server.closes).toEqual([WsCloseCode.TOO_LARGE]));
+
+      const serverSide = await core();
+      const url = await rawServer({}, (socket, id) => {
+        socket.send(serverSide.seal(new Uint8Array(0), { context: `wa-ws/1:${id}:welcome` }));
+        socket.send(new Uint8Array(5000));
+      });
+      const events: WsClientCloseEvent[] = [];
+      const small = await createEndpoint({ role: 'webapp', secret: SECRET, maxEnvelopeBytes: 4096 });
+      client({ endpoint: small, url, reconnect: false, onClose: (e) => events.push(e) });
+      await eventually(() => expect(events).toMatchObject([{ code: WsCloseCode.TOO_LARGE }]));
+    });
+
     it('checks the server’s frames on the client too', async () => {
       const serverSide = await core();
       const url = await rawServer({}, (socket, id) => {
