@@ -24,6 +24,7 @@ import { fromText, toText } from './envelope/text.js';
 import { ErrorCode, WaTransportError, isWaTransportError } from './errors.js';
 import { Keyring } from './keys.js';
 import { type Logger, silentLogger } from './log.js';
+import { optionsObject } from './options.js';
 import type { EndpointObserver } from './observer.js';
 import { decodeMsgpack, encodeMsgpack } from './payload.js';
 import { type Clock, Verifier, type VerifierOptions } from './verifier.js';
@@ -341,9 +342,7 @@ export type EndpointLike = Pick<
 
 /** Creates an endpoint once libsodium is ready. */
 export async function createEndpoint(options: EndpointOptions): Promise<Endpoint> {
-  if (typeof options !== 'object' || options === null) {
-    throw new WaTransportError(ErrorCode.CONFIG, 'createEndpoint needs an options object');
-  }
+  optionsObject(options, 'createEndpoint options');
   return construct(options, await selectBackend(options.backend));
 }
 
