@@ -26,7 +26,14 @@
 import { callSafely } from '../callbacks.js';
 import { ErrorCode } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
-import { nonNegativeInteger, nonNegativeNumber, openFraction, optionalFunction, optionsObject, positiveInteger } from '../options.js';
+import {
+  nonNegativeInteger,
+  nonNegativeNumber,
+  openFraction,
+  optionalFunction,
+  optionsObject,
+  positiveInteger,
+} from '../options.js';
 import type { EndpointObserver, OpenedEvent, RejectedEvent } from '../observer.js';
 import { type Clock, DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../verifier.js';
 
@@ -66,7 +73,6 @@ export interface ClockHealthReport {
 
 /** Re-judging at most this often (ms) keeps the sort off most `open` calls. */
 const EVALUATE_EVERY_MS = 1000;
-
 
 export class ClockHealth implements EndpointObserver {
   readonly windowMs: number;

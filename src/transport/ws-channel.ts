@@ -284,7 +284,9 @@ export class WsChannel {
     const code = wsCode === WsCloseCode.ABNORMAL ? (this.#wsCloseCode ?? wsCode) : wsCode;
     this.#settle({ code, reason });
     // After the frames already received, so a handler never sees a message after the close.
-    this.#inbox = this.#inbox.then(() => callSafely(this.#callbackLogger, 'onClose', () => this.#hooks.onClose?.(this, { code, reason })));
+    this.#inbox = this.#inbox.then(() =>
+      callSafely(this.#callbackLogger, 'onClose', () => this.#hooks.onClose?.(this, { code, reason })),
+    );
   }
 
   #peerLabel(): string {

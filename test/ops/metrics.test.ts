@@ -175,7 +175,9 @@ describe('Metrics', () => {
       metrics: { rejectionAlert: { threshold: 1, onSpike: async () => Promise.reject(new Error('pager down')) }, logger },
     });
     expect(await unhandledRejectionsDuring(() => rejection(core.open('AAAA')))).toEqual([]);
-    expect(logger.records).toEqual([expect.objectContaining({ event: CALLBACK_FAILED_EVENT, callback: 'rejectionAlert.onSpike' })]);
+    expect(logger.records).toEqual([
+      expect.objectContaining({ event: CALLBACK_FAILED_EVENT, callback: 'rejectionAlert.onSpike' }),
+    ]);
   });
 
   it('rejects bad options with ERR_WA_CONFIG, never a RangeError or TypeError', () => {

@@ -511,7 +511,9 @@ describe('WebSocket channel', () => {
       { endpoint, url, onMessage: 'log it' },
       null,
     ]) {
-      expect(() => connectWs(options as never), JSON.stringify(options)).toThrow(expect.objectContaining({ code: ErrorCode.CONFIG }));
+      expect(() => connectWs(options as never), JSON.stringify(options)).toThrow(
+        expect.objectContaining({ code: ErrorCode.CONFIG }),
+      );
     }
     for (const options of [null, {}, { endpoint: await core(), heartbeatMs: -1 }, { endpoint: await core(), onConnection: 1 }]) {
       expect(() => createWsServer(options as never), JSON.stringify(options)).toThrow(
