@@ -6,9 +6,7 @@
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import sodium from 'libsodium-wrappers';
-import { selectBackend } from '../src/crypto/backend.js';
-import type { AeadBackend } from '../src/crypto/sodium.js';
-import { Endpoint } from '../src/endpoint.js';
+import { type Endpoint, createEndpoint } from '../src/endpoint.js';
 import { MemoryReplayStore } from '../src/replay/memory.js';
 import type { Task } from './harness.js';
 import { peers } from './peers.js';
@@ -43,18 +41,19 @@ function task(id: string, run: (n: number) => void | Promise<void>, prepare?: (n
 /** wa-transport with one backend: a WebApp sealing, a CoreApp opening with the full verifier. */
 export async function ours(backendName: 'wasm' | 'native', payload: Uint8Array): Promise<Candidate> {
   const name = `wa-transport (${backendName})`;
-  let backend: AeadBackend;
+  let web: Endpoint;
   try {
-    backend = await selectBackend(backendName);
+    web = await createEndpoint({ role: 'webapp', secret: SECRET, backend: backendName });
   } catch {
     return { name, kind: 'ours', skipped: 'sodium-native is not installed', tasks: [] };
   }
-  const web = new Endpoint({ role: 'webapp', secret: SECRET }, backend);
   // Room for 10 s of traffic at any rate measured here; the default cap (2^21) is sized for production.
-  const core = new Endpoint(
-    { role: 'coreapp', secret: SECRET, replayStore: new MemoryReplayStore({ maxEntries: 2 ** 24 }) },
-    backend,
-  );
+  const core = await createEndpoint({
+    role: 'coreapp',
+    secret: SECRET,
+    replayStore: new MemoryReplayStore({ maxEntries: 2 ** 24 }),
+    backend: backendName,
+  });
   let sealed: Uint8Array[] = [];
   return {
     name,

@@ -5,8 +5,7 @@
  *   npx tsx bench/profile.ts [--backend wasm|native] [--size 64] [--seconds 3] [--top 12]
  */
 import { Session } from 'node:inspector';
-import { selectBackend } from '../src/crypto/backend.js';
-import { Endpoint } from '../src/endpoint.js';
+import { createEndpoint } from '../src/endpoint.js';
 import { MemoryReplayStore } from '../src/replay/memory.js';
 
 interface ProfileNode {
@@ -55,10 +54,14 @@ function post<T>(session: Session, method: string, params?: object): Promise<T> 
 }
 
 export async function profileRoundTrip(backendName: 'wasm' | 'native', size: number, seconds: number): Promise<ProfileSummary> {
-  const backend = await selectBackend(backendName);
   const secret = 'profile-secret: 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ';
-  const web = new Endpoint({ role: 'webapp', secret }, backend);
-  const core = new Endpoint({ role: 'coreapp', secret, replayStore: new MemoryReplayStore({ maxEntries: 2 ** 24 }) }, backend);
+  const web = await createEndpoint({ role: 'webapp', secret, backend: backendName });
+  const core = await createEndpoint({
+    role: 'coreapp',
+    secret,
+    replayStore: new MemoryReplayStore({ maxEntries: 2 ** 24 }),
+    backend: backendName,
+  });
   const payload = new Uint8Array(size).fill(7);
   const loop = (ms: number): number => {
     let n = 0;

@@ -4,7 +4,8 @@
  */
 import { inspect } from 'node:util';
 import { type BackendPreference, selectBackend } from './crypto/backend.js';
-import { type AeadBackend, wasmBackend } from './crypto/sodium.js';
+import type { AeadBackend } from './crypto/sodium.js';
+import { callSafely } from './callbacks.js';
 import { authenticateEnvelope, sealEnvelope } from './envelope/aead.js';
 import {
   Direction,
@@ -23,6 +24,7 @@ import { fromText, toText } from './envelope/text.js';
 import { ErrorCode, WaTransportError, isWaTransportError } from './errors.js';
 import { Keyring } from './keys.js';
 import { type Logger, silentLogger } from './log.js';
+import { optionsObject } from './options.js';
 import type { EndpointObserver } from './observer.js';
 import { decodeMsgpack, encodeMsgpack } from './payload.js';
 import { type Clock, Verifier, type VerifierOptions } from './verifier.js';
@@ -111,6 +113,13 @@ interface Checked {
   readonly recorded: void | Promise<void>;
 }
 
+/**
+ * Proves a construction came from `createEndpoint`, which waited for libsodium: before it is
+ * ready the key schedule fails with a TypeError from inside libsodium-wrappers.
+ */
+const FROM_FACTORY = Symbol('createEndpoint');
+let construct: (options: EndpointOptions, backend: AeadBackend) => Endpoint;
+
 export class Endpoint {
   readonly role: Role;
   readonly maxEnvelopeBytes: number;
@@ -121,8 +130,16 @@ export class Endpoint {
   readonly #logger: Logger;
   readonly #observer: EndpointObserver | undefined;
 
+  static {
+    construct = (options, backend) => new Endpoint(options, backend, FROM_FACTORY);
+  }
+
   /** Use `createEndpoint`, which waits for libsodium to be ready. */
-  constructor(options: EndpointOptions, backend: AeadBackend = wasmBackend) {
+  private constructor(options: EndpointOptions, backend: AeadBackend, from?: typeof FROM_FACTORY) {
+    // A JavaScript caller can reach a private constructor; it still gets an error of ours.
+    if (from !== FROM_FACTORY) {
+      throw new WaTransportError(ErrorCode.CONFIG, 'an Endpoint is made by `await createEndpoint(options)`, not `new Endpoint`');
+    }
     if (options.role !== 'webapp' && options.role !== 'coreapp') {
       throw new WaTransportError(ErrorCode.CONFIG, 'role must be "webapp" or "coreapp"');
     }
@@ -184,7 +201,7 @@ export class Endpoint {
       timestamp,
       context,
     });
-    this.#observer?.sealed?.(envelope.length);
+    if (this.#observer) callSafely(this.#logger, 'observer.sealed', () => this.#observer?.sealed?.(envelope.length));
     return envelope;
   }
 
@@ -301,7 +318,9 @@ export class Endpoint {
 
   #opened<T>({ bytes, plaintext, timestamp, now, keyId }: Checked, storeMs: number): Opened<T> {
     const payload = bytes[FORMAT_OFFSET] === PayloadFormat.BYTES ? plaintext : decodeMsgpack(plaintext);
-    this.#observer?.opened?.({ keyId, skewMs: timestamp - now, storeMs });
+    if (this.#observer) {
+      callSafely(this.#logger, 'observer.opened', () => this.#observer?.opened?.({ keyId, skewMs: timestamp - now, storeMs }));
+    }
     return {
       payload: payload as T,
       keyId,
@@ -319,7 +338,9 @@ export class Endpoint {
       { event: 'wa_transport.rejected', code: error.code, keyId, peer, role: this.role },
       'envelope rejected',
     );
-    this.#observer?.rejected?.({ code: error.code, keyId, skewMs, peer });
+    if (this.#observer) {
+      callSafely(this.#logger, 'observer.rejected', () => this.#observer?.rejected?.({ code: error.code, keyId, skewMs, peer }));
+    }
     return error;
   }
 
@@ -347,7 +368,8 @@ export type EndpointLike = Pick<
 
 /** Creates an endpoint once libsodium is ready. */
 export async function createEndpoint(options: EndpointOptions): Promise<Endpoint> {
-  return new Endpoint(options, await selectBackend(options.backend));
+  optionsObject(options, 'createEndpoint options');
+  return construct(options, await selectBackend(options.backend));
 }
 
 function contextBytes(context: string | Uint8Array | undefined): Uint8Array | undefined {

@@ -2,6 +2,7 @@
  * What an endpoint reports as it works, for metrics and clock-health tracking. Every field is
  * safe to export: codes, key ids, sizes and times, never payloads or keys.
  */
+import { isPromiseLike } from './callbacks.js';
 import type { ErrorCode } from './errors.js';
 
 export interface OpenedEvent {
@@ -27,11 +28,33 @@ export interface EndpointObserver {
   rejected?(event: RejectedEvent): void;
 }
 
-/** One observer that tells each of `observers` everything (e.g. `Metrics` and `ClockHealth`). */
+/**
+ * One observer that tells each of `observers` everything (e.g. `Metrics` and `ClockHealth`).
+ * One that throws does not keep the others from being told: the first error is rethrown after
+ * all have run, and returned promises are passed on, for the endpoint to report
+ * (`callSafely`).
+ */
 export function combineObservers(...observers: EndpointObserver[]): EndpointObserver {
   return {
-    sealed: (bytes) => observers.forEach((o) => o.sealed?.(bytes)),
-    opened: (event) => observers.forEach((o) => o.opened?.(event)),
-    rejected: (event) => observers.forEach((o) => o.rejected?.(event)),
+    sealed: (bytes) => tellEach(observers, (o) => o.sealed?.(bytes)),
+    opened: (event) => tellEach(observers, (o) => o.opened?.(event)),
+    rejected: (event) => tellEach(observers, (o) => o.rejected?.(event)),
   };
+}
+
+function tellEach(observers: EndpointObserver[], tell: (observer: EndpointObserver) => unknown): void | Promise<unknown> {
+  let thrown: { error: unknown } | undefined;
+  const pending: Array<PromiseLike<unknown>> = [];
+  for (const observer of observers) {
+    try {
+      const result = tell(observer);
+      if (isPromiseLike(result)) pending.push(result);
+    } catch (error) {
+      thrown ??= { error };
+    }
+  }
+  const settled = pending.length === 0 ? undefined : Promise.all(pending);
+  if (thrown === undefined) return settled;
+  settled?.catch(() => {}); // the synchronous failure is the one reported
+  throw thrown.error;
 }

@@ -5,6 +5,8 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import {
   createEndpoint,
+  Endpoint,
+  type EndpointOptions,
   ErrorCode,
   MemoryReplayStore,
   MIN_ENVELOPE_BYTES,
@@ -347,6 +349,16 @@ describe('limits and options', () => {
       await expect(createEndpoint({ secret: SECRET, ...options } as never)).rejects.toMatchObject({
         code: ErrorCode.CONFIG,
       });
+    }
+  });
+
+  it('cannot be constructed past createEndpoint, which waits for libsodium (ERR_WA_CONFIG, not a TypeError)', async () => {
+    // What a JavaScript caller reaches despite the private constructor; before libsodium was
+    // ready it failed with "sodium.crypto_generichash is not a function".
+    const Unchecked = Endpoint as unknown as new (options: EndpointOptions) => Endpoint;
+    expect(() => new Unchecked({ role: 'webapp', secret: SECRET })).toThrow(expect.objectContaining({ code: ErrorCode.CONFIG }));
+    for (const options of [undefined, null, 'webapp']) {
+      await expect(createEndpoint(options as never)).rejects.toMatchObject({ code: ErrorCode.CONFIG });
     }
   });
 });

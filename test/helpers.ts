@@ -1,5 +1,12 @@
 /** Shared test fixtures: endpoints on a controllable clock. */
-import { createEndpoint, type Endpoint, type EndpointOptions, type ErrorCode, isWaTransportError } from '../src/index.js';
+import {
+  createEndpoint,
+  type Endpoint,
+  type EndpointOptions,
+  type ErrorCode,
+  isWaTransportError,
+  type Logger,
+} from '../src/index.js';
 
 export const SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 export const OTHER_SECRET = 'other-secret-ZYXWVUTSRQPONMLKJIHGFEDCBA-9876543210';
@@ -48,4 +55,32 @@ export async function outcome(promise: Promise<unknown>): Promise<ErrorCode | 'a
     if (!isWaTransportError(error)) throw error;
     return error.code;
   }
+}
+
+/** A logger that keeps its records. */
+export function recordingLogger(): Logger & { records: Array<Record<string, unknown>> } {
+  const records: Array<Record<string, unknown>> = [];
+  const keep = (record: object): void => {
+    records.push(record as Record<string, unknown>);
+  };
+  return { records, warn: keep, info: keep };
+}
+
+/**
+ * Runs `run`, then lets the event loop turn once, and returns the unhandled rejections seen
+ * meanwhile: under Node's defaults each one would have crashed the process.
+ */
+export async function unhandledRejectionsDuring(run: () => Promise<unknown>): Promise<unknown[]> {
+  const reasons: unknown[] = [];
+  const listen = (reason: unknown): void => {
+    reasons.push(reason);
+  };
+  process.on('unhandledRejection', listen);
+  try {
+    await run();
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off('unhandledRejection', listen);
+  }
+  return reasons;
 }

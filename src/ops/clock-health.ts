@@ -7,12 +7,33 @@
  *
  * The median of recent samples, not the latest one: a single envelope delayed in a queue
  * must not raise an alarm. Skew includes transit time, so a healthy link shows a small
- * negative median. Replays are left out: their timestamp tells of the attacker's delay, not
- * of a clock. What was sealed after our clock (skew > 0) is compared with `maxSkewMs`; what
- * looks older (skew < 0) with `windowMs`, the same bounds the verifier enforces.
+ * negative median. What was sealed after our clock (skew > 0) is compared with `maxSkewMs`;
+ * what looks older (skew < 0) with `windowMs`, the same bounds the verifier enforces.
+ *
+ * An operator's alarm must not be something an attacker can raise, so only evidence that
+ * someone without the secret cannot manufacture counts:
+ * - accepted envelopes: only a holder of the secret seals them, and each is accepted once;
+ * - ERR_WA_FUTURE: a timestamp further ahead than our clock was put there by a peer whose
+ *   clock ran ahead. Replaying it later only makes it older, so it is accepted or expires.
+ * Not ERR_WA_EXPIRED (nor ERR_WA_REPLAYED): an envelope captured earlier and replayed after
+ * the window is authentic and old, exactly like one from a peer whose clock is behind; a
+ * replay tells of the attacker's delay, not of a clock. The limit this leaves: a peer already
+ * more than `windowMs` behind sends nothing that is accepted, so only the ERR_WA_EXPIRED count
+ * (Metrics) shows it, not this alarm; and an attacker on the path who holds back genuine
+ * envelopes (less than the window) does move the median behind, as a slow queue would, which
+ * the warning names.
  */
+import { callSafely } from '../callbacks.js';
 import { ErrorCode } from '../errors.js';
-import type { Logger } from '../log.js';
+import { type Logger, silentLogger } from '../log.js';
+import {
+  nonNegativeInteger,
+  nonNegativeNumber,
+  openFraction,
+  optionalFunction,
+  optionsObject,
+  positiveInteger,
+} from '../options.js';
 import type { EndpointObserver, OpenedEvent, RejectedEvent } from '../observer.js';
 import { type Clock, DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../verifier.js';
 
@@ -53,9 +74,6 @@ export interface ClockHealthReport {
 /** Re-judging at most this often (ms) keeps the sort off most `open` calls. */
 const EVALUATE_EVERY_MS = 1000;
 
-/** Codes whose skew says something about the peer's clock. */
-const CLOCK_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.EXPIRED, ErrorCode.FUTURE]);
-
 export class ClockHealth implements EndpointObserver {
   readonly windowMs: number;
   readonly maxSkewMs: number;
@@ -68,24 +86,24 @@ export class ClockHealth implements EndpointObserver {
   #lastEvaluated = -Infinity;
   #lastWarned = -Infinity;
   #drifting = false;
-  readonly #logger: Logger | undefined;
+  readonly #logger: Logger;
   readonly #onWarning: ((report: ClockHealthReport) => void) | undefined;
   readonly #clock: Clock;
 
   constructor(options: ClockHealthOptions = {}) {
-    this.windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
-    this.maxSkewMs = options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
-    this.warnFraction = options.warnFraction ?? 0.5;
-    if (!(this.warnFraction > 0 && this.warnFraction < 1)) throw new RangeError('warnFraction must be in (0, 1)');
-    const samples = options.samples ?? 31;
-    if (!Number.isSafeInteger(samples) || samples < 1) throw new RangeError('samples must be a positive integer');
+    optionsObject(options, 'ClockHealth options');
+    // The same checks as the endpoint's, whose limits these must match.
+    this.windowMs = nonNegativeInteger(options.windowMs ?? DEFAULT_WINDOW_MS, 'windowMs');
+    this.maxSkewMs = nonNegativeInteger(options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS, 'maxSkewMs');
+    this.warnFraction = openFraction(options.warnFraction ?? 0.5, 'warnFraction');
+    const samples = positiveInteger(options.samples ?? 31, 'samples');
     this.#ring = [];
     this.#ring.length = samples;
-    this.minSamples = Math.min(options.minSamples ?? 5, samples);
-    this.warnEveryMs = options.warnEveryMs ?? 60_000;
-    this.#logger = options.logger;
-    this.#onWarning = options.onWarning;
-    this.#clock = options.clock ?? Date.now;
+    this.minSamples = Math.min(positiveInteger(options.minSamples ?? 5, 'minSamples'), samples);
+    this.warnEveryMs = nonNegativeNumber(options.warnEveryMs ?? 60_000, 'warnEveryMs');
+    this.#logger = options.logger ?? silentLogger;
+    this.#onWarning = optionalFunction(options.onWarning, 'onWarning');
+    this.#clock = optionalFunction(options.clock, 'clock') ?? Date.now;
   }
 
   opened(event: OpenedEvent): void {
@@ -93,8 +111,9 @@ export class ClockHealth implements EndpointObserver {
   }
 
   rejected(event: RejectedEvent): void {
-    // A time rejection is judged at once: it is exactly what this observer exists to explain.
-    if (event.skewMs !== undefined && CLOCK_CODES.has(event.code)) this.#add(event.skewMs, true);
+    // Judged at once: it is exactly what this observer exists to explain. ERR_WA_EXPIRED is
+    // left out on purpose (see the top of this file): a replay of old traffic looks the same.
+    if (event.code === ErrorCode.FUTURE && event.skewMs !== undefined) this.#add(event.skewMs, true);
   }
 
   /** The current view, computed now. */
@@ -135,7 +154,7 @@ export class ClockHealth implements EndpointObserver {
       if (time - this.#lastWarned < this.warnEveryMs) return;
       this.#lastWarned = time;
       const median = Math.round(report.medianSkewMs!);
-      this.#logger?.warn(
+      this.#logger.warn(
         {
           event: 'wa_transport.clock_skew',
           medianSkewMs: median,
@@ -149,15 +168,11 @@ export class ClockHealth implements EndpointObserver {
           `check NTP on both sides before envelopes are rejected as ${median > 0 ? 'ERR_WA_FUTURE' : 'ERR_WA_EXPIRED'}` +
           (median < 0 ? ' (or look for a queue delaying messages)' : ''),
       );
-      try {
-        this.#onWarning?.(report);
-      } catch {
-        // An observer must not throw into Endpoint.open.
-      }
+      if (this.#onWarning) callSafely(this.#logger, 'onWarning', () => this.#onWarning?.(report));
     } else if (report.status === 'ok' && this.#drifting) {
       this.#drifting = false;
       this.#lastWarned = -Infinity;
-      this.#logger?.info(
+      this.#logger.info(
         { event: 'wa_transport.clock_skew_recovered', medianSkewMs: Math.round(report.medianSkewMs!) },
         'peer clock offset is back within limits',
       );

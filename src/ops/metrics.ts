@@ -10,8 +10,10 @@
  * Observer methods run inside `Endpoint.open`; nothing here may throw into it, so the hook
  * and the cache probe are guarded.
  */
-import type { ErrorCode } from '../errors.js';
-import type { Logger } from '../log.js';
+import { callSafely } from '../callbacks.js';
+import { ErrorCode, WaTransportError } from '../errors.js';
+import { type Logger, silentLogger } from '../log.js';
+import { optionalFunction, optionsObject, positiveInteger } from '../options.js';
 import type { EndpointObserver, OpenedEvent, RejectedEvent } from '../observer.js';
 import type { Clock } from '../verifier.js';
 
@@ -107,13 +109,15 @@ export class Metrics implements EndpointObserver {
   #spikes = 0;
   readonly #store: ReplayCacheStats | undefined;
   readonly #alert: RejectionWindow | undefined;
-  readonly #logger: Pick<Logger, 'warn'> | undefined;
+  readonly #logger: Pick<Logger, 'warn'>;
   #prom: PromMetrics | undefined;
 
   constructor(options: MetricsOptions = {}) {
+    optionsObject(options, 'Metrics options');
     this.#store = options.replayStore;
-    this.#logger = options.logger;
-    this.#alert = options.rejectionAlert && new RejectionWindow(options.rejectionAlert, options.clock ?? Date.now);
+    this.#logger = options.logger ?? silentLogger;
+    const clock = optionalFunction(options.clock, 'clock') ?? Date.now;
+    this.#alert = options.rejectionAlert && new RejectionWindow(options.rejectionAlert, clock);
   }
 
   sealed(bytes: number): void {
@@ -142,11 +146,7 @@ export class Metrics implements EndpointObserver {
     const spike = this.#alert?.record(event.code);
     if (spike !== undefined) {
       this.#spikes++;
-      try {
-        this.#alert!.options.onSpike(spike);
-      } catch (error) {
-        this.#logger?.warn({ event: 'wa_transport.metrics.hook_failed', err: error }, 'rejection spike hook threw');
-      }
+      callSafely(this.#logger, 'rejectionAlert.onSpike', () => this.#alert?.options.onSpike(spike));
     }
   }
 
@@ -237,7 +237,7 @@ export class Metrics implements EndpointObserver {
       const stats = this.#store.stats();
       return { entries: stats.entries, bytes: stats.bytes ?? null };
     } catch (error) {
-      this.#logger?.warn({ event: 'wa_transport.metrics.stats_failed', err: error }, 'replay store stats failed');
+      this.#logger.warn({ event: 'wa_transport.metrics.stats_failed', err: error }, 'replay store stats failed');
       return undefined;
     }
   }
@@ -260,13 +260,16 @@ class RejectionWindow {
   #armed = true;
 
   constructor(options: RejectionAlertOptions, clock: Clock) {
-    if (!Number.isSafeInteger(options.threshold) || options.threshold < 1) {
-      throw new RangeError('rejectionAlert.threshold must be a positive integer');
+    optionsObject(options, 'rejectionAlert');
+    positiveInteger(options.threshold, 'rejectionAlert.threshold');
+    this.#windowMs = positiveInteger(options.windowMs ?? 60_000, 'rejectionAlert.windowMs');
+    if (options.codes !== undefined && !Array.isArray(options.codes)) {
+      throw new WaTransportError(ErrorCode.CONFIG, 'rejectionAlert.codes must be an array of error codes');
     }
-    const windowMs = options.windowMs ?? 60_000;
-    if (!Number.isFinite(windowMs) || windowMs <= 0) throw new RangeError('rejectionAlert.windowMs must be positive');
+    if (typeof options.onSpike !== 'function') {
+      throw new WaTransportError(ErrorCode.CONFIG, 'rejectionAlert.onSpike must be a function');
+    }
     this.options = options;
-    this.#windowMs = windowMs;
     this.#codes = options.codes && new Set(options.codes);
     this.#times = new Array<number>(options.threshold).fill(0);
     this.#kinds = new Array<ErrorCode>(options.threshold);

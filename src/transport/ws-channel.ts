@@ -13,6 +13,7 @@
  */
 import { inspect } from 'node:util';
 import type WebSocket from 'ws';
+import { callSafely } from '../callbacks.js';
 import type { EndpointLike } from '../endpoint.js';
 import { ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -20,6 +21,7 @@ import {
   type FrameDirection,
   WsCloseCode,
   closeCodeFor,
+  closeCodeForWsError,
   frameContext,
   welcomeContext,
 } from './ws-protocol.js';
@@ -95,6 +97,15 @@ export class WsChannel {
   #alive = true;
   #heartbeat: NodeJS.Timeout | undefined;
   #welcomeTimer: NodeJS.Timeout | undefined;
+  /** The code ws sent when it refused a frame itself (too large, not RFC 6455). */
+  #wsCloseCode: number | undefined;
+  /**
+   * User callbacks run through `callSafely`: one that throws must not break the inbox chain,
+   * which would skip every later frame. Failures are logged like the channel's other events.
+   */
+  readonly #callbackLogger: Pick<Logger, 'warn'> = {
+    warn: (record) => this.#logger.warn({ connection: this.id, peer: this.peer, side: this.side, ...record }, 'websocket'),
+  };
   #settle: (event: WsCloseEvent) => void = () => {};
   /** Settles when the connection is closed, before `onClose` runs (which waits for the handler). */
   readonly closed: Promise<WsCloseEvent> = new Promise((resolve) => {
@@ -119,7 +130,8 @@ export class WsChannel {
       this.#alive = true;
     });
     ws.on('error', (error: Error & { code?: unknown }) => {
-      // ws closes the socket itself after an error (with 1002/1007/1009 when it can send one).
+      // ws closes the socket itself after an error (with 1002/1007/1008/1009 when it can send one).
+      this.#wsCloseCode ??= closeCodeForWsError(error.code);
       this.#log('wa_transport.ws.error', { wsError: typeof error.code === 'string' ? error.code : error.name });
     });
     ws.on('close', (code, reason) => this.#onClose(code, reason.toString()));
@@ -223,7 +235,7 @@ export class WsChannel {
         return;
       }
       this.#receiveSeq++;
-      await this.#callHook(() => this.#hooks.onMessage?.(payload, this));
+      await callSafely(this.#callbackLogger, 'onMessage', () => this.#hooks.onMessage?.(payload, this));
     } finally {
       this.#inboxBytes -= frame.length;
       if (this.#ws.isPaused && this.#inboxBytes <= this.#maxBufferedBytes) this.#ws.resume();
@@ -240,7 +252,7 @@ export class WsChannel {
     clearTimeout(this.#welcomeTimer);
     if (this.#state !== 'welcoming') return;
     this.#state = 'open';
-    await this.#callHook(() => this.#hooks.onOpen?.(this));
+    await callSafely(this.#callbackLogger, 'onOpen', () => this.#hooks.onOpen?.(this));
   }
 
   /** Ping; a peer that has not ponged since the last ping is dead (ws's README "How to detect and close broken connections"). */
@@ -264,25 +276,17 @@ export class WsChannel {
     this.#ws.close(code, reason);
   }
 
-  #onClose(code: number, reason: string): void {
+  #onClose(wsCode: number, reason: string): void {
     this.#state = 'closed';
     clearInterval(this.#heartbeat);
     clearTimeout(this.#welcomeTimer);
+    // After refusing a frame ws stops reading, so it reports 1006 though it sent a close code.
+    const code = wsCode === WsCloseCode.ABNORMAL ? (this.#wsCloseCode ?? wsCode) : wsCode;
     this.#settle({ code, reason });
     // After the frames already received, so a handler never sees a message after the close.
-    this.#inbox = this.#inbox.then(() => this.#callHook(() => this.#hooks.onClose?.(this, { code, reason })));
-  }
-
-  /**
-   * Runs a user callback. It must not throw into the inbox chain, which would skip every later
-   * frame; its error is logged by name only, since its message may quote the payload.
-   */
-  async #callHook(hook: () => void | Promise<void>): Promise<void> {
-    try {
-      await hook();
-    } catch (error) {
-      this.#log('wa_transport.ws.handler_failed', { error: error instanceof Error ? error.name : typeof error });
-    }
+    this.#inbox = this.#inbox.then(() =>
+      callSafely(this.#callbackLogger, 'onClose', () => this.#hooks.onClose?.(this, { code, reason })),
+    );
   }
 
   #peerLabel(): string {
@@ -306,12 +310,4 @@ function toBytes(data: WebSocket.RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return data;
-}
-
-/** Validates a numeric option (a duration or a size). */
-export function nonNegative(value: number, name: string): number {
-  if (!Number.isFinite(value) || value < 0) {
-    throw new WaTransportError(ErrorCode.CONFIG, `${name} must be a non-negative number`);
-  }
-  return value;
 }

@@ -9,17 +9,12 @@ import WebSocket from 'ws';
 import type { EndpointLike } from '../endpoint.js';
 import { HEADER_BYTES, NONCE_OFFSET } from '../envelope/format.js';
 import { toText } from '../envelope/text.js';
+import { callSafely } from '../callbacks.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
-import {
-  DEFAULT_HEARTBEAT_MS,
-  DEFAULT_MAX_BUFFERED_BYTES,
-  WsChannel,
-  WsChannelError,
-  type WsCloseEvent,
-  nonNegative,
-} from './ws-channel.js';
-import { type ClientTlsOptions, clientTlsOptions } from './tls.js';
+import { MAX_TIMER_MS, endpointLike, nonNegativeNumber, optionalFunction, optionsObject } from '../options.js';
+import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_BUFFERED_BYTES, WsChannel, WsChannelError, type WsCloseEvent } from './ws-channel.js';
+import { type ClientTlsOptions, SecurityLevel, clientTlsOptions } from './tls.js';
 import { HELLO_HEADER, WsCloseCode, helloContext } from './ws-protocol.js';
 
 export interface WsReconnectOptions {
@@ -55,7 +50,10 @@ export interface WsClientOptions {
   maxBufferedBytes?: number;
   /** Time for the upgrade and, again, for the server's welcome, in ms. Default 10,000. */
   handshakeTimeoutMs?: number;
-  /** For wss:, the same file-based options as the HTTP client; the server is always verified. */
+  /**
+   * For wss:, the same file-based options as the HTTP client. The server is always verified,
+   * without them against Node's CA store, even under NODE_TLS_REJECT_UNAUTHORIZED=0.
+   */
   tls?: ClientTlsOptions;
   agent?: Agent;
   /** Refusals, closes and dead peers are logged here. */
@@ -95,7 +93,7 @@ export class WsClient {
   readonly #heartbeatMs: number;
   readonly #maxBufferedBytes: number;
   readonly #handshakeTimeoutMs: number;
-  readonly #tls: ReturnType<typeof clientTlsOptions> | Record<string, never>;
+  readonly #tls: ReturnType<typeof clientTlsOptions>;
   #channel: WsChannel | undefined;
   #failures = 0;
   #stopped = false;
@@ -104,18 +102,22 @@ export class WsClient {
 
   /** Use `connectWs`. */
   constructor(options: WsClientOptions) {
-    this.#options = options;
-    this.#url = new URL(options.url);
-    if (this.#url.protocol !== 'ws:' && this.#url.protocol !== 'wss:') {
-      throw new WaTransportError(ErrorCode.CONFIG, 'url must be ws: or wss:');
-    }
+    this.#options = optionsObject(options, 'WsClient options');
+    endpointLike(options.endpoint, 'endpoint');
+    this.#url = parseUrl(options.url);
+    for (const name of ['onOpen', 'onMessage', 'onClose'] as const) optionalFunction(options[name], name);
     this.#reconnect = options.reconnect === false ? false : reconnectOptions(options.reconnect);
     this.#logger = options.logger ?? silentLogger;
-    this.#heartbeatMs = nonNegative(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs');
-    this.#maxBufferedBytes = nonNegative(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes');
-    this.#handshakeTimeoutMs = nonNegative(options.handshakeTimeoutMs ?? 10_000, 'handshakeTimeoutMs');
+    this.#heartbeatMs = nonNegativeNumber(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs', MAX_TIMER_MS);
+    this.#maxBufferedBytes = nonNegativeNumber(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes');
+    this.#handshakeTimeoutMs = nonNegativeNumber(options.handshakeTimeoutMs ?? 10_000, 'handshakeTimeoutMs', MAX_TIMER_MS);
+    if (options.agent !== undefined && (typeof options.agent !== 'object' || options.agent === null)) {
+      throw new WaTransportError(ErrorCode.CONFIG, 'agent must be an http.Agent or https.Agent');
+    }
     // Read once: a missing file is a configuration error now, not a failed reconnect later.
-    this.#tls = options.tls === undefined ? {} : clientTlsOptions(options.tls);
+    // Always, even without a `tls` option: it sets rejectUnauthorized explicitly, so that
+    // NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment cannot turn verification off.
+    this.#tls = clientTlsOptions(tlsOptions(options.tls));
     this.#connect();
   }
 
@@ -179,7 +181,7 @@ export class WsClient {
         onOpen: (channel) => {
           this.#failures = 0;
           for (const waiter of this.#waiters.splice(0)) waiter.resolve(channel);
-          this.#options.onOpen?.(channel);
+          callSafely(this.#logger, 'onOpen', () => this.#options.onOpen?.(channel));
         },
         onMessage: (payload, channel) => this.#options.onMessage?.(payload, channel),
         onClose: (channel, event) => this.#closed(channel, refusedEvent(event, refusedStatus)),
@@ -202,7 +204,8 @@ export class WsClient {
     } else {
       this.#stop();
     }
-    this.#options.onClose?.({ ...event, willReconnect: delayMs !== undefined, delayMs });
+    const closed = { ...event, willReconnect: delayMs !== undefined, delayMs };
+    callSafely(this.#logger, 'onClose', () => this.#options.onClose?.(closed));
   }
 
   #stop(): void {
@@ -224,10 +227,35 @@ function refusedEvent(event: WsCloseEvent, status: number | undefined): WsCloseE
   return event;
 }
 
+function parseUrl(url: string | URL): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (error) {
+    throw new WaTransportError(ErrorCode.CONFIG, 'url must be a ws: or wss: URL', { cause: error });
+  }
+  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
+    throw new WaTransportError(ErrorCode.CONFIG, 'url must be ws: or wss:');
+  }
+  return parsed;
+}
+
+/** `tls`, checked where clientTlsOptions would fail with a TypeError. */
+function tlsOptions(tls: ClientTlsOptions | undefined): ClientTlsOptions {
+  if (tls === undefined) return {};
+  optionsObject(tls, 'tls');
+  if (tls.level !== undefined && !Object.values<string>(SecurityLevel).includes(tls.level)) {
+    throw new WaTransportError(ErrorCode.CONFIG, 'tls.level must be one of modern, intermediate, old');
+  }
+  return tls;
+}
+
 function reconnectOptions(options: WsReconnectOptions | undefined): Required<WsReconnectOptions> {
+  if (options !== undefined) optionsObject(options, 'reconnect');
   const merged = { ...DEFAULT_RECONNECT, ...options };
-  nonNegative(merged.initialDelayMs, 'reconnect.initialDelayMs');
-  nonNegative(merged.maxDelayMs, 'reconnect.maxDelayMs');
+  // A delay past Node's timer limit would become 1 ms: a reconnect loop.
+  nonNegativeNumber(merged.initialDelayMs, 'reconnect.initialDelayMs', MAX_TIMER_MS);
+  nonNegativeNumber(merged.maxDelayMs, 'reconnect.maxDelayMs', MAX_TIMER_MS);
   if (!(merged.factor >= 1)) throw new WaTransportError(ErrorCode.CONFIG, 'reconnect.factor must be ≥ 1');
   if (!(merged.jitter >= 0 && merged.jitter <= 1)) {
     throw new WaTransportError(ErrorCode.CONFIG, 'reconnect.jitter must be in [0, 1]');

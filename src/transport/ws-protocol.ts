@@ -44,8 +44,14 @@ export const WsCloseCode = {
   GOING_AWAY: 1001,
   /** A text frame: every frame must be a binary envelope. */
   UNSUPPORTED_DATA: 1003,
+  /** A frame that breaks RFC 6455 itself (bad opcode, masking, reserved bits): ws refuses it. */
+  PROTOCOL_ERROR: 1002,
   /** No close frame: the connection dropped, or a dead peer was terminated (no pong). Never sent. */
   ABNORMAL: 1006,
+  /** A text frame that is not UTF-8: ws refuses it before the channel sees it. */
+  INVALID_DATA: 1007,
+  /** A message in too many fragments or buffered parts (ws's own limits). */
+  POLICY_VIOLATION: 1008,
   /** A frame larger than the endpoint's `maxEnvelopeBytes` (ws's `maxPayload`). */
   TOO_LARGE: 1009,
   /** The replay store is unavailable or full: nothing is accepted unchecked; retry later. */
@@ -86,6 +92,24 @@ export function closeCodeFor(error: WaTransportError): WsCloseCode {
     default:
       return WsCloseCode.MALFORMED;
   }
+}
+
+/**
+ * The close code ws sends when its receiver refuses a frame, by the error's `code` (ws 8.23
+ * lib/receiver.js; every other WS_ERR_* is 1002). ws then stops reading, so it never sees the peer's reply and its own
+ * 'close' event says 1006; the channel reports the code that was actually sent.
+ */
+const WS_RECEIVER_CLOSE_CODES: Readonly<Record<string, WsCloseCode>> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: WsCloseCode.TOO_LARGE,
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: WsCloseCode.TOO_LARGE,
+  WS_ERR_INVALID_UTF8: WsCloseCode.INVALID_DATA,
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: WsCloseCode.POLICY_VIOLATION,
+};
+
+/** The close code ws sent for one of its receiver's errors; undefined for any other error. */
+export function closeCodeForWsError(code: unknown): WsCloseCode | undefined {
+  if (typeof code !== 'string' || !code.startsWith('WS_ERR_')) return undefined;
+  return Object.hasOwn(WS_RECEIVER_CLOSE_CODES, code) ? WS_RECEIVER_CLOSE_CODES[code] : WsCloseCode.PROTOCOL_ERROR;
 }
 
 /** HTTP status for a refused hello: 503 when the replay store could not answer, else 401. */

@@ -8,17 +8,13 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { callSafely } from '../callbacks.js';
 import type { EndpointLike } from '../endpoint.js';
 import { toText } from '../envelope/text.js';
 import { ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
-import {
-  DEFAULT_HEARTBEAT_MS,
-  DEFAULT_MAX_BUFFERED_BYTES,
-  WsChannel,
-  type WsCloseEvent,
-  nonNegative,
-} from './ws-channel.js';
+import { MAX_TIMER_MS, endpointLike, nonNegativeNumber, optionalFunction, optionsObject } from '../options.js';
+import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_BUFFERED_BYTES, WsChannel, type WsCloseEvent } from './ws-channel.js';
 import { HELLO_HEADER, WsCloseCode, helloContext, helloStatusFor } from './ws-protocol.js';
 
 export interface WsServerOptions {
@@ -60,10 +56,12 @@ export class WsServer {
 
   /** Use `createWsServer`. */
   constructor(options: WsServerOptions) {
-    this.#options = options;
+    this.#options = optionsObject(options, 'WsServer options');
+    endpointLike(options.endpoint, 'endpoint');
+    for (const name of ['onConnection', 'onMessage', 'onClose'] as const) optionalFunction(options[name], name);
     this.#logger = options.logger ?? silentLogger;
-    this.#heartbeatMs = nonNegative(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs');
-    this.#maxBufferedBytes = nonNegative(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes');
+    this.#heartbeatMs = nonNegativeNumber(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs', MAX_TIMER_MS);
+    this.#maxBufferedBytes = nonNegativeNumber(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes');
     this.#wss = new WebSocketServer({
       noServer: true,
       ...(options.path === undefined ? {} : { path: options.path }),
@@ -112,14 +110,7 @@ export class WsServer {
       });
       this.#channels.add(channel);
       void channel.closed.then(() => this.#channels.delete(channel));
-      try {
-        this.#options.onConnection?.(channel, req);
-      } catch (error) {
-        this.#logger.warn(
-          { event: 'wa_transport.ws.handler_failed', connection: id, error: error instanceof Error ? error.name : typeof error },
-          'websocket',
-        );
-      }
+      callSafely(this.#logger, 'onConnection', () => this.#options.onConnection?.(channel, req));
     });
   }
 

@@ -17,7 +17,7 @@
 import sodium from 'libsodium-wrappers';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type BackendPreference, selectBackend } from '../../src/crypto/backend.js';
-import { Endpoint, type EndpointOptions } from '../../src/endpoint.js';
+import { type Endpoint, type EndpointOptions, createEndpoint } from '../../src/endpoint.js';
 import { ErrorCode, TAG_BYTES, generateSecret, isWaTransportError } from '../../src/index.js';
 import type { RejectedEvent } from '../../src/observer.js';
 import { recordFigures } from '../soak/figures.js';
@@ -91,23 +91,19 @@ interface Harness {
 }
 
 async function harness(preference: BackendPreference): Promise<Harness> {
-  const backend = await selectBackend(preference);
   const events: RejectedEvent[] = [];
   const logs: unknown[] = [];
-  const base: Pick<EndpointOptions, 'secret' | 'clock'> = { secret, clock: () => T0 };
+  const base: Pick<EndpointOptions, 'secret' | 'clock' | 'backend'> = { secret, clock: () => T0, backend: preference };
   return {
     events,
     logs,
-    web: new Endpoint({ ...base, role: 'webapp' }, backend),
-    core: new Endpoint(
-      {
-        ...base,
-        role: 'coreapp',
-        observer: { rejected: (e) => events.push(e) },
-        logger: { warn: (record: object) => logs.push(record), info: () => {} },
-      },
-      backend,
-    ),
+    web: await createEndpoint({ ...base, role: 'webapp' }),
+    core: await createEndpoint({
+      ...base,
+      role: 'coreapp',
+      observer: { rejected: (e) => events.push(e) },
+      logger: { warn: (record: object) => logs.push(record), info: () => {} },
+    }),
   };
 }
 

@@ -10,7 +10,7 @@ import type { AeadBackend } from '../../src/crypto/sodium.js';
 import type { AeadKey } from '../../src/crypto/aead-backend.js';
 import { authenticateEnvelope } from '../../src/envelope/aead.js';
 import { Direction, HEADER_BYTES, NONCE_OFFSET } from '../../src/envelope/format.js';
-import { Endpoint } from '../../src/endpoint.js';
+import { createEndpoint } from '../../src/endpoint.js';
 import { ErrorCode } from '../../src/errors.js';
 import { Keyring } from '../../src/keys.js';
 import { sealVector, vectors } from '../vectors/envelope-v1.js';
@@ -159,15 +159,17 @@ describe('pinned vectors (test/vectors/envelope-v1.json) on every backend', () =
     const first = vectors.envelopes[0]!;
     for (const backend of backends) {
       for (const v of vectors.envelopes) {
-        const receiver = new Endpoint(
-          { role: v.direction === Direction.WEBAPP_TO_COREAPP ? 'coreapp' : 'webapp', secret: v.secret, clock: () => v.timestamp },
-          backend,
-        );
+        const receiver = await createEndpoint({
+          role: v.direction === Direction.WEBAPP_TO_COREAPP ? 'coreapp' : 'webapp',
+          secret: v.secret,
+          clock: () => v.timestamp,
+          backend: backend.name,
+        });
         const opened = await receiver.open(fromHex(v.envelopeHex), { context: v.context });
         expect(hex(opened.nonce)).toBe(v.nonceHex);
       }
       for (const v of vectors.invalid) {
-        const receiver = new Endpoint({ role: 'coreapp', secret: first.secret, clock: () => first.timestamp }, backend);
+        const receiver = await createEndpoint({ role: 'coreapp', secret: first.secret, clock: () => first.timestamp, backend: backend.name });
         await expect(receiver.open(fromHex(v.envelopeHex)), `${backend.name}: ${v.name}`).rejects.toMatchObject({
           code: v.code,
         });
@@ -181,8 +183,8 @@ describe('endpoints on different backends', () => {
     const secret = 'backend-interop secret 0123456789 abcdefghijklmnopqrstuvwxyz';
     for (const a of backends) {
       for (const b of backends) {
-        const web = new Endpoint({ role: 'webapp', secret }, a);
-        const core = new Endpoint({ role: 'coreapp', secret }, b);
+        const web = await createEndpoint({ role: 'webapp', secret, backend: a.name });
+        const core = await createEndpoint({ role: 'coreapp', secret, backend: b.name });
         const opened = await core.open(web.seal({ hello: a.name }, { context: 'POST /x' }), { context: 'POST /x' });
         expect(opened.payload).toEqual({ hello: a.name });
         const reply = await web.open(core.sealText(new Uint8Array([1, 2, 3])));

@@ -2,11 +2,13 @@ import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createEndpoint } from '../../src/endpoint.js';
+import { CALLBACK_FAILED_EVENT } from '../../src/callbacks.js';
 import { ErrorCode, isWaTransportError } from '../../src/errors.js';
 import { generateSecret } from '../../src/keys.js';
 import { Metrics, type RejectionSpike } from '../../src/ops/metrics.js';
 import { MemoryReplayStore } from '../../src/replay/memory.js';
 import type { ReplayStore } from '../../src/replay/store.js';
+import { recordingLogger, unhandledRejectionsDuring } from '../helpers.js';
 
 const SECRET = generateSecret();
 
@@ -164,7 +166,37 @@ describe('Metrics', () => {
     await core.open(envelope);
     expect(await rejection(core.open(envelope))).toBe(ErrorCode.REPLAYED);
     expect(await rejection(core.open(envelope))).toBe(ErrorCode.REPLAYED);
-    expect(warnings).toEqual([expect.objectContaining({ event: 'wa_transport.metrics.hook_failed' })]);
+    expect(warnings).toEqual([expect.objectContaining({ event: CALLBACK_FAILED_EVENT, callback: 'rejectionAlert.onSpike' })]);
+  });
+
+  it('an async hook that rejects is logged, not an unhandled rejection', async () => {
+    const logger = recordingLogger();
+    const { core } = await pair({
+      metrics: { rejectionAlert: { threshold: 1, onSpike: async () => Promise.reject(new Error('pager down')) }, logger },
+    });
+    expect(await unhandledRejectionsDuring(() => rejection(core.open('AAAA')))).toEqual([]);
+    expect(logger.records).toEqual([
+      expect.objectContaining({ event: CALLBACK_FAILED_EVENT, callback: 'rejectionAlert.onSpike' }),
+    ]);
+  });
+
+  it('rejects bad options with ERR_WA_CONFIG, never a RangeError or TypeError', () => {
+    const onSpike = (): void => {};
+    for (const options of [
+      null,
+      { rejectionAlert: { threshold: 0, onSpike } },
+      { rejectionAlert: { threshold: 1.5, onSpike } },
+      { rejectionAlert: { threshold: 2, windowMs: 0, onSpike } },
+      { rejectionAlert: { threshold: 2, windowMs: Number.NaN, onSpike } },
+      { rejectionAlert: { threshold: 2, codes: 'ERR_WA_FORGED', onSpike } },
+      { rejectionAlert: { threshold: 2 } },
+      { rejectionAlert: 5 },
+      { clock: 5 },
+    ]) {
+      expect(() => new Metrics(options as never), JSON.stringify(options)).toThrow(
+        expect.objectContaining({ code: ErrorCode.CONFIG }),
+      );
+    }
   });
 
   it('property: the hook fires exactly when the trailing-window count reaches the threshold from below', () => {

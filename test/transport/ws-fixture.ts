@@ -24,13 +24,14 @@ export async function startWsServer(options: Omit<WsServerOptions, 'server' | 'p
     ...options,
     server: http,
     path: '/ws',
+    // Returning what the callbacks return: a promise the server must still see.
     onConnection: (channel, request) => {
       connections.push(channel);
-      options.onConnection?.(channel, request);
+      return options.onConnection?.(channel, request);
     },
     onClose: (channel, event) => {
       closes.push(event.code);
-      options.onClose?.(channel, event);
+      return options.onClose?.(channel, event);
     },
   });
   http.listen(port, '127.0.0.1');

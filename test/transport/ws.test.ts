@@ -28,7 +28,8 @@ import {
   type WsClientCloseEvent,
   type WsServerOptions,
 } from '../../src/transport/ws.js';
-import { OTHER_SECRET, SECRET } from '../helpers.js';
+import { CALLBACK_FAILED_EVENT } from '../../src/callbacks.js';
+import { OTHER_SECRET, SECRET, unhandledRejectionsDuring } from '../helpers.js';
 import { type RunningWsServer, startWsServer, stopWsServer } from './ws-fixture.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -213,7 +214,9 @@ describe('WebSocket channel', () => {
     await c.send('two');
     await eventually(() => expect(server.received).toEqual(['two']));
     expect(JSON.stringify(server.logger.records)).not.toContain('secret payload');
-    expect(server.logger.records).toContainEqual(expect.objectContaining({ event: 'wa_transport.ws.handler_failed', error: 'Error' }));
+    expect(server.logger.records).toContainEqual(
+      expect.objectContaining({ event: CALLBACK_FAILED_EVENT, callback: 'onMessage', error: 'Error', side: 'server' }),
+    );
   });
 
   describe('authentication before the upgrade is accepted', () => {
@@ -349,6 +352,24 @@ describe('WebSocket channel', () => {
       expect(server.received).toEqual([]);
     });
 
+    it('reports 1009 to onClose on the side that refused an oversized frame, as the peer sees it', async () => {
+      const server = await startServer({ endpoint: await core(4096) });
+      const a = await rawOpen(server.url, await web());
+      a.socket.send(new Uint8Array(5000));
+      expect(await closeOf(a.socket)).toBe(WsCloseCode.TOO_LARGE);
+      await eventually(() => expect(server.closes).toEqual([WsCloseCode.TOO_LARGE]));
+
+      const serverSide = await core();
+      const url = await rawServer({}, (socket, id) => {
+        socket.send(serverSide.seal(new Uint8Array(0), { context: `wa-ws/1:${id}:welcome` }));
+        socket.send(new Uint8Array(5000));
+      });
+      const events: WsClientCloseEvent[] = [];
+      const small = await createEndpoint({ role: 'webapp', secret: SECRET, maxEnvelopeBytes: 4096 });
+      client({ endpoint: small, url, reconnect: false, onClose: (e) => events.push(e) });
+      await eventually(() => expect(events).toMatchObject([{ code: WsCloseCode.TOO_LARGE }]));
+    });
+
     it('checks the server’s frames on the client too', async () => {
       const serverSide = await core();
       const url = await rawServer({}, (socket, id) => {
@@ -470,12 +491,141 @@ describe('WebSocket channel', () => {
     await eventually(() => expect(events[0]).toMatchObject({ code: WsCloseCode.ABNORMAL }));
   });
 
-  it('rejects bad options with ERR_WA_CONFIG', async () => {
+  it('rejects bad options with ERR_WA_CONFIG, never a TypeError', async () => {
     const endpoint = await web();
-    expect(() => connectWs({ endpoint, url: 'http://127.0.0.1:1/ws' })).toThrow(expect.objectContaining({ code: ErrorCode.CONFIG }));
-    expect(() => connectWs({ endpoint, url: 'ws://127.0.0.1:1/ws', reconnect: { jitter: 2 } })).toThrow(
-      expect.objectContaining({ code: ErrorCode.CONFIG }),
-    );
+    const url = 'ws://127.0.0.1:1/ws';
+    for (const options of [
+      { endpoint, url: 'http://127.0.0.1:1/ws' },
+      { endpoint, url: 'not a url' },
+      { endpoint, url: 42 },
+      { url },
+      { endpoint: {}, url },
+      { endpoint, url, reconnect: { jitter: 2 } },
+      { endpoint, url, reconnect: { maxDelayMs: 2 ** 40 } }, // Node would wait 1 ms instead
+      { endpoint, url, reconnect: 5 },
+      { endpoint, url, heartbeatMs: 2 ** 40 },
+      { endpoint, url, handshakeTimeoutMs: Number.POSITIVE_INFINITY },
+      { endpoint, url: 'wss://127.0.0.1:1/ws', tls: { level: 'MODERN' } },
+      { endpoint, url: 'wss://127.0.0.1:1/ws', tls: null },
+      { endpoint, url, agent: 5 },
+      { endpoint, url, onMessage: 'log it' },
+      null,
+    ]) {
+      expect(() => connectWs(options as never), JSON.stringify(options)).toThrow(
+        expect.objectContaining({ code: ErrorCode.CONFIG }),
+      );
+    }
+    for (const options of [null, {}, { endpoint: await core(), heartbeatMs: -1 }, { endpoint: await core(), onConnection: 1 }]) {
+      expect(() => createWsServer(options as never), JSON.stringify(options)).toThrow(
+        expect.objectContaining({ code: ErrorCode.CONFIG }),
+      );
+    }
+  });
+
+  it('verifies the server’s certificate without a tls option, even under NODE_TLS_REJECT_UNAUTHORIZED=0', async () => {
+    const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+      keyType: 'ec',
+      algorithm: 'sha256',
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
+    });
+    const https = createHttpsServer({ key: pems.private, cert: pems.cert });
+    const upgrades: string[] = [];
+    https.on('upgrade', (request: IncomingMessage, socket) => {
+      upgrades.push(String(request.url));
+      socket.destroy();
+    });
+    https.listen(0, '127.0.0.1');
+    await once(https, 'listening');
+    cleanups.push(async () => {
+      https.closeAllConnections();
+      await new Promise((resolve) => https.close(resolve));
+    });
+    const saved = process.env['NODE_TLS_REJECT_UNAUTHORIZED'];
+    process.env['NODE_TLS_REJECT_UNAUTHORIZED'] = '0';
+    cleanups.push(() => {
+      if (saved === undefined) delete process.env['NODE_TLS_REJECT_UNAUTHORIZED'];
+      else process.env['NODE_TLS_REJECT_UNAUTHORIZED'] = saved;
+    });
+    const events: WsClientCloseEvent[] = [];
+    const c = client({
+      endpoint: await web(),
+      url: `wss://127.0.0.1:${(https.address() as AddressInfo).port}/ws`,
+      reconnect: false,
+      onClose: (e) => events.push(e),
+    });
+    await expect(c.ready()).rejects.toMatchObject({ code: 'ERR_WA_WS_CLOSED' });
+    expect(upgrades).toEqual([]); // the sealed hello never reached an unverified server
+    expect(events).toMatchObject([{ code: WsCloseCode.ABNORMAL, willReconnect: false }]);
+  });
+
+  describe('a user callback that throws or rejects is logged and breaks nothing', () => {
+    const failures = {
+      throws: () => {
+        throw new Error('bug in user code');
+      },
+      rejects: async () => Promise.reject(new Error('bug in user code')),
+    };
+    const failed = (callback: string) => expect.objectContaining({ event: CALLBACK_FAILED_EVENT, callback });
+
+    it.each(Object.keys(failures) as Array<keyof typeof failures>)('server callbacks (%s)', async (kind) => {
+      const fail = failures[kind];
+      let server: Running | undefined;
+      const unhandled = await unhandledRejectionsDuring(async () => {
+        server = await startServer({
+          onConnection: fail,
+          onMessage: async (payload, channel) => {
+            server!.received.push(payload);
+            await channel.send({ echo: payload });
+            return fail();
+          },
+          onClose: fail,
+        });
+        const got: unknown[] = [];
+        const c = client({ endpoint: await web(), url: server.url, onMessage: (payload) => void got.push(payload) });
+        await c.ready();
+        await c.send('one');
+        await c.send('two'); // the channel survived a failed onConnection and onMessage
+        await eventually(() => expect(got).toEqual([{ echo: 'one' }, { echo: 'two' }]));
+        await c.close();
+        await eventually(() => expect(server!.logger.records).toContainEqual(failed('onClose')));
+      });
+      expect(unhandled).toEqual([]);
+      expect(server!.logger.records).toContainEqual(failed('onConnection'));
+      expect(server!.logger.records).toContainEqual(failed('onMessage'));
+    });
+
+    it.each(Object.keys(failures) as Array<keyof typeof failures>)('client callbacks (%s)', async (kind) => {
+      const fail = failures[kind];
+      const server = await startServer();
+      const logger = recordingLogger();
+      const closes: WsClientCloseEvent[] = [];
+      const unhandled = await unhandledRejectionsDuring(async () => {
+        const c = client({
+          endpoint: await web(),
+          url: server.url,
+          logger,
+          reconnect: { initialDelayMs: 1, maxDelayMs: 1 },
+          onOpen: fail,
+          onMessage: fail,
+          onClose: (event) => {
+            closes.push(event);
+            return fail();
+          },
+        });
+        await c.ready();
+        await c.send('one');
+        await eventually(() => expect(logger.records).toContainEqual(failed('onMessage')));
+        for (const channel of server.connections) channel.close(WsCloseCode.GOING_AWAY);
+        await eventually(() => expect(closes).toHaveLength(1));
+        await c.ready(); // reconnected though onClose failed
+        await c.send('two');
+        await eventually(() => expect(server.received).toEqual(['one', 'two']));
+      });
+      expect(unhandled).toEqual([]);
+      expect(closes[0]).toMatchObject({ code: WsCloseCode.GOING_AWAY, willReconnect: true });
+      expect(logger.records).toContainEqual(failed('onOpen'));
+      expect(logger.records).toContainEqual(failed('onClose'));
+    });
   });
 
   it('backoff stays within [ceiling·(1 − jitter), ceiling] with ceiling = min(max, initial·factor^n)', () => {
