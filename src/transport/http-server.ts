@@ -9,10 +9,12 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import { callSafely } from '../callbacks.js';
 import type { EndpointLike, Opened } from '../endpoint.js';
 import { readNonce } from '../envelope/format.js';
 import { fromText } from '../envelope/text.js';
 import { ErrorCode, WaTransportError, isAfterAuthentication, isWaTransportError } from '../errors.js';
+import { type Logger, silentLogger } from '../log.js';
 import {
   ENVELOPE_CONTENT_TYPE,
   ENVELOPE_HEADER,
@@ -78,8 +80,14 @@ export interface SealedServerOptions {
   endpoint: EndpointLike;
   /** Largest request body read, in bytes; beyond it 413 and the rest is not read. Default: the endpoint's `maxEnvelopeBytes`. */
   maxBodyBytes?: number;
-  /** Told of every error a handler throws (the client only sees a sealed 500). Default: ignored. */
-  onHandlerError?: (error: unknown, request: SealedRequest) => void;
+  /**
+   * Told of every error a handler throws (the client only sees a sealed 500). Default: ignored.
+   * If it throws or rejects itself, that is logged (`wa_transport.callback_failed`) and the
+   * request is still answered.
+   */
+  onHandlerError?: (error: unknown, request: SealedRequest) => unknown;
+  /** Where a failing `onHandlerError` is reported. Default silent. */
+  logger?: Logger;
 }
 
 /** A request as every adapter can describe it. */
@@ -109,6 +117,7 @@ export class SealedHttp {
   readonly endpoint: EndpointLike;
   readonly maxBodyBytes: number;
   readonly #onHandlerError: SealedServerOptions['onHandlerError'];
+  readonly #logger: Logger;
 
   constructor(options: SealedServerOptions) {
     if (options.endpoint?.role !== 'coreapp') {
@@ -121,6 +130,7 @@ export class SealedHttp {
     this.endpoint = options.endpoint;
     this.maxBodyBytes = max;
     this.#onHandlerError = options.onHandlerError;
+    this.#logger = options.logger ?? silentLogger;
   }
 
   /** Never throws: every failure becomes an outcome from the table above. */
@@ -158,10 +168,15 @@ export class SealedHttp {
       const answer = await handler(request);
       reply = answer instanceof SealedReply ? answer : new SealedReply(answer, 200);
     } catch (error) {
-      this.#onHandlerError?.(error, request);
+      this.#handlerFailed(error, request);
       reply = new SealedReply(INTERNAL_ERROR, 500);
     }
     return { status: reply.status, headers: SEALED_HEADERS, body: this.#sealReply(reply, opened.nonce, request), handled: true };
+  }
+
+  #handlerFailed(error: unknown, request: SealedRequest): void {
+    const onHandlerError = this.#onHandlerError;
+    if (onHandlerError !== undefined) callSafely(this.#logger, 'onHandlerError', () => onHandlerError(error, request));
   }
 
   /**
@@ -182,7 +197,7 @@ export class SealedHttp {
       return this.endpoint.seal(reply.payload, { context: responseContext(reply.status, nonce) });
     } catch (error) {
       // Not encodable or too large: still an authentic answer, so still sealed.
-      this.#onHandlerError?.(error, request);
+      this.#handlerFailed(error, request);
       return this.endpoint.seal(INTERNAL_ERROR, { context: responseContext(500, nonce) });
     }
   }

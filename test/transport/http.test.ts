@@ -252,6 +252,29 @@ describe.each<Adapter>(['node', 'express', 'fastify'])('%s adapter', (adapter) =
   });
 });
 
+describe('onHandlerError', () => {
+  it('a throwing or rejecting onHandlerError is logged; the request is still answered with a sealed 500', async () => {
+    const core = await createEndpoint({ role: 'coreapp', secret: SECRET });
+    const web = await createEndpoint({ role: 'webapp', secret: SECRET });
+    const logged: string[] = [];
+    const logger = { warn: (record: object) => logged.push(String((record as { event?: unknown }).event)), info: () => {} };
+    for (const onHandlerError of [
+      () => {
+        throw new Error('hook bug');
+      },
+      () => Promise.reject(new Error('async hook bug')),
+    ]) {
+      const server = await listen('node', { endpoint: core, onHandlerError, logger }, routes([]));
+      const client = createHttpClient({ endpoint: web, baseUrl: server.url });
+      await expect(client.post('/v1/fail', 1)).resolves.toMatchObject({ status: 500, payload: { error: 'internal' } });
+      await client.close();
+      await server.close();
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(logged).toEqual(['wa_transport.callback_failed', 'wa_transport.callback_failed']);
+  });
+});
+
 describe('server-side failures of the replay store', () => {
   it('answers 503 when the store is down, without calling the handler', async () => {
     const store: ReplayStore = {
