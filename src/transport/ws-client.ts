@@ -7,15 +7,22 @@
 import type { Agent } from 'node:http';
 import WebSocket from 'ws';
 import type { EndpointLike } from '../endpoint.js';
-import { HEADER_BYTES, NONCE_OFFSET } from '../envelope/format.js';
-import { toText } from '../envelope/text.js';
+import { readNonce } from '../envelope/format.js';
+import { fromText, toText } from '../envelope/text.js';
 import { callSafely } from '../callbacks.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { MAX_TIMER_MS, endpointLike, nonNegativeNumber, optionalFunction, optionsObject } from '../options.js';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_BUFFERED_BYTES, WsChannel, WsChannelError, type WsCloseEvent } from './ws-channel.js';
 import { type ClientTlsOptions, SecurityLevel, clientTlsOptions } from './tls.js';
-import { HELLO_HEADER, WsCloseCode, helloContext } from './ws-protocol.js';
+import {
+  HELLO_HEADER,
+  HELLO_REJECTION_HEADER,
+  HELLO_REQUEST_ID_HEADER,
+  WsCloseCode,
+  helloContext,
+  helloRefusalContext,
+} from './ws-protocol.js';
 
 export interface WsReconnectOptions {
   /** First retry delay in ms, before jitter. Default 250. */
@@ -98,6 +105,8 @@ export class WsClient {
   #failures = 0;
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
+  /** The request id of the connection being opened, and when it was issued (performance.now()). */
+  #hello: { readonly requestId: string; readonly since: number } | undefined;
   #waiters: Array<{ resolve(channel: WsChannel): void; reject(error: Error): void }> = [];
 
   /** Use `connectWs`. */
@@ -152,25 +161,45 @@ export class WsClient {
 
   #connect(): void {
     const target = this.#url.pathname + this.#url.search;
-    const hello = this.#options.endpoint.seal(new Uint8Array(0), { context: helloContext(target) });
-    let refusedStatus: number | undefined;
+    // One request id per connection being opened, kept across refused attempts: a refused hello
+    // presented again later opens nothing once an attempt with the same id has.
+    const now = performance.now();
+    if (this.#hello === undefined || now - this.#hello.since > HELLO_ID_RENEW_MS) {
+      this.#hello = { requestId: this.#options.endpoint.newRequestId(), since: now };
+    }
+    const { requestId } = this.#hello;
+    const hello = this.#options.endpoint.seal(new Uint8Array(0), { context: helloContext(target), requestId });
+    const id = toText(readNonce(hello));
+    let refused: Refused | undefined;
     const ws = new WebSocket(this.#url, {
       ...this.#tls,
       ...(this.#options.agent === undefined ? {} : { agent: this.#options.agent }),
-      headers: { [HELLO_HEADER]: toText(hello) },
+      headers: { [HELLO_HEADER]: toText(hello), [HELLO_REQUEST_ID_HEADER]: requestId },
       maxPayload: this.#options.endpoint.maxEnvelopeBytes,
       perMessageDeflate: false,
       followRedirects: false,
       handshakeTimeout: this.#handshakeTimeoutMs,
     });
     ws.on('unexpected-response', (_request, response) => {
-      refusedStatus = response.statusCode;
-      response.resume();
-      ws.terminate();
+      const status = response.statusCode ?? 0;
+      refused = { status, code: undefined };
+      const sealed = response.headers[HELLO_REJECTION_HEADER] !== undefined;
+      let body = '';
+      response.setEncoding('latin1');
+      response.on('data', (chunk: string) => {
+        body += chunk;
+        if (body.length > MAX_REFUSAL_CHARS) ws.terminate();
+      });
+      response.on('end', () => {
+        if (sealed) refused = { status, code: this.#refusalCode(body, id, status) };
+        // Refused as a replay or as too old: that id is spent; the next attempt takes a new one.
+        if (refused?.code !== undefined && refused.code !== ErrorCode.REPLAY_STORE_UNAVAILABLE) this.#hello = undefined;
+        ws.terminate();
+      });
     });
     this.#channel = new WsChannel(ws, {
       endpoint: this.#options.endpoint,
-      id: toText(hello.subarray(NONCE_OFFSET, HEADER_BYTES)),
+      id,
       side: 'client',
       peer: this.#url.host,
       maxBufferedBytes: this.#maxBufferedBytes,
@@ -180,13 +209,26 @@ export class WsClient {
       hooks: {
         onOpen: (channel) => {
           this.#failures = 0;
+          this.#hello = undefined; // a reconnect later is another connection: a new id
           for (const waiter of this.#waiters.splice(0)) waiter.resolve(channel);
           callSafely(this.#logger, 'onOpen', () => this.#options.onOpen?.(channel));
         },
         onMessage: (payload, channel) => this.#options.onMessage?.(payload, channel),
-        onClose: (channel, event) => this.#closed(channel, refusedEvent(event, refusedStatus)),
+        onClose: (channel, event) => this.#closed(channel, refusedEvent(event, refused)),
       },
     });
+  }
+
+  /** The code of a sealed upgrade refusal, or undefined when it does not open (not the server's). */
+  #refusalCode(body: string, connectionId: string, status: number): ErrorCode | undefined {
+    try {
+      const bytes = fromText(body, this.#options.endpoint.maxEnvelopeBytes);
+      const opened = this.#options.endpoint.openReply(bytes, { context: helloRefusalContext(connectionId, status) });
+      const code = (opened.payload as { error?: unknown } | null)?.error;
+      return typeof code === 'string' && (Object.values(ErrorCode) as string[]).includes(code) ? (code as ErrorCode) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   #closed(channel: WsChannel, event: WsCloseEvent): void {
@@ -219,12 +261,28 @@ export function connectWs(options: WsClientOptions): WsClient {
   return new WsClient(options);
 }
 
-/** An upgrade refused with 401 or 503 surfaces as the close code a channel would have used. */
-function refusedEvent(event: WsCloseEvent, status: number | undefined): WsCloseEvent {
-  if (status === 401) return { code: WsCloseCode.AUTH_FAILED, reason: 'upgrade refused: 401' };
-  if (status === 503) return { code: WsCloseCode.TRY_AGAIN_LATER, reason: 'upgrade refused: 503' };
-  if (status !== undefined) return { code: event.code, reason: `upgrade refused: ${status}` };
-  return event;
+/** Longest refusal body read: a sealed `{ error }` in text form is well under 200 characters. */
+const MAX_REFUSAL_CHARS = 4096;
+/** A hello's request id is renewed after this long: the server refuses ids older than its window (10 s by default). */
+const HELLO_ID_RENEW_MS = 8000;
+
+/** A refused upgrade: its status, and the server's sealed code when it sent one that opened. */
+interface Refused {
+  readonly status: number;
+  readonly code: ErrorCode | undefined;
+}
+
+/**
+ * An upgrade refused with 401 or 503 surfaces as the close code a channel would have used; the
+ * reason names the server's code when the refusal was sealed (authentic), else says it was not.
+ */
+function refusedEvent(event: WsCloseEvent, refused: Refused | undefined): WsCloseEvent {
+  if (refused === undefined) return event;
+  const { status, code } = refused;
+  const reason = `upgrade refused: ${status}${code === undefined ? ' (unsealed)' : ` ${code}`}`;
+  if (status === 401) return { code: WsCloseCode.AUTH_FAILED, reason };
+  if (status === 503) return { code: WsCloseCode.TRY_AGAIN_LATER, reason };
+  return { code: event.code, reason };
 }
 
 function parseUrl(url: string | URL): URL {

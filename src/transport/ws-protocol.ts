@@ -10,6 +10,14 @@ import { ErrorCode, type WaTransportError } from '../errors.js';
 
 /** Request header carrying the client's sealed hello, in the envelope's text form. */
 export const HELLO_HEADER = 'wa-hello';
+/**
+ * Request header carrying the hello's request id (PROTOCOL §4.4): the same on every attempt to
+ * open one connection, so a hello refused and presented again later opens nothing once
+ * another attempt of the same connection has.
+ */
+export const HELLO_REQUEST_ID_HEADER = 'wa-request-id';
+/** Response header of an upgrade refused after authentication: the body is a sealed refusal. */
+export const HELLO_REJECTION_HEADER = 'wa-rejection';
 
 /** Prefix of every context: names the channel protocol and its version. */
 const PROTOCOL = 'wa-ws/1';
@@ -20,6 +28,15 @@ export type FrameDirection = 'c2s' | 's2c';
 /** The hello is bound to the request target (path and query), so it opens no other endpoint. */
 export function helloContext(target: string): string {
   return `${PROTOCOL}:hello:${target}`;
+}
+
+/**
+ * An upgrade refused after the hello authenticated: `{ error: code }` sealed CoreApp → WebApp,
+ * bound to the hello (its connection id) and the HTTP status, so the client can tell the
+ * server's own refusal from one made up on the path.
+ */
+export function helloRefusalContext(connectionId: string, status: number): string {
+  return `${PROTOCOL}:${connectionId}:refused:${status}`;
 }
 
 /** The server's first frame, proving to the client that the server holds the secret too. */

@@ -10,12 +10,21 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { callSafely } from '../callbacks.js';
 import type { EndpointLike } from '../endpoint.js';
-import { toText } from '../envelope/text.js';
-import { ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
+import { readNonce } from '../envelope/format.js';
+import { fromText, toText } from '../envelope/text.js';
+import { ErrorCode, WaTransportError, isAfterAuthentication, isWaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { MAX_TIMER_MS, endpointLike, nonNegativeNumber, optionalFunction, optionsObject } from '../options.js';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_BUFFERED_BYTES, WsChannel, type WsCloseEvent } from './ws-channel.js';
-import { HELLO_HEADER, WsCloseCode, helloContext, helloStatusFor } from './ws-protocol.js';
+import {
+  HELLO_HEADER,
+  HELLO_REJECTION_HEADER,
+  HELLO_REQUEST_ID_HEADER,
+  WsCloseCode,
+  helloContext,
+  helloRefusalContext,
+  helloStatusFor,
+} from './ws-protocol.js';
 
 export interface WsServerOptions {
   /** Opens the clients' hellos and frames, seals this side's frames. */
@@ -72,7 +81,7 @@ export class WsServer {
       clientTracking: false,
       verifyClient: (info, callback) => {
         void this.#verify(info.req).then((verdict) => {
-          if (typeof verdict === 'number') return callback(false, verdict);
+          if (typeof verdict !== 'string') return callback(false, verdict.status, verdict.body, verdict.headers);
           this.#accepted.set(info.req, verdict);
           callback(true);
         });
@@ -128,22 +137,50 @@ export class WsServer {
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }
 
-  /** Opens the hello: the connection id (its nonce, base64url), or the HTTP status that refuses it. */
-  async #verify(request: IncomingMessage): Promise<string | number> {
+  /**
+   * Opens the hello: the connection id (its nonce, base64url), or the refusal. A refusal after
+   * the hello authenticated is sealed (PROTOCOL §8.2); one before is a bare status.
+   */
+  async #verify(request: IncomingMessage): Promise<string | Refusal> {
     const peer = request.socket.remoteAddress ?? 'unknown';
+    let hello: string | undefined;
     try {
-      const hello = request.headers[HELLO_HEADER];
-      if (typeof hello !== 'string') throw new WaTransportError(ErrorCode.MALFORMED, 'no hello');
-      const opened = await this.#options.endpoint.open(hello, { context: helloContext(request.url ?? '/'), peer });
+      const header = request.headers[HELLO_HEADER];
+      const requestId = request.headers[HELLO_REQUEST_ID_HEADER];
+      if (typeof header !== 'string') throw new WaTransportError(ErrorCode.MALFORMED, 'no hello');
+      if (requestId !== undefined && typeof requestId !== 'string') throw new WaTransportError(ErrorCode.MALFORMED);
+      hello = header;
+      const opened = await this.#options.endpoint.open(hello, {
+        context: helloContext(request.url ?? '/'),
+        ...(requestId === undefined ? {} : { requestId }),
+        peer,
+      });
       return toText(opened.nonce);
     } catch (error) {
       const code = isWaTransportError(error) ? error.code : 'internal';
       const status = isWaTransportError(error) ? helloStatusFor(error) : 503;
       this.#logger.warn({ event: 'wa_transport.ws.refused', code, status, peer }, 'websocket upgrade refused');
-      return status;
+      if (hello === undefined || !isWaTransportError(error) || !isAfterAuthentication(error.code)) return { status };
+      const id = toText(readNonce(fromText(hello, this.#options.endpoint.maxEnvelopeBytes)));
+      const refusal = this.#options.endpoint.seal({ error: error.code }, { context: helloRefusalContext(id, status) });
+      return {
+        status,
+        body: toText(refusal),
+        headers: { 'Content-Type': ENVELOPE_TEXT_CONTENT_TYPE, [HELLO_REJECTION_HEADER]: '1' },
+      };
     }
   }
 }
+
+/** How an upgrade is refused: a status, and for a sealed refusal its body (text form) and headers. */
+interface Refusal {
+  readonly status: number;
+  readonly body?: string;
+  readonly headers?: Record<string, string>;
+}
+
+/** The media type of a sealed refusal in the text form (ws writes the body as a string). */
+const ENVELOPE_TEXT_CONTENT_TYPE = 'text/plain; charset=us-ascii';
 
 /** Creates a WebSocket server for authenticated channels (see `WsServerOptions`). */
 export function createWsServer(options: WsServerOptions): WsServer {

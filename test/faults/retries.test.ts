@@ -4,14 +4,17 @@
  * per id. The cases: a request withheld on the path and answered with a forged 503, a
  * genuine 503 while the replay store's Redis is partitioned away, and the WebSocket hello.
  */
+import { once } from 'node:events';
 import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
+import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Endpoint, ErrorCode, createEndpoint, generateSecret } from '../../src/index.js';
+import { type Endpoint, ErrorCode, MemoryReplayStore, type ReplayStore, createEndpoint, generateSecret } from '../../src/index.js';
 import { createRedisReplayStore } from '../../src/replay/redis.js';
 import { HttpStatusError, createHttpClient, sealedHandler } from '../../src/transport/http.js';
+import { connectWs, createWsServer } from '../../src/transport/ws.js';
 import { startRedis } from '../redis/servers.js';
 
 const toStop: Array<() => unknown> = [];
@@ -172,5 +175,55 @@ describe('HTTP retries execute a request at most once', () => {
     const late = await client.post('/v1/pay', { pay: 2 }, { requestId }).catch((e: unknown) => e);
     expect(late).toMatchObject({ code: ErrorCode.EXPIRED, sealed: true });
     expect(server.executions.size).toBe(0);
+  });
+});
+
+describe('WebSocket hellos', () => {
+  it('a hello refused with 503 (store unavailable) and presented later by someone else opens no channel', async () => {
+    const secret = generateSecret();
+    const memory = new MemoryReplayStore();
+    let down = true;
+    const flaky: ReplayStore = {
+      retentionMs: memory.retentionMs,
+      recordIfAbsent: (nonce, timestamp, now) =>
+        down ? Promise.reject(new Error('ECONNREFUSED')) : Promise.resolve(memory.recordIfAbsent(nonce, timestamp, now)),
+    };
+    const core = await createEndpoint({ role: 'coreapp', secret, replayStore: flaky });
+    const web = await createEndpoint({ role: 'webapp', secret });
+    const hellos: IncomingHttpHeaders[] = [];
+    let connections = 0;
+    const wss = createWsServer({ endpoint: core, heartbeatMs: 0, onConnection: () => void connections++ });
+    const server = createServer();
+    server.on('upgrade', (req, socket, head) => {
+      hellos.push(req.headers);
+      wss.handleUpgrade(req, socket, head);
+    });
+    const url = (await listen(server)).replace('http:', 'ws:');
+    toStop.push(() => wss.close());
+
+    const reasons: string[] = [];
+    const client = connectWs({
+      endpoint: web,
+      url,
+      heartbeatMs: 0,
+      reconnect: { initialDelayMs: 20, maxDelayMs: 50 },
+      onClose: (event) => {
+        reasons.push(event.reason);
+        down = false; // the store is back for the next attempt
+      },
+    });
+    toStop.push(() => client.close());
+    await client.ready();
+    expect(reasons[0]).toBe(`upgrade refused: 503 ${ErrorCode.REPLAY_STORE_UNAVAILABLE}`); // sealed: the server's own word
+    expect(hellos.length).toBe(2);
+    expect(hellos[1]!['wa-request-id']).toBe(hellos[0]!['wa-request-id']); // one connection, one id
+
+    // Someone who captured the refused hello presents it, inside its window.
+    const { 'wa-hello': hello, 'wa-request-id': requestId } = hellos[0]!;
+    const intruder = new WebSocket(url, { headers: { 'wa-hello': String(hello), 'wa-request-id': String(requestId) } });
+    const [, response] = (await once(intruder, 'unexpected-response')) as [unknown, { statusCode: number }];
+    intruder.terminate();
+    expect(response.statusCode).toBe(401);
+    expect(connections).toBe(1);
   });
 });

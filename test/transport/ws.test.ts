@@ -258,11 +258,17 @@ describe('WebSocket channel', () => {
 
     it('surfaces a refused client as close code 4001, stopping when told not to reconnect', async () => {
       const server = await startServer();
-      for (const endpoint of [await web({ secret: OTHER_SECRET }), await web({ clock: () => Date.now() + 60_000 })]) {
+      const cases: Array<[Endpoint, string]> = [
+        // A wrong secret: refused before authentication, so the refusal cannot be sealed.
+        [await web({ secret: OTHER_SECRET }), 'upgrade refused: 401 (unsealed)'],
+        // A clock a minute ahead: refused after authentication, sealed, so the client knows why.
+        [await web({ clock: () => Date.now() + 60_000 }), `upgrade refused: 401 ${ErrorCode.FUTURE}`],
+      ];
+      for (const [endpoint, reason] of cases) {
         const events: WsClientCloseEvent[] = [];
         const c = client({ endpoint, url: server.url, reconnect: false, onClose: (e) => events.push(e) });
         await expect(c.ready()).rejects.toMatchObject({ code: 'ERR_WA_WS_CLOSED' });
-        expect(events).toEqual([{ code: WsCloseCode.AUTH_FAILED, reason: 'upgrade refused: 401', willReconnect: false, delayMs: undefined }]);
+        expect(events).toEqual([{ code: WsCloseCode.AUTH_FAILED, reason, willReconnect: false, delayMs: undefined }]);
       }
       expect(server.connections).toEqual([]);
       expect(server.received).toEqual([]);
