@@ -7,9 +7,11 @@
  * - 'wasm': libsodium's WebAssembly, always available.
  * - 'wrappers': libsodium-wrappers' public API, the slow reference the tests compare against.
  * 'auto' (the default) takes 'native' when it loads and falls back to 'wasm' silently.
+ * Whichever is chosen must first pass a known-answer test (self-test.ts), once per process.
  */
 import { ErrorCode, WaTransportError } from '../errors.js';
 import { loadNativeBackend } from './native.js';
+import { selfTestBackend } from './self-test.js';
 import { type AeadBackend, sodiumReady, wasmBackend, wrappersBackend } from './sodium.js';
 
 export type BackendPreference = 'auto' | 'native' | 'wasm' | 'wrappers';
@@ -17,9 +19,16 @@ export type BackendPreference = 'auto' | 'native' | 'wasm' | 'wrappers';
 /**
  * Resolves to the backend for `preference` once libsodium is ready (the key schedule always
  * uses libsodium-wrappers, whichever backend seals). Rejects with ERR_WA_CONFIG when
- * 'native' is asked for and sodium-native cannot be loaded.
+ * 'native' is asked for and sodium-native cannot be loaded, or when the backend fails its
+ * self-test: a broken backend is refused loudly, even under 'auto', never swapped for another.
  */
 export async function selectBackend(preference: BackendPreference = 'auto'): Promise<AeadBackend> {
+  const backend = await loadBackend(preference);
+  selfTestBackend(backend);
+  return backend;
+}
+
+async function loadBackend(preference: BackendPreference): Promise<AeadBackend> {
   await sodiumReady();
   switch (preference) {
     case 'wasm':
