@@ -59,7 +59,8 @@ export function charts(report: ChartSource): Array<{ file: string; svg: string }
         const v = verdicts.find((x) => x.transport === transport && x.size === size);
         const ratio =
           withRatio && v !== undefined
-            ? ` — sealed ÷ plain ${v.ratio.toFixed(2)}×${Number.isNaN(v.goal) ? '' : ` (goal ≥ ${v.goal}×: ${v.met ? 'met' : 'not met'})`}`
+            ? ` — sealed ÷ plain ${v.ratio.toFixed(2)}×${Number.isNaN(v.goal) ? '' : ` (goal ≥ ${v.goal}×: ${v.met ? 'met' : 'not met'})`}` +
+              (v.stalls > 0 ? `, ${v.stalls} stalled round(s)` : '')
             : '';
         return { label: `${transport}, ${sizeLabel(size)}${ratio}`, bars: bars(transport, size) };
       });
@@ -84,12 +85,15 @@ export function charts(report: ChartSource): Array<{ file: string; svg: string }
       svg: barChartSvg({
         title: `Transports: latency per exchange at ${rate} exchanges/s offered, log scale`,
         subtitle: `p50 and p99 from the scheduled send time. ${subtitle(report)}`,
-        unit: ' µs',
+        unit: ' ms',
         log: true,
         groups: groups(
           (t, s) =>
             (['p50Us', 'p99Us'] as const).flatMap((q) =>
-              ['sealed', 'plain'].map((v) => ({ series: `${v} ${q.slice(0, 3)}`, value: row(t, s, v)?.latency[q] })),
+              ['sealed', 'plain'].map((v) => {
+                const us = row(t, s, v)?.latency[q];
+                return { series: `${v} ${q.slice(0, 3)}`, value: us === undefined ? undefined : us / 1000 };
+              }),
             ),
           false,
         ),
