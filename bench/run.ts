@@ -27,6 +27,7 @@ import {
   rawNative,
   rawWrappers,
 } from './candidates.js';
+import { formatValue as fmtRate } from './charts.js';
 import { type Rate, type TimingOptions, measure, plannedSeconds } from './harness.js';
 import { type NonceCacheResult, benchNonceCache } from './nonce-cache.js';
 import { peers } from './peers.js';
@@ -38,6 +39,7 @@ import {
   type TransportRow,
   benchTransports,
   plannedSeconds as transportSeconds,
+  sizeLabel,
   transportNote,
   transportTable,
   transportVerdicts,
@@ -257,20 +259,6 @@ function goals(rows: readonly Row[], sizes: readonly number[], cache: NonceCache
   }
   if (redis !== undefined) out.push({ goal: 'Redis store measured (messages/s, pipelined)', met: redis !== 'not measured', detail: redis });
   return out;
-}
-
-function sizeLabel(size: number): string {
-  if (size >= MiB) return `${size / MiB} MiB`;
-  if (size >= KiB) return `${size / KiB} KiB`;
-  return `${size} B`;
-}
-
-function fmtRate(x: number): string {
-  if (x >= 1e6) return `${(x / 1e6).toFixed(2)}M`;
-  if (x >= 1e4) return `${(x / 1e3).toFixed(0)}k`;
-  if (x >= 1e3) return `${(x / 1e3).toFixed(1)}k`;
-  if (x >= 10) return x.toFixed(0);
-  return x.toFixed(2);
 }
 
 function fmtMBps(opsPerSec: number, size: number): string {

@@ -17,7 +17,7 @@
  *   the same object as JSON in a binary frame, parsed on arrival.
  * - Payload: `{ id, text }` with `text` an ASCII string of 64 B, 1 KiB or 16 KiB.
  *
- * Throughput: closed loop, HTTP with 32 requests in flight, WebSocket with one sender awaiting
+ * Throughput: after a warm-up, a closed loop, HTTP with 32 requests in flight, WebSocket with one sender awaiting
  * each `send` (resolved when written to the socket) and the round ending when the receiver has
  * handled every frame sent. Sealed and plain alternate round by round, so a neighbour's burst of
  * load hits both; a round below half its median is flagged as a stall.
@@ -38,6 +38,7 @@ import { acceptSealedBodies, sealedFastify } from 'wa-transport/fastify';
 import { sealedExpress } from 'wa-transport/express';
 import { createHttpClient, sealedHandler } from 'wa-transport/http';
 import { connectWs, createWsServer } from 'wa-transport/ws';
+import { formatValue as fmt } from './charts.js';
 import { median } from './harness.js';
 import type { Progress } from './progress.js';
 
@@ -285,6 +286,15 @@ class WsBench {
     });
   }
 
+  /** A `Pair` over `send`, which resolves once the message is written to the socket. */
+  pair(send: (message: Message) => Promise<void>, close: () => Promise<void>): Pair {
+    return {
+      exchange: (message) => this.exchange(() => send(message)),
+      throughput: (message, ms) => this.throughput(() => send(message), ms),
+      close,
+    };
+  }
+
   async throughput(send: () => Promise<void>, ms: number): Promise<number> {
     this.echo = false;
     const first = this.received;
@@ -325,23 +335,14 @@ async function wsPair(variant: Variant): Promise<Pair> {
     });
     const client = connectWs({ endpoint: webapp, url, reconnect: false, onMessage: () => bench.replied() });
     await bounded(client.ready(), 'WebSocket handshake');
-    let message: Message = { id: 0, text: '' };
-    const send = () => client.send(message);
-    return {
-      exchange: (m) => {
-        message = m;
-        return bench.exchange(send);
-      },
-      throughput: (m, ms) => {
-        message = m;
-        return bench.throughput(send, ms);
-      },
-      close: async () => {
+    return bench.pair(
+      (message) => client.send(message),
+      async () => {
         await client.close();
         await server.close();
         await closeServer(http);
       },
-    };
+    );
   }
   const wss = new WebSocketServer({ server: http, path: '/ws', perMessageDeflate: false });
   wss.on('connection', (socket) => {
@@ -357,27 +358,18 @@ async function wsPair(variant: Variant): Promise<Pair> {
     bench.replied();
   });
   await bounded(once(socket, 'open'), 'WebSocket handshake');
-  let message: Message = { id: 0, text: '' };
-  const send = () =>
-    new Promise<void>((resolve, reject) => {
-      socket.send(Buffer.from(JSON.stringify(message)), { binary: true }, (error) => (error ? reject(error) : resolve()));
-    });
-  return {
-    exchange: (m) => {
-      message = m;
-      return bench.exchange(send);
-    },
-    throughput: (m, ms) => {
-      message = m;
-      return bench.throughput(send, ms);
-    },
-    close: async () => {
+  return bench.pair(
+    (message) =>
+      new Promise<void>((resolve, reject) => {
+        socket.send(Buffer.from(JSON.stringify(message)), { binary: true }, (error) => (error ? reject(error) : resolve()));
+      }),
+    async () => {
       socket.close();
       await bounded(once(socket, 'close'), 'WebSocket close');
       await new Promise((resolve) => wss.close(resolve));
       await closeServer(http);
     },
-  };
+  );
 }
 
 function pair(transport: TransportName, variant: Variant): Promise<Pair> {
@@ -434,7 +426,9 @@ export function transportPlan(options: TransportOptions): Plan {
   return {
     rounds: options.rounds ?? (options.quick ? 2 : 5),
     roundMs: options.roundMs ?? (options.quick ? 100 : 1000),
-    warmupMs: options.quick ? 100 : 500,
+    // 0.5 s left the first round of each framework's first size low on both sides (JIT of its
+    // code paths on a loaded machine, bench/RESULTS.md): a second of warm-up per pair.
+    warmupMs: options.quick ? 100 : 1000,
     rate: options.rate ?? 250,
     latencyMs: options.latencyMs ?? (options.quick ? 200 : 4000),
   };
@@ -490,12 +484,6 @@ export function sizeLabel(size: number): string {
   if (size >= 1024 * 1024) return `${size / (1024 * 1024)} MiB`;
   if (size >= 1024) return `${size / 1024} KiB`;
   return `${size} B`;
-}
-
-function fmt(x: number): string {
-  if (x >= 1e4) return `${(x / 1e3).toFixed(0)}k`;
-  if (x >= 1e3) return `${(x / 1e3).toFixed(1)}k`;
-  return x.toFixed(0);
 }
 
 function us(x: number): string {
