@@ -1,8 +1,8 @@
 /**
  * Results on disk: the run's JSON and the SVG charts drawn from it, in bench/results/.
- * A full `npm run bench` writes bench.json; `--transports` alone writes transports.json (so a
- * partial run never overwrites a full one). Charts come from the JSON alone, so they can be
- * redrawn without measuring again:
+ * A full `npm run bench` writes bench.json and its charts there; `--transports` alone writes
+ * transports/transports.json and its charts, so a partial run never overwrites a full one.
+ * Charts come from the JSON alone, so they can be redrawn without measuring again:
  *
  *   npx tsx bench/results.ts bench/results/bench.json
  */
@@ -103,10 +103,11 @@ export function charts(report: ChartSource): Array<{ file: string; svg: string }
   return out;
 }
 
-/** Writes `report` as `<dir>/<name>.json` and its charts beside it; returns the paths. */
+/** Writes `report` as `<dir>/<name>.json` (`<dir>/<name>/<name>.json` unless `name` is "bench") and its charts beside it; returns the paths. */
 export function writeResults(dir: string, name: string, report: ChartSource): string[] {
-  mkdirSync(dir, { recursive: true });
-  const json = join(dir, `${name}.json`);
+  const folder = name === 'bench' ? dir : join(dir, name);
+  mkdirSync(folder, { recursive: true });
+  const json = join(folder, `${name}.json`);
   writeFileSync(json, JSON.stringify(report, null, 2) + '\n');
   return [json, ...drawCharts(json)];
 }

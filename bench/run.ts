@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/run.ts                 full run (several minutes; writes bench/results/bench.json and charts)
  *   npx tsx bench/run.ts --quick         CI smoke run: two sizes, short slices, seconds (writes nothing)
- *   npx tsx bench/run.ts --transports    only the transport section (writes bench/results/transports.json)
+ *   npx tsx bench/run.ts --transports    only the transport section (writes bench/results/transports/)
  *   npx tsx bench/run.ts --out <dir>     write results JSON and SVG charts there (default bench/results; --quick: none)
  *   npx tsx bench/run.ts --json out.json also write every sample as JSON
  *   npx tsx bench/run.ts --markdown f.md also write the markdown report (bench/RESULTS.md)
