@@ -14,7 +14,8 @@ import { peers } from './peers.js';
 export type Operation = 'seal' | 'open' | 'roundtrip';
 export const OPERATIONS: readonly Operation[] = ['seal', 'open', 'roundtrip'];
 
-export type Kind = 'ours' | 'raw' | 'peer';
+/** `signer`: a peer that signs without encrypting. */
+export type Kind = 'ours' | 'raw' | 'peer' | 'signer';
 
 export interface Candidate {
   readonly name: string;
@@ -150,12 +151,13 @@ export async function rawNative(payload: Uint8Array): Promise<Candidate> {
 export async function peerCandidates(payload: Uint8Array, quick: boolean): Promise<Candidate[]> {
   const out: Candidate[] = [];
   for (const peer of peers) {
+    const kind: Kind = peer.signsOnly ? 'signer' : 'peer';
     if (payload.length > peer.maxBytes) {
-      out.push({ name: peer.name, kind: 'peer', skipped: peer.skipReason ?? 'too slow', tasks: [] });
+      out.push({ name: peer.name, kind, skipped: peer.skipReason ?? 'too slow', tasks: [] });
       continue;
     }
     if (quick && payload.length > (peer.quickMaxBytes ?? Infinity)) {
-      out.push({ name: peer.name, kind: 'peer', skipped: 'about 1 op/s: left out of --quick', tasks: [] });
+      out.push({ name: peer.name, kind, skipped: 'about 1 op/s: left out of --quick', tasks: [] });
       continue;
     }
     const codec = await peer.codec(payload);
@@ -171,7 +173,7 @@ export async function peerCandidates(payload: Uint8Array, quick: boolean): Promi
     };
     out.push({
       name: peer.name,
-      kind: 'peer',
+      kind,
       tasks: [
         task(`${peer.name}:seal`, seal),
         task(`${peer.name}:open`, open, async (n) => {

@@ -50,13 +50,25 @@ async function slice(task: Task, ms: number, batch: { n: number }): Promise<numb
   return (ops * 1000) / elapsed;
 }
 
-export async function measure(tasks: readonly Task[], options: TimingOptions): Promise<Rate[]> {
+/** Told before each slice: the task, what the slice is ("warm-up", "round 2/7") and its planned seconds. */
+export type OnSlice = (task: Task, phase: string, seconds: number) => void;
+
+/** Planned seconds of `measure` for `tasks` tasks (timed slices and warm-up; setup is extra). */
+export function plannedSeconds(tasks: number, options: TimingOptions): number {
+  return (tasks * (options.warmupMs + options.rounds * options.sliceMs)) / 1000;
+}
+
+export async function measure(tasks: readonly Task[], options: TimingOptions, onSlice?: OnSlice): Promise<Rate[]> {
   const batches = new Map(tasks.map((t) => [t.id, { n: 1 }]));
-  for (const task of tasks) await slice(task, options.warmupMs, batches.get(task.id)!);
+  for (const task of tasks) {
+    onSlice?.(task, 'warm-up', options.warmupMs / 1000);
+    await slice(task, options.warmupMs, batches.get(task.id)!);
+  }
   const samples = new Map<string, number[]>(tasks.map((t) => [t.id, []]));
   for (let round = 0; round < options.rounds; round++) {
     for (let i = 0; i < tasks.length; i++) {
       const task = tasks[(i + round) % tasks.length]!;
+      onSlice?.(task, `round ${round + 1}/${options.rounds}`, options.sliceMs / 1000);
       samples.get(task.id)!.push(await slice(task, options.sliceMs, batches.get(task.id)!));
     }
   }

@@ -6,12 +6,17 @@
  * Payloads: branca takes bytes, so it gets the same random bytes as wa-transport; fernet takes
  * a string, @hapi/iron and paseto take a JSON object, so they get an ASCII string of the same
  * length (inside `{ d }` for the JSON ones): the same number of payload bytes, no base64 inflation.
+ *
+ * Two of them only sign (the payload travels in clear): jose's JWT HS256 and Standard Webhooks.
+ * They are here because they are what teams weigh against an encrypted channel.
  */
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import * as Iron from '@hapi/iron';
 import { LocalProtocol } from 'paseto';
 import { DecryptFactory, EncryptFactory, GenerateKeyFactory } from 'paseto/v3/local';
+import { EncryptJWT, SignJWT, jwtDecrypt, jwtVerify } from 'jose';
+import { Webhook } from 'standardwebhooks';
 
 const require = createRequire(import.meta.url);
 
@@ -30,6 +35,8 @@ export interface Peer {
   readonly quickMaxBytes?: number;
   /** Whether seal/open return promises. */
   readonly async: boolean;
+  /** Signs but does not encrypt: listed, but not counted as "the fastest peer" in the goals. */
+  readonly signsOnly?: true;
   codec(payload: Uint8Array): Promise<PeerCodec>;
 }
 
@@ -105,6 +112,67 @@ export const peers: readonly Peer[] = [
       return {
         seal: () => v3.Encrypt(key, claims, { expiresIn: TTL_SECONDS }),
         open: (token) => v3.Decrypt(key, token as string),
+      };
+    },
+  },
+  {
+    name: 'jose JWE (dir, A256GCM)',
+    maxBytes: Infinity,
+    async: true,
+    async codec(payload) {
+      // A JWT claims set inside a compact JWE with a direct 256-bit key: `exp` gives it the same
+      // 10 s lifetime the other peers check, and jwtDecrypt checks it (jose README, "JWT Encryption").
+      const key = new Uint8Array(randomBytes(32));
+      const claims = { d: asciiOf(payload) };
+      return {
+        seal: () =>
+          new EncryptJWT(claims).setProtectedHeader({ alg: 'dir', enc: 'A256GCM' }).setIssuedAt().setExpirationTime(`${TTL_SECONDS}s`).encrypt(key),
+        open: (token) => jwtDecrypt(token as string, key),
+      };
+    },
+  },
+  {
+    name: 'jose JWT HS256 (signed only)',
+    maxBytes: Infinity,
+    async: true,
+    signsOnly: true,
+    async codec(payload) {
+      const key = new Uint8Array(randomBytes(32));
+      const claims = { d: asciiOf(payload) };
+      return {
+        seal: () => new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(`${TTL_SECONDS}s`).sign(key),
+        open: (token) => jwtVerify(token as string, key, { algorithms: ['HS256'] }),
+      };
+    },
+  },
+  {
+    name: 'standardwebhooks (signed only)',
+    maxBytes: Infinity,
+    async: false,
+    signsOnly: true,
+    async codec(payload) {
+      // The Standard Webhooks scheme: HMAC-SHA256 over `id.timestamp.body`, verified with its
+      // own 5-minute tolerance (the library has no setting for it) and a JSON parse of the body.
+      const webhook = new Webhook(randomBytes(32).toString('base64'));
+      const body = JSON.stringify({ d: asciiOf(payload) });
+      let n = 0;
+      return {
+        seal: () => {
+          const id = `msg_${++n}`;
+          const timestamp = new Date();
+          return {
+            body,
+            headers: {
+              'webhook-id': id,
+              'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+              'webhook-signature': webhook.sign(id, timestamp, body),
+            },
+          };
+        },
+        open: (token) => {
+          const message = token as { body: string; headers: Record<string, string> };
+          return webhook.verify(message.body, message.headers);
+        },
       };
     },
   },

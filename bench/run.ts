@@ -1,8 +1,10 @@
 /**
  * `npm run bench` — wa-transport against the raw cipher and the peers, in one run.
  *
- *   npx tsx bench/run.ts                 full run (several minutes; writes nothing)
- *   npx tsx bench/run.ts --quick         CI smoke run: two sizes, short slices, a few seconds
+ *   npx tsx bench/run.ts                 full run (several minutes; writes bench/results/bench.json and charts)
+ *   npx tsx bench/run.ts --quick         CI smoke run: two sizes, short slices, seconds (writes nothing)
+ *   npx tsx bench/run.ts --transports    only the transport section (writes bench/results/transports/)
+ *   npx tsx bench/run.ts --out <dir>     write results JSON and SVG charts there (default bench/results; --quick: none)
  *   npx tsx bench/run.ts --json out.json also write every sample as JSON
  *   npx tsx bench/run.ts --markdown f.md also write the markdown report (bench/RESULTS.md)
  *   npx tsx bench/run.ts --sizes 64,16384  only these payload sizes (bytes)
@@ -12,6 +14,7 @@
  * reported as met or not met, never enforced.
  */
 import { existsSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import {
   type Candidate,
@@ -24,28 +27,50 @@ import {
   rawNative,
   rawWrappers,
 } from './candidates.js';
-import { type Rate, measure } from './harness.js';
+import { formatValue as fmtRate } from './charts.js';
+import { type Rate, type TimingOptions, measure, plannedSeconds } from './harness.js';
 import { type NonceCacheResult, benchNonceCache } from './nonce-cache.js';
+import { peers } from './peers.js';
+import { Progress } from './progress.js';
+import { type RejectionRow, benchRejection, rejectionGoal } from './rejection.js';
+import { writeResults } from './results.js';
+import {
+  type TransportOptions,
+  type TransportRow,
+  benchTransports,
+  plannedSeconds as transportSeconds,
+  sizeLabel,
+  transportNote,
+  transportTable,
+  transportVerdicts,
+} from './transports.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
 interface Args {
   quick: boolean;
+  /** Only the transport section. */
+  transports: boolean;
   json: string | undefined;
   markdown: string | undefined;
+  out: string | undefined;
   sizes: number[] | undefined;
 }
 
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { quick: false, json: undefined, markdown: undefined, sizes: undefined };
+  const args: Args = { quick: false, transports: false, json: undefined, markdown: undefined, out: undefined, sizes: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') args.quick = true;
+    else if (a === '--transports') args.transports = true;
+    else if (a === '--out') args.out = argv[++i];
     else if (a === '--json') args.json = argv[++i];
     else if (a === '--markdown') args.markdown = argv[++i];
     else if (a === '--sizes') args.sizes = (argv[++i] ?? '').split(',').map(Number).filter((n) => Number.isSafeInteger(n) && n >= 0);
-    else throw new Error(`unknown argument ${a}; use --quick, --json <file>, --markdown <file>, --sizes <a,b>`);
+    else throw new Error(`unknown argument ${a}; use --quick, --transports, --json <file>, --markdown <file>, --out <dir>, --sizes <a,b>`);
   }
   return args;
 }
@@ -70,7 +95,19 @@ const OURS_NATIVE = 'wa-transport (native)';
 const RAW_WRAPPERS = 'raw libsodium-wrappers';
 const RAW_NATIVE = 'raw sodium-native';
 
-async function benchSize(size: number, args: Args): Promise<Row[]> {
+function timing(args: Args, size: number): TimingOptions {
+  const big = size >= MiB;
+  return args.quick
+    ? { rounds: 3, sliceMs: 25, warmupMs: 25 }
+    : { rounds: 7, sliceMs: big ? 300 : 150, warmupMs: big ? 600 : 300 };
+}
+
+/** Planned seconds of one size of the envelope table: three operations per candidate. */
+function sizeSeconds(args: Args, size: number): number {
+  return plannedSeconds(3 * (4 + peers.length), timing(args, size));
+}
+
+async function benchSize(size: number, args: Args, progress: Progress): Promise<Row[]> {
   const payload = new Uint8Array(size);
   crypto.getRandomValues(payload.subarray(0, Math.min(size, 65536)));
   const candidates: Candidate[] = [
@@ -80,12 +117,8 @@ async function benchSize(size: number, args: Args): Promise<Row[]> {
     await rawNative(payload),
     ...(await peerCandidates(payload, args.quick)),
   ];
-  const big = size >= MiB;
-  const rates = await measure(
-    candidates.flatMap((c) => c.tasks),
-    args.quick
-      ? { rounds: 3, sliceMs: 25, warmupMs: 25 }
-      : { rounds: 7, sliceMs: big ? 300 : 150, warmupMs: big ? 600 : 300 },
+  const rates = await measure(candidates.flatMap((c) => c.tasks), timing(args, size), (task, phase, seconds) =>
+    progress.step(`envelope ${sizeLabel(size)}: ${phase}: ${task.id}`, seconds),
   );
   const byId = new Map(rates.map((r) => [r.id, r]));
   return candidates.map((c) => ({
@@ -106,19 +139,65 @@ function rt(rows: readonly Row[], size: number, candidate: string, op: Operation
   return rows.find((r) => r.size === size && r.candidate === candidate)?.ops[op]?.opsPerSec;
 }
 
-function fastestPeer(rows: readonly Row[], size: number): { name: string; rate: number } | undefined {
+/** Fastest encrypting peer by default; `signer` asks for the fastest of those that only sign. */
+function fastestPeer(rows: readonly Row[], size: number, kind: Kind = 'peer'): { name: string; rate: number } | undefined {
   let best: { name: string; rate: number } | undefined;
   for (const r of rows) {
     const rate = r.ops.roundtrip?.opsPerSec;
-    if (r.size === size && r.kind === 'peer' && rate !== undefined && (best === undefined || rate > best.rate)) {
+    if (r.size === size && r.kind === kind && rate !== undefined && (best === undefined || rate > best.rate)) {
       best = { name: r.candidate, rate };
     }
   }
   return best;
 }
 
-function goals(rows: readonly Row[], sizes: readonly number[], cache: NonceCacheResult, redis: string): Goal[] {
+function transportGoals(transports: readonly TransportRow[]): Goal[] {
+  return transportVerdicts(transports)
+    .filter((v) => !Number.isNaN(v.goal))
+    .map((v) => ({
+      goal: `T. sealed ${v.transport} ≥ ${v.goal}× plain JSON at ${sizeLabel(v.size)}, no round below half the median`,
+      met: v.met,
+      detail: `${v.ratio.toFixed(2)}×${v.stalls > 0 ? `, ${v.stalls} stalled round(s)` : ''}`,
+    }));
+}
+
+function rejectionGoals(rows: readonly RejectionRow[]): Goal[] {
+  return rows.flatMap((r) => {
+    if (r.open === undefined || r.reject === undefined) return [];
+    const goal = rejectionGoal(r.size);
+    const ratio = r.reject.opsPerSec / r.open.opsPerSec;
+    return [
+      {
+        goal: `F. ${r.backend}: rejecting forged envelopes ≥ ${goal}× opening valid ones at ${sizeLabel(r.size)}`,
+        met: ratio >= goal,
+        detail: `${fmtRate(r.reject.opsPerSec)} rejections/s vs ${fmtRate(r.open.opsPerSec)} opens/s: ${ratio.toFixed(2)}×`,
+      },
+    ];
+  });
+}
+
+function rejectionTable(rows: readonly RejectionRow[]): string {
+  const lines = [
+    '| backend | payload | open valid /s | reject forged /s | reject ÷ open | goal |',
+    '|---|--:|--:|--:|--:|--:|',
+  ];
+  for (const r of rows) {
+    if (r.open === undefined || r.reject === undefined) {
+      lines.push(`| ${r.backend} | ${sizeLabel(r.size)} | — | — | — | not measured: ${r.skipped ?? '?'} |`);
+      continue;
+    }
+    const ratio = r.reject.opsPerSec / r.open.opsPerSec;
+    const goal = rejectionGoal(r.size);
+    lines.push(
+      `| ${r.backend} | ${sizeLabel(r.size)} | ${fmtRate(r.open.opsPerSec)} | ${fmtRate(r.reject.opsPerSec)} | ${ratio.toFixed(2)}× | ≥ ${goal}× ${ratio >= goal ? 'met' : '**not met**'} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function goals(rows: readonly Row[], sizes: readonly number[], cache: NonceCacheResult | undefined, redis: string | undefined): Goal[] {
   const out: Goal[] = [];
+  if (rows.length === 0) return out;
   const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
   const times = (x: number) => `${x >= 10 ? x.toFixed(0) : x.toFixed(1)}×`;
 
@@ -140,6 +219,7 @@ function goals(rows: readonly Row[], sizes: readonly number[], cache: NonceCache
   for (const [size, target] of [[64, 25], [16 * KiB, 3]] as const) {
     if (!sizes.includes(size)) continue;
     const peer = fastestPeer(rows, size);
+    const signer = fastestPeer(rows, size, 'signer');
     const wasm = rt(rows, size, OURS_WASM);
     const native = rt(rows, size, OURS_NATIVE);
     if (peer === undefined || wasm === undefined) continue;
@@ -148,10 +228,12 @@ function goals(rows: readonly Row[], sizes: readonly number[], cache: NonceCache
       met: wasm / peer.rate >= target,
       detail:
         `fastest peer ${peer.name} ${fmtRate(peer.rate)}/s; wasm ${times(wasm / peer.rate)}` +
-        (native === undefined ? '' : `, native ${times(native / peer.rate)}`),
+        (native === undefined ? '' : `, native ${times(native / peer.rate)}`) +
+        (signer === undefined ? '' : ` (peers that only sign are not counted; fastest ${signer.name} ${fmtRate(signer.rate)}/s, wasm ${times(wasm / signer.rate)})`),
     });
   }
 
+  if (cache === undefined) return out;
   const worst = Math.max(...cache.memory.map((m) => m.bytesPerEntry));
   out.push({
     goal: '3. nonce cache ≥ 1M inserts/s and ≤ 64 B per live entry',
@@ -175,22 +257,8 @@ function goals(rows: readonly Row[], sizes: readonly number[], cache: NonceCache
             `open ${times(rt(rows, size16, OURS_NATIVE, 'open')! / rt(rows, size16, OURS_WASM, 'open')!)}`,
     });
   }
-  out.push({ goal: 'Redis store measured (messages/s, pipelined)', met: redis !== 'not measured', detail: redis });
+  if (redis !== undefined) out.push({ goal: 'Redis store measured (messages/s, pipelined)', met: redis !== 'not measured', detail: redis });
   return out;
-}
-
-function sizeLabel(size: number): string {
-  if (size >= MiB) return `${size / MiB} MiB`;
-  if (size >= KiB) return `${size / KiB} KiB`;
-  return `${size} B`;
-}
-
-function fmtRate(x: number): string {
-  if (x >= 1e6) return `${(x / 1e6).toFixed(2)}M`;
-  if (x >= 1e4) return `${(x / 1e3).toFixed(0)}k`;
-  if (x >= 1e3) return `${(x / 1e3).toFixed(1)}k`;
-  if (x >= 10) return x.toFixed(0);
-  return x.toFixed(2);
 }
 
 function fmtMBps(opsPerSec: number, size: number): string {
@@ -260,7 +328,13 @@ async function redisResult(quick: boolean): Promise<string> {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const sizes = args.sizes ?? (args.quick ? [64, 16 * KiB] : [64, KiB, 16 * KiB, MiB]);
+  const envelope = !args.transports;
+  const sizes = envelope ? (args.sizes ?? (args.quick ? [64, 16 * KiB] : [64, KiB, 16 * KiB, MiB])) : [];
+  const forgerySizes = sizes.filter((size) => size === 64 || size === 16 * KiB);
+  const transportOptions: TransportOptions = {
+    quick: args.quick,
+    sizes: args.sizes?.filter((size) => size <= 16 * KiB) ?? (args.quick ? [64, 16 * KiB] : [64, KiB, 16 * KiB]),
+  };
   const loadBefore = loadavg();
   const started = Date.now();
   const machine = {
@@ -271,27 +345,54 @@ async function main(): Promise<void> {
     platform: `${process.platform} ${process.arch}`,
   };
   console.log(
-    `wa-transport benchmark${args.quick ? ' (quick)' : ''}: ${machine.cpu}, ${machine.nproc} cores, Node ${machine.node}, ` +
-      `load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}\n`,
+    `wa-transport benchmark${args.quick ? ' (quick)' : ''}${args.transports ? ', transports only' : ''}: ${machine.cpu}, ` +
+      `${machine.nproc} cores, Node ${machine.node}, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}\n`,
+  );
+  const progress = new Progress(
+    sizes.reduce((sum, size) => sum + sizeSeconds(args, size), 0) +
+      forgerySizes.reduce((sum, size) => sum + plannedSeconds(4, timing(args, size)), 0) +
+      transportSeconds(transportOptions),
   );
 
   const rows: Row[] = [];
   for (const size of sizes) {
-    const sizeRows = await benchSize(size, args);
+    const sizeRows = await benchSize(size, args, progress);
     rows.push(...sizeRows);
+    progress.done();
     console.log(table(sizeRows, [size]));
   }
-  const cache = benchNonceCache({ quick: args.quick });
-  const cacheText =
-    `Nonce cache (MemoryReplayStore): ${fmtRate(cache.insertsPerSec)} inserts/s; ` +
-    cache.memory
-      .map((m) => `${fmtRate(m.entries)} live entries: ${m.bytesPerEntry.toFixed(1)} B/entry (${(m.tableBytes / MiB).toFixed(0)} MiB of tables in ${m.buckets} buckets)`)
-      .join('; ');
-  console.log(cacheText);
-  const redis = await redisResult(args.quick);
-  console.log(`Redis store: ${redis}\n`);
+  let cache: NonceCacheResult | undefined;
+  let cacheText = '';
+  let redis: string | undefined;
+  const rejection: RejectionRow[] = [];
+  if (envelope) {
+    progress.step('nonce cache', 0);
+    cache = benchNonceCache({ quick: args.quick });
+    cacheText =
+      `Nonce cache (MemoryReplayStore): ${fmtRate(cache.insertsPerSec)} inserts/s; ` +
+      cache.memory
+        .map((m) => `${fmtRate(m.entries)} live entries: ${m.bytesPerEntry.toFixed(1)} B/entry (${(m.tableBytes / MiB).toFixed(0)} MiB of tables in ${m.buckets} buckets)`)
+        .join('; ');
+    progress.step('Redis store', 0);
+    redis = await redisResult(args.quick);
+    progress.done();
+    console.log(cacheText);
+    console.log(`Redis store: ${redis}\n`);
+    for (const size of forgerySizes) {
+      const t = timing(args, size);
+      rejection.push(
+        ...(await benchRejection(size, t, (task, phase, seconds) => progress.step(`forgery ${sizeLabel(size)}: ${phase}: ${task.id}`, seconds))),
+      );
+    }
+    progress.done();
+    if (rejection.length > 0) console.log(`Forged envelopes rejected vs valid ones opened (openSync):\n\n${rejectionTable(rejection)}\n`);
+  }
+  const transports = await benchTransports(transportOptions, progress);
+  progress.done();
+  const transportText = `${transportTable(transports)}\n\n${transportNote(transports, transportOptions)}`;
+  console.log(`Transports, sealed vs plain JSON (127.0.0.1, one process):\n\n${transportText}\n`);
 
-  const goalList = goals(rows, sizes, cache, redis);
+  const goalList = [...goals(rows, sizes, cache, redis), ...rejectionGoals(rejection), ...transportGoals(transports)];
   const goalText = goalList.map((g) => `- ${g.met ? 'met' : '**not met**'}: ${g.goal} — ${g.detail}`).join('\n');
   console.log(goalText);
   const loadAfter = loadavg();
@@ -307,9 +408,16 @@ async function main(): Promise<void> {
     results: rows,
     nonceCache: cache,
     redis,
+    rejection,
+    transports,
     goals: goalList,
   };
   if (args.json !== undefined) writeFileSync(args.json, JSON.stringify(report, null, 2) + '\n');
+  const out = args.out ?? (args.quick ? undefined : RESULTS_DIR);
+  if (out !== undefined) {
+    const written = writeResults(out, args.transports ? 'transports' : 'bench', report);
+    console.log(`wrote ${written.join(', ')}`);
+  }
   if (args.markdown !== undefined) {
     writeFileSync(
       args.markdown,
@@ -320,7 +428,11 @@ async function main(): Promise<void> {
         table(rows, sizes),
         cacheText,
         '',
-        `Redis store: ${redis}`,
+        redis === undefined ? '' : `Redis store: ${redis}`,
+        '',
+        rejection.length > 0 ? rejectionTable(rejection) : '',
+        '',
+        transportText,
         '',
         goalText,
         '',
