@@ -10,8 +10,7 @@
  * rejected earlier, and more cheaply, as stale.
  */
 import { selectBackend } from '../src/crypto/backend.js';
-import type { AeadBackend } from '../src/crypto/sodium.js';
-import { Endpoint } from '../src/endpoint.js';
+import { createEndpoint } from '../src/endpoint.js';
 import { isWaTransportError } from '../src/errors.js';
 import { MemoryReplayStore } from '../src/replay/memory.js';
 import { type OnSlice, type Rate, type TimingOptions, measure } from './harness.js';
@@ -39,15 +38,19 @@ export async function benchRejection(size: number, timing: TimingOptions, onSlic
   const rows: RejectionRow[] = [];
   const tasks = [];
   for (const name of ['wasm', 'native'] as const) {
-    let backend: AeadBackend;
     try {
-      backend = await selectBackend(name);
+      await selectBackend(name);
     } catch {
       rows.push({ backend: name, size, skipped: 'sodium-native is not installed' });
       continue;
     }
-    const web = new Endpoint({ role: 'webapp', secret: SECRET }, backend);
-    const core = new Endpoint({ role: 'coreapp', secret: SECRET, replayStore: new MemoryReplayStore({ maxEntries: 2 ** 24 }) }, backend);
+    const web = await createEndpoint({ role: 'webapp', secret: SECRET, backend: name });
+    const core = await createEndpoint({
+      role: 'coreapp',
+      secret: SECRET,
+      backend: name,
+      replayStore: new MemoryReplayStore({ maxEntries: 2 ** 24 }),
+    });
     let valid: Uint8Array[] = [];
     let forged: Uint8Array[] = [];
     let sink = 0;
