@@ -6,9 +6,7 @@
  */
 import { once } from 'node:events';
 import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from 'undici';
 import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Endpoint, ErrorCode, MemoryReplayStore, type ReplayStore, createEndpoint, generateSecret } from '../../src/index.js';
@@ -16,23 +14,17 @@ import { createRedisReplayStore } from '../../src/replay/redis.js';
 import { HttpStatusError, createHttpClient, sealedHandler } from '../../src/transport/http.js';
 import { connectWs, createWsServer } from '../../src/transport/ws.js';
 import { startRedis } from '../redis/servers.js';
+import { deliver, listen as listenOn, onPath } from './on-path.js';
 
 const toStop: Array<() => unknown> = [];
 afterAll(async () => {
   for (const stop of toStop.reverse()) await stop();
 });
 
-interface Captured {
-  readonly method: string;
-  readonly url: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: Buffer;
-}
-
 async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  toStop.push(() => new Promise((resolve) => server.close(resolve)));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const running = await listenOn(server);
+  toStop.push(running.stop);
+  return running.url;
 }
 
 /** A CoreApp that counts how often its handler ran, per payload. */
@@ -50,54 +42,14 @@ async function coreApp(core: Endpoint): Promise<{ url: string; executions: Map<s
   return { url, executions };
 }
 
-/**
- * Someone on the path: records every request, and withholds the ones `withhold` picks,
- * answering them with a forged, unsealed 503; the rest it forwards.
- */
-async function onPath(upstream: string, withhold: (index: number) => boolean) {
-  const captured: Captured[] = [];
-  const url = await listen(
-    createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', async () => {
-        const entry = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks) };
-        const index = captured.push(entry) - 1;
-        if (withhold(index)) {
-          res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
-          res.end(JSON.stringify({ error: ErrorCode.REPLAY_STORE_UNAVAILABLE }));
-          return;
-        }
-        const answer = await deliver(upstream, entry);
-        res.writeHead(answer.status, answer.headers);
-        res.end(answer.body);
-      });
-    }),
-  );
-  return { url, captured };
-}
-
-/** Sends a captured request to `upstream` as it was. */
-async function deliver(upstream: string, entry: Captured) {
-  const { host: _host, connection: _connection, ...headers } = entry.headers;
-  const res = await request(upstream + entry.url, {
-    method: entry.method as 'POST',
-    headers: headers as Record<string, string>,
-    body: entry.body.length > 0 ? entry.body : null,
-  });
-  const body = Buffer.from(await res.body.arrayBuffer());
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') out[name] = value;
-  return { status: res.statusCode, headers: out, body };
-}
-
 describe('HTTP retries execute a request at most once', () => {
   it('a request withheld on the path and answered with a forged 503: the retry runs, the withheld original does not', async () => {
     const secret = generateSecret();
     const core = await createEndpoint({ role: 'coreapp', secret });
     const web = await createEndpoint({ role: 'webapp', secret });
     const server = await coreApp(core);
-    const path = await onPath(server.url, (i) => i === 0);
+    const path = await onPath(server.url, (_entry, i) => i === 0);
+    toStop.push(path.stop);
     const client = createHttpClient({ endpoint: web, baseUrl: path.url });
     toStop.push(() => client.close());
 
@@ -127,6 +79,7 @@ describe('HTTP retries execute a request at most once', () => {
     const web = await createEndpoint({ role: 'webapp', secret });
     const server = await coreApp(core);
     const path = await onPath(server.url, () => false);
+    toStop.push(path.stop);
     const client = createHttpClient({
       endpoint: web,
       baseUrl: path.url,

@@ -59,6 +59,11 @@ const summary: Array<[string, string]> = [
   ['racing deliveries', `${sum('load/race', 'deliveries').toLocaleString('en')} deliveries of ${sum('load/race', 'envelopes').toLocaleString('en')} envelopes, one acceptance each`],
   ['messages delivered / lost / duplicated', `${delivered.toLocaleString('en')} / ${lost} / ${duplicated}`],
   ['  (of which re-sent by an HTTP client after a restart)', String(duplicatedByRetry)],
+  [
+    'mixed run (window change, flush, clock step, forged 503s, replays)',
+    `${sum('faults/mixed', 'logicalRequests').toLocaleString('en')} requests, ${sum('faults/mixed', 'executed').toLocaleString('en')} ran, ${sum('faults/mixed', 'refusedRetriable')} refused retriably, ${sum('faults/mixed', 'replays').toLocaleString('en')} replays`,
+  ],
+  ['logical requests executed twice', String(sum('faults/mixed', 'executedTwice'))],
   ['replayed HTTP requests / WebSocket upgrades refused', `${sum('load/traffic', 'replayedHttpRequests').toLocaleString('en')} / ${sum('load/traffic', 'replayedUpgrades').toLocaleString('en')}`],
   ['vitest exit status', String(run.status)],
   ['wall time', `${((performance.now() - started) / 1000).toFixed(0)} s`],
@@ -67,5 +72,9 @@ const width = Math.max(...summary.map(([k]) => k.length));
 console.log('\nwa-transport soak summary');
 for (const [key, value] of summary) console.log(`  ${key.padEnd(width)}  ${value}`);
 
-const breaches = sum('adversarial/', 'forgeriesAccepted') + sum('', 'replaysAccepted') + sum('', 'envelopesAcceptedTwice');
+const breaches =
+  sum('adversarial/', 'forgeriesAccepted') +
+  sum('', 'replaysAccepted') +
+  sum('', 'envelopesAcceptedTwice') +
+  sum('faults/mixed', 'executedTwice');
 process.exitCode = run.status !== 0 || breaches !== 0 ? 1 : 0;
