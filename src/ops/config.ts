@@ -412,10 +412,16 @@ function readRedisUrl(env: Env): string | undefined {
   return raw;
 }
 
+/**
+ * The URL rebuilt from scheme, host, port and database only: a credential may sit in the
+ * password, in the user name (`redis://pw@host`, which ioredis sends as the password) or in
+ * the query (`?password=`), so nothing of those is copied, only a `***` saying one was there.
+ */
 function redactUrl(raw: string): string {
   const url = new URL(raw);
-  if (url.password !== '') url.password = '***';
-  return url.toString();
+  const credentials = url.username !== '' || url.password !== '' ? '***@' : '';
+  const query = url.search !== '' ? '?***' : '';
+  return `${url.protocol}//${credentials}${url.host}${url.pathname}${query}`;
 }
 
 /** Legacy WA_DB_CONNECTION_OPTION values: libpq `sslmode` names, so old settings carry over. */

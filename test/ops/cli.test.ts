@@ -110,7 +110,7 @@ describe('wa-transport CLI', () => {
     expect(human!.stdout).toMatch(new RegExp(`WA_SECRET +key id ${config.keyId}`));
     expect(human!.stdout).toMatch(new RegExp(`WA_PREVIOUS_SECRETS +key ids ${config.previousKeyIds[0]}`));
     expect(human!.stdout).toMatch(/WA_REPLAY_WINDOW_MS +15000/);
-    expect(human!.stdout).toContain('redis://:***@127.0.0.1:6379/1');
+    expect(human!.stdout).toContain('redis://***@127.0.0.1:6379/1');
     expect(human!.stdout).toMatch(/\nok\n$/);
     expect(JSON.parse(json!.stdout)).toMatchObject({
       keyId: config.keyId,

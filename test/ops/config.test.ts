@@ -119,7 +119,20 @@ describe('loadConfig: secrets', () => {
       expect(text).not.toContain('hunter2-redis-pass');
     }
     expect(JSON.parse(JSON.stringify(config))).toMatchObject({ keyId: config.keyId, previousKeyIds: config.previousKeyIds });
-    expect(JSON.stringify(config)).toContain('redis://:***@127.0.0.1:6379/0');
+    expect(JSON.stringify(config)).toContain('redis://***@127.0.0.1:6379/0');
+  });
+
+  it.each([
+    ['a user name alone (ioredis sends it as the password)', 'redis://hunter2-as-user@127.0.0.1:6379', 'redis://***@127.0.0.1:6379'],
+    ['user and password', 'rediss://app:hunter2-pw@cache.internal:6380/2', 'rediss://***@cache.internal:6380/2'],
+    ['a password in the query', 'redis://127.0.0.1:6379/0?password=hunter2-q', 'redis://127.0.0.1:6379/0?***'],
+  ])('never shows a Redis credential given as %s', async (_form, url, shown) => {
+    const config = await load({ WA_SECRET: SECRET, WA_REPLAY_REDIS_URL: url });
+    for (const text of [JSON.stringify(config), inspect(config, { depth: 10 }), String(config)]) {
+      expect(text).not.toContain('hunter2');
+    }
+    expect(config.toJSON().replayRedisUrl).toBe(shown);
+    expect(config.replayRedisUrl).toBe(url); // the store still gets the real one
   });
 
   it('property: no generated secret ever appears in what a config shows', async () => {
