@@ -265,12 +265,20 @@ export class HttpClient {
     if (this.#ownsDispatcher) await this.#dispatcher.close();
   }
 
-  /** baseUrl's path + `path` (+ query), refusing anything that would leave baseUrl's origin. */
+  /**
+   * baseUrl's path + `path` (+ query), refusing anything that would leave baseUrl's path: a
+   * request sealed for `../../admin/reset-all` would be sealed for that route. The query goes in
+   * `query`, never in `path`.
+   */
   #url(path: string, query: HttpRequestOptions['query']): URL {
+    if (typeof path !== 'string' || /[?#]/.test(path)) {
+      throw new WaTransportError(ErrorCode.CONFIG, 'path must be a string without ? or # (pass the query as `query`)');
+    }
     const prefix = this.baseUrl.pathname.replace(/\/+$/, '');
     const url = new URL(prefix + (path.startsWith('/') ? path : `/${path}`), this.baseUrl.origin);
-    if (url.origin !== this.baseUrl.origin) {
-      throw new WaTransportError(ErrorCode.CONFIG, 'path must stay on baseUrl\'s origin');
+    const under = url.pathname === prefix || url.pathname.startsWith(`${prefix}/`);
+    if (url.origin !== this.baseUrl.origin || !under) {
+      throw new WaTransportError(ErrorCode.CONFIG, "path must stay under baseUrl's path");
     }
     if (query !== undefined) {
       const entries = query instanceof URLSearchParams ? query : Object.entries(query).map(([k, v]) => [k, String(v)]);

@@ -55,6 +55,9 @@ export interface SealedRequest<T = unknown> {
   readonly peer: string | undefined;
 }
 
+/** Statuses whose responses carry no body: a sealed answer cannot use them. */
+const BODILESS_STATUSES: ReadonlySet<number> = new Set([204, 205, 304]);
+
 /** A handler's answer with a status other than 200. Build it with `sealedReply`. */
 export class SealedReply {
   constructor(
@@ -63,6 +66,10 @@ export class SealedReply {
   ) {
     if (!Number.isInteger(status) || status < 200 || status > 599) {
       throw new WaTransportError(ErrorCode.CONFIG, 'reply status must be an integer from 200 to 599');
+    }
+    // These answers have no body (RFC 9110 §15.3.5, §15.3.6, §15.4.5), so no envelope to open.
+    if (BODILESS_STATUSES.has(status)) {
+      throw new WaTransportError(ErrorCode.CONFIG, `reply status ${status} has no body and cannot carry a sealed answer`);
     }
   }
 }

@@ -409,4 +409,24 @@ describe('client-side checks of the response', () => {
     await rootClient.close();
     expect(REJECTION_STATUS[ErrorCode.FORGED]).toBe(401);
   });
+
+  it("keeps every path under baseUrl's path, and the query out of it", async () => {
+    const client = createHttpClient({ endpoint: web, baseUrl: 'http://127.0.0.1:1/api/v1' });
+    for (const path of ['../../../admin/reset-all', '/../admin', '%2e%2e/admin', 'x/../../admin', '/x?admin=1', '/x#frag']) {
+      await expect(client.post(path, 1)).rejects.toMatchObject({ code: ErrorCode.CONFIG });
+    }
+    await client.close();
+  });
+
+  it('refuses a handler reply with a bodiless status (204, 205, 304): no envelope could be opened', async () => {
+    for (const status of [204, 205, 304]) {
+      expect(() => sealedReply(1, { status })).toThrow(expect.objectContaining({ code: ErrorCode.CONFIG }));
+    }
+    const server = await listen('node', { endpoint: core }, () => sealedReply(null, { status: 204 }));
+    const client = createHttpClient({ endpoint: web, baseUrl: server.url });
+    // The handler's mistake is its failure: a sealed 500, not a response the client cannot read.
+    await expect(client.post('/x', 1)).resolves.toMatchObject({ status: 500, payload: { error: 'internal' } });
+    await client.close();
+    await server.close();
+  });
 });
