@@ -69,12 +69,9 @@ export function authenticateEnvelope(envelope: Uint8Array, p: AuthenticateParams
   checkStructure(envelope, p.maxEnvelopeBytes);
   if (envelope[DIRECTION_OFFSET] !== p.direction) throw new WaTransportError(ErrorCode.WRONG_DIRECTION);
   const keys = p.keyring.get(readKeyIdWord(envelope));
-  if (keys === undefined) {
-    throw new WaTransportError(
-      ErrorCode.UNKNOWN_KEY,
-      `key id ${keyIdHex(envelope)}; configured: ${p.keyring.keyIds.join(', ')}`,
-    );
-  }
+  // The envelope's own key id and nothing else (docs/PROTOCOL.md §6): the message reaches
+  // whoever sent the envelope, who must not learn which secrets this receiver holds.
+  if (keys === undefined) throw new WaTransportError(ErrorCode.UNKNOWN_KEY, `key id ${keyIdHex(envelope)}`);
   // Associated data: header || context; the context is authenticated but never sent.
   const plaintext = p.backend.open(envelope, HEADER_BYTES, NONCE_OFFSET, p.context, keys.keyFor(p.direction));
   if (plaintext === null) throw new WaTransportError(ErrorCode.FORGED);
