@@ -104,11 +104,12 @@ describe('AEAD backends', () => {
   it('agree across the sizes where buffers are pooled, grown or reallocated', () => {
     const key = new Uint8Array(32).map((_, i) => i) as AeadKey;
     const header = new Uint8Array(HEADER_BYTES).map((_, i) => 255 - i);
-    // 2 KiB is the envelope pool's limit, 64 KiB the WASM scratch's first size, 300 B the context area's.
-    const sizes = [0, 1, 25, 2048 - HEADER_BYTES - 16, 2048, 65_536, 65_536 + 1, 1 << 20];
-    for (const size of sizes) {
+    // 2 KiB is the envelope pool's limit, 64 KiB the WASM scratch's first size, 300 B the context area's;
+    // 4 KiB of MAC input the native tag check's one-call limit (a 5000-byte context outgrows it).
+    const sizes = [0, 1, 25, 2048 - HEADER_BYTES - 16, 2048, 4096 - 64 - 16, 4096 - 64, 65_536, 65_536 + 1, 1 << 20];
+    for (const [i, size] of sizes.entries()) {
       const plaintext = new Uint8Array(size).map((_, i) => (i * 31) & 0xff);
-      const context = new Uint8Array(size % 600).fill(9);
+      const context = new Uint8Array(i === 3 ? 5000 : size % 600).fill(9);
       const sealed = backends.map((b) => b.seal(header, NONCE_OFFSET, plaintext, context, key));
       for (const s of sealed) expect(hex(s)).toBe(hex(sealed[0]!));
       for (const b of backends) {
