@@ -8,7 +8,9 @@
  * `checkMsgpack` walks it without recursion and admits only plain data: nil, booleans,
  * numbers, strings, binary, arrays, maps with string or integer keys (never `__proto__`), the
  * timestamp extension (-1, decoded to Date) and msgpackr's `undefined` (fixext1 type 0),
- * nested at most `MAX_DEPTH` deep, with no declared length beyond the bytes present.
+ * nested at most `MAX_DEPTH` deep, with no declared length beyond the bytes present; 64-bit
+ * integers only within ±(2^53 − 1), so that every integer decodes to an exact number (never a
+ * BigInt, which our sender never produces and which JSON.stringify refuses).
  * The sender refuses values msgpackr would change on the way (a Set, a function, a Float32Array)
  * and runs the receiver's check on what it encoded, so what one side can send the other can read.
  */
@@ -19,7 +21,14 @@ import { ErrorCode, WaTransportError } from './errors.js';
 export const MAX_DEPTH = 64;
 
 const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, bundleStrings: false });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, structuredClone: false, bundleStrings: false });
+// 64-bit integers arrive as numbers: checkMsgpack admits them only within the safe-integer range.
+const unpackr = new Unpackr({
+  useRecords: false,
+  mapsAsObjects: true,
+  structuredClone: false,
+  bundleStrings: false,
+  int64AsType: 'number',
+});
 
 export function encodeMsgpack(value: unknown): Uint8Array {
   // msgpackr would quietly turn a Set into an array, a function into undefined, a Float32Array
@@ -54,7 +63,8 @@ function refusedPart(value: unknown, depth: number): string | undefined {
     case 'object':
       break;
     default:
-      // bigint included: msgpack's int64 comes back as a number, so it would not arrive as it left.
+      // bigint included: it would travel as a 64-bit integer, which a receiver accepts only
+      // within the safe-integer range and decodes to a number, so it would not arrive as it left.
       return `a ${typeof value}`;
   }
   if (value === null || value instanceof Uint8Array) return undefined;
@@ -137,7 +147,11 @@ export function checkMsgpack(bytes: Uint8Array): boolean {
         case 0xcc: case 0xd0: skip = 1; break;
         case 0xcd: case 0xd1: skip = 2; break;
         case 0xca: case 0xce: case 0xd2: skip = 4; break;
-        case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
+        case 0xcb: skip = 8; break;
+        case 0xcf: case 0xd3: // uint64 / int64: only safe integers, which decode to an exact number
+          if (pos + 8 > end || !isSafeInt64(view, pos, token === 0xd3)) return false;
+          skip = 8;
+          break;
         case 0xd9: if (pos + 1 > end) return false; strLength = bytes[pos]!; pos += 1; break;
         case 0xda: if (pos + 2 > end) return false; strLength = view.getUint16(pos); pos += 2; break;
         case 0xdb: if (pos + 4 > end) return false; strLength = view.getUint32(pos); pos += 4; break;
@@ -182,6 +196,15 @@ export function checkMsgpack(bytes: Uint8Array): boolean {
     }
   }
   return pos === end;
+}
+
+/**
+ * True when the 64-bit integer at `at` lies within ±(2^53 − 1). The float sum is exact inside
+ * that range and rounds monotonically outside it, so no value outside comes back inside.
+ */
+function isSafeInt64(view: DataView, at: number, signed: boolean): boolean {
+  const high = signed ? view.getInt32(at) : view.getUint32(at);
+  return Number.isSafeInteger(high * 2 ** 32 + view.getUint32(at + 4));
 }
 
 function isIntegerToken(token: number): boolean {

@@ -72,6 +72,52 @@ describe('payload encoding', () => {
     expect(checkMsgpack(bytes())).toBe(false);
   });
 
+  it('decodes 64-bit integers within ±(2^53 − 1) to exact numbers and refuses the rest (never a BigInt)', () => {
+    const u64 = (hex: string) => bytes(0xcf, [...Buffer.from(hex, 'hex')]);
+    const i64 = (hex: string) => bytes(0xd3, [...Buffer.from(hex, 'hex')]);
+    const admitted: Array<[Uint8Array, number]> = [
+      [u64('0000000000000001'), 1],
+      [u64('001fffffffffffff'), Number.MAX_SAFE_INTEGER],
+      [i64('ffffffffffffffff'), -1],
+      [i64('ffe0000000000001'), Number.MIN_SAFE_INTEGER],
+      [i64('001fffffffffffff'), Number.MAX_SAFE_INTEGER],
+    ];
+    for (const [input, value] of admitted) {
+      const decoded = decodeMsgpack(input);
+      expect(typeof decoded).toBe('number');
+      expect(decoded).toBe(value);
+    }
+    // As a map key and inside containers too; JSON.stringify works on whatever is accepted.
+    expect(JSON.stringify(decodeMsgpack(bytes(0x81, [...u64('0000000100000000')], 0x91, [...i64('fffffffeffffffff')])))).toBe(
+      '{"4294967296":[-4294967297]}',
+    );
+    const refused = [
+      u64('0020000000000000'), // 2^53
+      u64('ffffffffffffffff'),
+      i64('ffe0000000000000'), // −2^53
+      i64('8000000000000000'),
+      i64('7fffffffffffffff'),
+      bytes(0x91, [...u64('0020000000000000')]),
+      bytes(0x81, [...u64('0020000000000000')], 0xc0), // as a key
+      bytes(0xcf, 0, 0, 0), // cut short
+    ];
+    for (const input of refused) {
+      expect(checkMsgpack(input)).toBe(false);
+      expect(() => decodeMsgpack(input)).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
+    }
+  });
+
+  it('seals only integers that open as they left: no BigInt; beyond 2^53 a float, opened as the same number', () => {
+    for (const value of [1n, 2n ** 64n, { n: -(2n ** 63n) }, [Number.MAX_SAFE_INTEGER, 1n]]) {
+      expect(() => encodeMsgpack(value)).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
+    }
+    for (const value of [Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2 ** 53, -(2 ** 63), 2 ** 64, 1e300]) {
+      const encoded = encodeMsgpack(value);
+      expect(checkMsgpack(encoded)).toBe(true);
+      expect(decodeMsgpack(encoded)).toBe(value);
+    }
+  });
+
   it('never throws anything but ERR_WA_PAYLOAD on arbitrary bytes', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 256 }), (input) => {

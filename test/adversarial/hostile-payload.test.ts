@@ -85,7 +85,7 @@ function assertInert(value: unknown): void {
     const v = stack.pop();
     if (v === null || v === undefined) continue;
     const t = typeof v;
-    if (t === 'string' || t === 'number' || t === 'boolean' || t === 'bigint') continue;
+    if (t === 'string' || t === 'number' || t === 'boolean') continue; // never a bigint (PROTOCOL §5)
     if (t !== 'object') throw new Error(`not inert: a ${t}`);
     if (v instanceof Date || v instanceof Uint8Array) continue;
     if (Array.isArray(v)) {
