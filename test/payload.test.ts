@@ -1,7 +1,16 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { Unpackr } from 'msgpackr';
+import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '../src/errors.js';
-import { MAX_DEPTH, checkMsgpack, decodeMsgpack, encodeMsgpack } from '../src/payload.js';
+import {
+  MAX_DEPTH,
+  MAX_PAYLOAD_VALUES,
+  PAYLOAD_BYTES_PER_OBJECT,
+  PAYLOAD_FREE_OBJECTS,
+  checkMsgpack,
+  decodeMsgpack,
+  encodeMsgpack,
+} from '../src/payload.js';
 
 const bytes = (...parts: Array<number | number[] | string>) =>
   Uint8Array.from(parts.flatMap((p) => (typeof p === 'number' ? [p] : typeof p === 'string' ? [...Buffer.from(p)] : p)));
@@ -116,6 +125,37 @@ describe('payload encoding', () => {
       expect(checkMsgpack(encoded)).toBe(true);
       expect(decodeMsgpack(encoded)).toBe(value);
     }
+  });
+
+  it(`admits exactly ${MAX_PAYLOAD_VALUES} values and one object per ${PAYLOAD_BYTES_PER_OBJECT} bytes beyond ${PAYLOAD_FREE_OBJECTS}`, () => {
+    const arrayOf = (n: number, item: number) => {
+      const out = new Uint8Array(5 + n).fill(item);
+      out[0] = 0xdd;
+      new DataView(out.buffer).setUint32(1, n);
+      return out;
+    };
+    // The array itself is one value and one object.
+    expect(checkMsgpack(arrayOf(MAX_PAYLOAD_VALUES - 1, 0xc0))).toBe(true);
+    expect(checkMsgpack(arrayOf(MAX_PAYLOAD_VALUES, 0xc0))).toBe(false);
+    let most = 0; // most empty maps an array32 may hold: 1 + n ≤ free + ⌊(5 + n) / 8⌋
+    while (2 + most <= PAYLOAD_FREE_OBJECTS + Math.floor((6 + most) / PAYLOAD_BYTES_PER_OBJECT)) most++;
+    expect(checkMsgpack(arrayOf(most, 0x80))).toBe(true);
+    expect(checkMsgpack(arrayOf(most + 1, 0x80))).toBe(false);
+    // A bomb never reaches msgpackr.
+    const unpack = vi.spyOn(Unpackr.prototype, 'unpack');
+    try {
+      expect(() => decodeMsgpack(arrayOf(4 * 1024 * 1024 - 64, 0x80))).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
+      expect(unpack).not.toHaveBeenCalled();
+    } finally {
+      unpack.mockRestore();
+    }
+  });
+
+  it('seals only what the receiver admits: too many small objects are refused on the way out', () => {
+    expect(() => encodeMsgpack(Array.from({ length: 10_000 }, () => ({})))).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
+    expect(() => encodeMsgpack(Array.from({ length: 6000 }, () => []))).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
+    const records = Array.from({ length: 20_000 }, (_, i) => ({ id: i, name: `user ${i}` }));
+    expect(decodeMsgpack(encodeMsgpack(records))).toEqual(records);
   });
 
   it('never throws anything but ERR_WA_PAYLOAD on arbitrary bytes', () => {
