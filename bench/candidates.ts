@@ -9,6 +9,7 @@ import sodium from 'libsodium-wrappers';
 import { selectBackend } from '../src/crypto/backend.js';
 import type { AeadBackend } from '../src/crypto/sodium.js';
 import { Endpoint } from '../src/endpoint.js';
+import { generateSecret } from '../src/keys.js';
 import { MemoryReplayStore } from '../src/replay/memory.js';
 import type { Task } from './harness.js';
 import { peers } from './peers.js';
@@ -26,7 +27,7 @@ export interface Candidate {
   readonly tasks: readonly Task[];
 }
 
-const SECRET = 'bench-secret: 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ';
+const SECRET = generateSecret(); // a secret written here would be published, and refused
 /** Same length as the envelope header, so the raw cipher authenticates as many bytes. */
 const AD_BYTES = 39;
 

@@ -7,6 +7,7 @@
 import { Session } from 'node:inspector';
 import { selectBackend } from '../src/crypto/backend.js';
 import { Endpoint } from '../src/endpoint.js';
+import { generateSecret } from '../src/keys.js';
 import { MemoryReplayStore } from '../src/replay/memory.js';
 
 interface ProfileNode {
@@ -56,7 +57,7 @@ function post<T>(session: Session, method: string, params?: object): Promise<T> 
 
 export async function profileRoundTrip(backendName: 'wasm' | 'native', size: number, seconds: number): Promise<ProfileSummary> {
   const backend = await selectBackend(backendName);
-  const secret = 'profile-secret: 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ';
+  const secret = generateSecret(); // a secret written here would be published, and refused
   const web = new Endpoint({ role: 'webapp', secret }, backend);
   const core = new Endpoint({ role: 'coreapp', secret, replayStore: new MemoryReplayStore({ maxEntries: 2 ** 24 }) }, backend);
   const payload = new Uint8Array(size).fill(7);

@@ -53,7 +53,8 @@ export function sealEnvelope(p: SealParams): Uint8Array {
 
 export interface AuthenticateParams {
   readonly backend: AeadBackend;
-  readonly keyring: Keyring;
+  /** Finds the keys for an envelope's key id (an endpoint's `Keyring`). */
+  readonly keyring: Pick<Keyring, 'get'>;
   /** The only direction this receiver accepts. */
   readonly direction: Direction;
   readonly maxEnvelopeBytes: number;
