@@ -1,6 +1,7 @@
 /**
- * The optional native backend: the same libsodium function through `sodium-native` (N-API),
- * which runs libsodium's SIMD ChaCha20 and Poly1305 instead of portable WebAssembly.
+ * The optional native backend: XChaCha20-Poly1305 from libsodium through `sodium-native`
+ * (N-API), which runs libsodium's SIMD ChaCha20 and Poly1305 instead of portable WebAssembly:
+ * libsodium's AEAD function to seal, its parts to open (see `TagCheck`).
  * `sodium-native` is not a dependency: when it is absent or fails to load (no prebuild for the
  * platform), `loadNativeBackend` answers undefined and the WebAssembly backend is used.
  */
@@ -42,7 +43,7 @@ const POLY1305_KEY_BYTES = 32;
 /**
  * Up to this many bytes of MAC input (RFC 8439 §2.8: AD, padding, ciphertext, padding,
  * lengths), the input is copied into one buffer and checked with one call; above it the
- * ciphertext is fed where it lies, in five calls, rather than copied.
+ * ciphertext is fed where it lies, in six calls, rather than copied.
  */
 const ONE_CALL_MAC_INPUT_BYTES = 4096;
 
@@ -55,7 +56,8 @@ const ONE_CALL_MAC_INPUT_BYTES = 4096;
  * libsodium's own (aead_xchacha20poly1305.c, RFC 8439 §2.8 over the XChaCha20 subkey): the
  * Poly1305 key is the first 32 bytes of keystream block 0, the ciphertext is XORed from block
  * 1 — XChaCha20 with a 64-bit counter gives the same blocks as the IETF AEAD's 32-bit counter
- * behind four zero nonce bytes. The tag is compared in libsodium (crypto_verify_16), no
+ * behind four zero nonce bytes. The tag is compared in libsodium, in constant time
+ * (crypto_verify_16 inside crypto_onetimeauth_verify, or sodium_memcmp), no
  * plaintext is produced before it verifies, and test/crypto/backends.test.ts holds the bytes
  * to the other backends. Measured cost on valid envelopes: +0.6 µs at 64 B, within noise
  * from 16 KiB up.
