@@ -11,9 +11,9 @@
  * and is redacted from `inspect`, `toString` and JSON.
  */
 import { randomBytes } from 'node:crypto';
-import { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import { adjacencyGraphs, dictionary } from '@zxcvbn-ts/language-common';
+import { createRequire } from 'node:module';
 import { inspect } from 'node:util';
+import type { ZxcvbnFactory } from '@zxcvbn-ts/core';
 import type { AeadKey } from './crypto/aead-backend.js';
 import { blake2b, deriveSubkey } from './crypto/sodium.js';
 import { Direction, KEY_ID_BYTES, readKeyIdWord } from './envelope/format.js';
@@ -29,6 +29,7 @@ export const MIN_SECRET_BYTES = 32;
 export const MIN_SECRET_BITS_PER_BYTE = 2.5;
 /** Bytes of randomness in a secret made by `generateSecret` (256 bits). */
 export const GENERATED_SECRET_BYTES = 32;
+
 const ROOT_KEY_LABEL = new TextEncoder().encode('wa-transport/v1 root key');
 const SUBKEY_ID = 1;
 const KEY_ID_CONTEXT = 'WAkeyid1';
@@ -158,6 +159,22 @@ function utf8Text(bytes: Uint8Array): string | undefined {
 }
 
 let estimator: ZxcvbnFactory | undefined;
+
+/**
+ * zxcvbn with the common dictionaries and keyboard graphs, loaded at the first check rather
+ * than at import: loading them cost 90–150 ms here, which a process that never checks a
+ * secret (`keygen`, a tool reading headers) should not pay. Both packages ship CommonJS builds.
+ */
+function zxcvbn(): ZxcvbnFactory {
+  if (estimator === undefined) {
+    const require = createRequire(import.meta.url);
+    const core = require('@zxcvbn-ts/core') as typeof import('@zxcvbn-ts/core');
+    const common = require('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common');
+    // l33t substitutions capped: 16 kept every pattern in test/keys.test.ts refused and cut a check from 49 ms to 18 ms.
+    estimator = new core.ZxcvbnFactory({ dictionary: common.dictionary, graphs: common.adjacencyGraphs, l33tMaxSubstitutions: 16 });
+  }
+  return estimator;
+}
 /**
  * Fingerprints of secrets already estimated strong in this process: zxcvbn takes 3–50 ms per
  * secret, and an endpoint (re)checks its secrets each time one is built. A domain-separated
@@ -170,9 +187,7 @@ const STRENGTH_CACHE_LABEL = new TextEncoder().encode('wa-transport strength cac
 function estimatedGuessesLog10(secret: Uint8Array, text: string): number {
   const fingerprint = Buffer.from(blake2b(16, secret, STRENGTH_CACHE_LABEL)).toString('hex');
   if (estimatedStrong.has(fingerprint)) return Infinity;
-  // l33t substitutions capped: 16 kept every pattern above refused and cut 49 ms to 18 ms.
-  estimator ??= new ZxcvbnFactory({ dictionary, graphs: adjacencyGraphs, l33tMaxSubstitutions: 16 });
-  const guessesLog10 = estimator.check(text).guessesLog10;
+  const guessesLog10 = zxcvbn().check(text).guessesLog10;
   if (guessesLog10 >= MIN_SECRET_GUESSES_LOG10) {
     if (estimatedStrong.size >= STRENGTH_CACHE_ENTRIES) estimatedStrong.clear();
     estimatedStrong.add(fingerprint);
