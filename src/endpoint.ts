@@ -172,15 +172,20 @@ export class Endpoint {
    */
   async open<T = unknown>(envelope: Uint8Array | string, options?: OpenOptions): Promise<Opened<T>> {
     const seen: Seen = {};
+    let failure: unknown;
     try {
       const checked = this.#check(envelope, options, seen);
-      if (checked.recorded === undefined) return this.#opened<T>(checked, 0);
-      const started = performance.now();
-      await checked.recorded;
-      return this.#opened<T>(checked, performance.now() - started);
+      if (checked !== undefined) {
+        if (checked.recorded === undefined) return this.#opened<T>(checked, 0);
+        const started = performance.now();
+        await checked.recorded;
+        return this.#opened<T>(checked, performance.now() - started);
+      }
+      failure = new WaTransportError(ErrorCode.FORGED);
     } catch (error) {
-      throw this.#rejected(error, seen, options);
+      failure = error;
     }
+    throw this.#rejected(failure, seen, options);
   }
 
   /**
@@ -189,20 +194,28 @@ export class Endpoint {
    */
   openSync<T = unknown>(envelope: Uint8Array | string, options?: OpenOptions): Opened<T> {
     const seen: Seen = {};
+    let failure: unknown;
     try {
       const checked = this.#check(envelope, options, seen);
-      if (checked.recorded instanceof Promise) {
-        checked.recorded.catch(() => {}); // the error below reports it
-        throw new WaTransportError(ErrorCode.CONFIG, 'openSync needs a synchronous replay store; use open');
+      if (checked !== undefined) {
+        if (checked.recorded instanceof Promise) {
+          checked.recorded.catch(() => {}); // the error below reports it
+          throw new WaTransportError(ErrorCode.CONFIG, 'openSync needs a synchronous replay store; use open');
+        }
+        return this.#opened<T>(checked, 0);
       }
-      return this.#opened<T>(checked, 0);
+      failure = new WaTransportError(ErrorCode.FORGED);
     } catch (error) {
-      throw this.#rejected(error, seen, options);
+      failure = error;
     }
+    throw this.#rejected(failure, seen, options);
   }
 
-  /** Every check but the wait for an asynchronous store. `seen` keeps the bytes for the log. */
-  #check(envelope: Uint8Array | string, options: OpenOptions | undefined, seen: Seen): Checked {
+  /**
+   * Every check but the wait for an asynchronous store. `seen` keeps the bytes for the log.
+   * Undefined for a forgery (the tag does not verify): it is thrown once, by the caller.
+   */
+  #check(envelope: Uint8Array | string, options: OpenOptions | undefined, seen: Seen): Checked | undefined {
     const bytes = this.#bytesOf(envelope);
     seen.bytes = bytes;
     const plaintext = authenticateEnvelope(bytes, {
@@ -212,6 +225,7 @@ export class Endpoint {
       maxEnvelopeBytes: this.maxEnvelopeBytes,
       context: contextBytes(options?.context),
     });
+    if (plaintext === null) return undefined;
     const timestamp = readTimestamp(bytes);
     const now = this.verifier.now();
     seen.skewMs = timestamp - now;

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { AeadBackend } from '../../src/crypto/sodium.js';
 import { authenticateEnvelope, sealEnvelope } from '../../src/envelope/aead.js';
 import { type Direction, FORMAT_OFFSET, PayloadFormat } from '../../src/envelope/format.js';
+import { ErrorCode, WaTransportError } from '../../src/errors.js';
 import { decodeMsgpack } from '../../src/payload.js';
 import { type Keyring, SecretKeys, secretBytes } from '../../src/keys.js';
 
@@ -67,5 +68,6 @@ export function openVector(
     maxEnvelopeBytes: 4 * 1024 * 1024,
     context: p.context === undefined ? undefined : new TextEncoder().encode(p.context),
   });
+  if (plaintext === null) throw new WaTransportError(ErrorCode.FORGED);
   return envelope[FORMAT_OFFSET] === PayloadFormat.BYTES ? plaintext : decodeMsgpack(plaintext);
 }
