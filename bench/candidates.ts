@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import sodium from 'libsodium-wrappers';
 import { type Endpoint, createEndpoint } from '../src/endpoint.js';
+import { generateSecret } from '../src/keys.js';
 import { MemoryReplayStore } from '../src/replay/memory.js';
 import type { Task } from './harness.js';
 import { peers } from './peers.js';
@@ -25,7 +26,7 @@ export interface Candidate {
   readonly tasks: readonly Task[];
 }
 
-const SECRET = 'bench-secret: 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ';
+const SECRET = generateSecret(); // a secret written here would be published, and refused
 /** Same length as the envelope header, so the raw cipher authenticates as many bytes. */
 const AD_BYTES = 39;
 

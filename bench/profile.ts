@@ -6,6 +6,7 @@
  */
 import { Session } from 'node:inspector';
 import { createEndpoint } from '../src/endpoint.js';
+import { generateSecret } from '../src/keys.js';
 import { MemoryReplayStore } from '../src/replay/memory.js';
 
 interface ProfileNode {
@@ -54,7 +55,7 @@ function post<T>(session: Session, method: string, params?: object): Promise<T> 
 }
 
 export async function profileRoundTrip(backendName: 'wasm' | 'native', size: number, seconds: number): Promise<ProfileSummary> {
-  const secret = 'profile-secret: 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ';
+  const secret = generateSecret(); // a secret written here would be published, and refused
   const web = await createEndpoint({ role: 'webapp', secret, backend: backendName });
   const core = await createEndpoint({
     role: 'coreapp',

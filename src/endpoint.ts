@@ -216,15 +216,20 @@ export class Endpoint {
    */
   async open<T = unknown>(envelope: Uint8Array | string, options?: OpenOptions): Promise<Opened<T>> {
     const seen: Seen = {};
+    let failure: unknown;
     try {
       const checked = this.#check(envelope, options, seen);
-      if (checked.recorded === undefined) return this.#opened<T>(checked, 0);
-      const started = performance.now();
-      await checked.recorded;
-      return this.#opened<T>(checked, performance.now() - started);
+      if (checked !== undefined) {
+        if (checked.recorded === undefined) return this.#opened<T>(checked, 0);
+        const started = performance.now();
+        await checked.recorded;
+        return this.#opened<T>(checked, performance.now() - started);
+      }
+      failure = new WaTransportError(ErrorCode.FORGED);
     } catch (error) {
-      throw this.#rejected(error, seen, options);
+      failure = error;
     }
+    throw this.#rejected(failure, seen, options);
   }
 
   /**
@@ -233,16 +238,21 @@ export class Endpoint {
    */
   openSync<T = unknown>(envelope: Uint8Array | string, options?: OpenOptions): Opened<T> {
     const seen: Seen = {};
+    let failure: unknown;
     try {
       const checked = this.#check(envelope, options, seen);
-      if (checked.recorded instanceof Promise) {
-        checked.recorded.catch(() => {}); // the error below reports it
-        throw new WaTransportError(ErrorCode.CONFIG, 'openSync needs a synchronous replay store; use open');
+      if (checked !== undefined) {
+        if (checked.recorded instanceof Promise) {
+          checked.recorded.catch(() => {}); // the error below reports it
+          throw new WaTransportError(ErrorCode.CONFIG, 'openSync needs a synchronous replay store; use open');
+        }
+        return this.#opened<T>(checked, 0);
       }
-      return this.#opened<T>(checked, 0);
+      failure = new WaTransportError(ErrorCode.FORGED);
     } catch (error) {
-      throw this.#rejected(error, seen, options);
+      failure = error;
     }
+    throw this.#rejected(failure, seen, options);
   }
 
   /**
@@ -262,6 +272,7 @@ export class Endpoint {
         maxEnvelopeBytes: this.maxEnvelopeBytes,
         context: contextBytes(options.context),
       });
+      if (plaintext === null) throw new WaTransportError(ErrorCode.FORGED);
       const keyId = this.#keyring.get(readKeyIdWord(envelope))!.keyIdHex;
       const timestamp = readTimestamp(envelope);
       const payload = envelope[FORMAT_OFFSET] === PayloadFormat.BYTES ? plaintext : decodeMsgpack(plaintext);
@@ -271,8 +282,11 @@ export class Endpoint {
     }
   }
 
-  /** Every check but the wait for an asynchronous store. `seen` keeps the bytes for the log. */
-  #check(envelope: Uint8Array | string, options: OpenOptions | undefined, seen: Seen): Checked {
+  /**
+   * Every check but the wait for an asynchronous store. `seen` keeps the bytes for the log.
+   * Undefined for a forgery (the tag does not verify): it is thrown once, by the caller.
+   */
+  #check(envelope: Uint8Array | string, options: OpenOptions | undefined, seen: Seen): Checked | undefined {
     const bytes = this.#bytesOf(envelope);
     seen.bytes = bytes;
     const requestId = options?.requestId;
@@ -289,6 +303,7 @@ export class Endpoint {
       maxEnvelopeBytes: this.maxEnvelopeBytes,
       context,
     });
+    if (plaintext === null) return undefined;
     const timestamp = readTimestamp(bytes);
     const now = this.verifier.now();
     seen.skewMs = timestamp - now;
@@ -332,7 +347,12 @@ export class Endpoint {
   /** Logs a rejection (code, key id, peer: never payload or key material) and returns the error. */
   #rejected(error: unknown, { bytes, skewMs }: Seen, options: OpenOptions | undefined): unknown {
     if (!isWaTransportError(error)) return error;
-    const keyId = bytes !== undefined && bytes.length >= MIN_ENVELOPE_BYTES ? keyIdHex(bytes) : undefined;
+    // A configured key's cached string when there is one (every forgery that reached the tag
+    // check): building the hex again cost a tenth of a rejection (bench/forgery.ts).
+    const keyId =
+      bytes !== undefined && bytes.length >= MIN_ENVELOPE_BYTES
+        ? (this.#keyring.get(readKeyIdWord(bytes))?.keyIdHex ?? keyIdHex(bytes))
+        : undefined;
     const peer = options?.peer;
     this.#logger.warn(
       { event: 'wa_transport.rejected', code: error.code, keyId, peer, role: this.role },

@@ -8,7 +8,10 @@
  * `checkMsgpack` walks it without recursion and admits only plain data: nil, booleans,
  * numbers, strings, binary, arrays, maps with string or integer keys (never `__proto__`), the
  * timestamp extension (-1, decoded to Date) and msgpackr's `undefined` (fixext1 type 0),
- * nested at most `MAX_DEPTH` deep, with no declared length beyond the bytes present.
+ * nested at most `MAX_DEPTH` deep, with no declared length beyond the bytes present, at most
+ * `MAX_PAYLOAD_VALUES` values and not many more heap objects than bytes/8 (no amplification); 64-bit
+ * integers only within ±(2^53 − 1), so that every integer decodes to an exact number (never a
+ * BigInt, which our sender never produces and which JSON.stringify refuses).
  * The sender refuses values msgpackr would change on the way (a Set, a function, a Float32Array)
  * and runs the receiver's check on what it encoded, so what one side can send the other can read.
  */
@@ -18,8 +21,35 @@ import { ErrorCode, WaTransportError } from './errors.js';
 /** Deepest nesting of arrays and maps accepted. */
 export const MAX_DEPTH = 64;
 
+/**
+ * Most values one payload may hold, every scalar, map key and container counted. Why: each
+ * value costs msgpackr at least an 8-byte slot and about 0.1 µs (measured: 2^20 small
+ * integers, 8.1 B and 77–110 ms on this shared machine), so this bounds the time one payload
+ * holds the event loop; a 4 MiB payload averaging 4 bytes per value still fits.
+ */
+export const MAX_PAYLOAD_VALUES = 1_048_576;
+/**
+ * Values that become a heap object of their own (maps, arrays, binaries, timestamps) are
+ * limited to one per `PAYLOAD_BYTES_PER_OBJECT` bytes of payload, beyond the first
+ * `PAYLOAD_FREE_OBJECTS`. Why: such a value costs 40–104 bytes of heap and about 1 µs for
+ * 1 or 2 bytes of input (measured per 2^20: empty map 64 B, empty array 40 B, empty binary
+ * and timestamp 104 B, 0.7–1.6 s), so 4 MiB of empty maps grew the heap by 256 MiB and held
+ * the event loop 1.6 s (issue 11). At one per 8 bytes a payload decodes to at most about 13
+ * bytes of heap per byte (plus 416 KiB), what a plain array of small integers takes anyway
+ * (8 B per 1-byte value); real records ({"id":…,"name":…}) use far more than 8 bytes each.
+ */
+export const PAYLOAD_BYTES_PER_OBJECT = 8;
+export const PAYLOAD_FREE_OBJECTS = 4096;
+
 const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, bundleStrings: false });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, structuredClone: false, bundleStrings: false });
+// 64-bit integers arrive as numbers: checkMsgpack admits them only within the safe-integer range.
+const unpackr = new Unpackr({
+  useRecords: false,
+  mapsAsObjects: true,
+  structuredClone: false,
+  bundleStrings: false,
+  int64AsType: 'number',
+});
 
 export function encodeMsgpack(value: unknown): Uint8Array {
   // msgpackr would quietly turn a Set into an array, a function into undefined, a Float32Array
@@ -39,7 +69,13 @@ export function encodeMsgpack(value: unknown): Uint8Array {
     throw new WaTransportError(ErrorCode.PAYLOAD, 'value cannot be encoded as msgpack');
   }
   // The receiver's check, run here too, so that what one side can send the other can read.
-  if (!checkMsgpack(bytes)) throw new WaTransportError(ErrorCode.PAYLOAD, 'value encodes to unsupported msgpack');
+  if (!checkMsgpack(bytes)) {
+    throw new WaTransportError(
+      ErrorCode.PAYLOAD,
+      `value encodes to msgpack a receiver refuses: more than ${MAX_PAYLOAD_VALUES} values, or more maps, ` +
+        `arrays, binaries and dates than ${PAYLOAD_FREE_OBJECTS} + one per ${PAYLOAD_BYTES_PER_OBJECT} bytes (docs/PROTOCOL.md §5)`,
+    );
+  }
   return bytes;
 }
 
@@ -54,7 +90,8 @@ function refusedPart(value: unknown, depth: number): string | undefined {
     case 'object':
       break;
     default:
-      // bigint included: msgpack's int64 comes back as a number, so it would not arrive as it left.
+      // bigint included: it would travel as a 64-bit integer, which a receiver accepts only
+      // within the safe-integer range and decodes to a number, so it would not arrive as it left.
       return `a ${typeof value}`;
   }
   if (value === null || value instanceof Uint8Array) return undefined;
@@ -104,6 +141,9 @@ export function checkMsgpack(bytes: Uint8Array): boolean {
   const left: number[] = [1];
   const isMap: boolean[] = [false];
   let pos = 0;
+  let values = 0;
+  let objects = 0;
+  const maxObjects = PAYLOAD_FREE_OBJECTS + Math.floor(end / PAYLOAD_BYTES_PER_OBJECT);
 
   while (left.length > 0) {
     const d = left.length - 1;
@@ -114,7 +154,7 @@ export function checkMsgpack(bytes: Uint8Array): boolean {
     }
     const isKey = isMap[d] === true && left[d]! % 2 === 0;
     left[d]!--;
-    if (pos >= end) return false;
+    if (pos >= end || ++values > MAX_PAYLOAD_VALUES) return false;
     const token = bytes[pos++]!;
 
     let count = -1; // items of a container opened by this token
@@ -137,7 +177,11 @@ export function checkMsgpack(bytes: Uint8Array): boolean {
         case 0xcc: case 0xd0: skip = 1; break;
         case 0xcd: case 0xd1: skip = 2; break;
         case 0xca: case 0xce: case 0xd2: skip = 4; break;
-        case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
+        case 0xcb: skip = 8; break;
+        case 0xcf: case 0xd3: // uint64 / int64: only safe integers, which decode to an exact number
+          if (pos + 8 > end || !isSafeInt64(view, pos, token === 0xd3)) return false;
+          skip = 8;
+          break;
         case 0xd9: if (pos + 1 > end) return false; strLength = bytes[pos]!; pos += 1; break;
         case 0xda: if (pos + 2 > end) return false; strLength = view.getUint16(pos); pos += 2; break;
         case 0xdb: if (pos + 4 > end) return false; strLength = view.getUint32(pos); pos += 4; break;
@@ -166,6 +210,7 @@ export function checkMsgpack(bytes: Uint8Array): boolean {
     }
 
     if (isKey && strLength < 0 && !isIntegerToken(token)) return false; // keys: strings or integers
+    if (isObjectToken(token) && ++objects > maxObjects) return false;
     if (strLength >= 0) {
       if (pos + strLength > end) return false;
       if (isKey && strLength === PROTO_KEY.length && PROTO_KEY.every((c, i) => bytes[pos + i] === c)) return false;
@@ -182,6 +227,25 @@ export function checkMsgpack(bytes: Uint8Array): boolean {
     }
   }
   return pos === end;
+}
+
+/**
+ * True when the 64-bit integer at `at` lies within ±(2^53 − 1). The float sum is exact inside
+ * that range and rounds monotonically outside it, so no value outside comes back inside.
+ */
+function isSafeInt64(view: DataView, at: number, signed: boolean): boolean {
+  const high = signed ? view.getInt32(at) : view.getUint32(at);
+  return Number.isSafeInteger(high * 2 ** 32 + view.getUint32(at + 4));
+}
+
+/** Maps, arrays, binaries and timestamps: the values msgpackr builds a heap object for. */
+function isObjectToken(token: number): boolean {
+  return (
+    (token >= 0x80 && token <= 0x9f) ||
+    (token >= 0xc4 && token <= 0xc6) ||
+    (token >= 0xdc && token <= 0xdf) ||
+    token === 0xd6 || token === 0xd7 || token === 0xc7 // admitted only as timestamps
+  );
 }
 
 function isIntegerToken(token: number): boolean {

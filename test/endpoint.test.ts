@@ -7,6 +7,7 @@ import {
   createEndpoint,
   Endpoint,
   type EndpointOptions,
+  generateSecret,
   ErrorCode,
   MemoryReplayStore,
   MIN_ENVELOPE_BYTES,
@@ -127,6 +128,15 @@ describe('authentication', () => {
     const error = await core.open(stranger.seal('x')).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: ErrorCode.UNKNOWN_KEY });
     expect(String((error as Error).message)).toContain(stranger.keyId);
+  });
+
+  it("names only the envelope's key id when it is unknown, never the configured ones (PROTOCOL §6)", async () => {
+    const rotating = await createEndpoint({ role: 'coreapp', secret: SECRET, previousSecrets: [OTHER_SECRET] });
+    const stranger = await createEndpoint({ role: 'webapp', secret: generateSecret() });
+    const error = await rotating.open(stranger.seal('x')).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: ErrorCode.UNKNOWN_KEY });
+    expect((error as Error).message).toBe(`envelope was sealed with a secret that is not configured: key id ${stranger.keyId}`);
+    for (const keyId of rotating.keyIds) expect((error as Error).message).not.toContain(keyId);
   });
 
   it('rejects non-envelopes of any type with ERR_WA_MALFORMED', async () => {

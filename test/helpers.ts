@@ -4,12 +4,14 @@ import {
   type Endpoint,
   type EndpointOptions,
   type ErrorCode,
+  generateSecret,
   isWaTransportError,
   type Logger,
 } from '../src/index.js';
 
-export const SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
-export const OTHER_SECRET = 'other-secret-ZYXWVUTSRQPONMLKJIHGFEDCBA-9876543210';
+// Generated at run time: a secret written in this repository is published, and refused (src/keys.ts).
+export const SECRET = generateSecret();
+export const OTHER_SECRET = generateSecret();
 
 /** A clock tests move by hand. */
 export class ManualClock {

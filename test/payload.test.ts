@@ -1,7 +1,16 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { Unpackr } from 'msgpackr';
+import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '../src/errors.js';
-import { MAX_DEPTH, checkMsgpack, decodeMsgpack, encodeMsgpack } from '../src/payload.js';
+import {
+  MAX_DEPTH,
+  MAX_PAYLOAD_VALUES,
+  PAYLOAD_BYTES_PER_OBJECT,
+  PAYLOAD_FREE_OBJECTS,
+  checkMsgpack,
+  decodeMsgpack,
+  encodeMsgpack,
+} from '../src/payload.js';
 
 const bytes = (...parts: Array<number | number[] | string>) =>
   Uint8Array.from(parts.flatMap((p) => (typeof p === 'number' ? [p] : typeof p === 'string' ? [...Buffer.from(p)] : p)));
@@ -70,6 +79,83 @@ describe('payload encoding', () => {
     expect(checkMsgpack(bytes(0x81, 0x01, 0xc0))).toBe(true); // integer key
     expect(checkMsgpack(bytes(0xc0, 0xc0))).toBe(false); // two values
     expect(checkMsgpack(bytes())).toBe(false);
+  });
+
+  it('decodes 64-bit integers within ±(2^53 − 1) to exact numbers and refuses the rest (never a BigInt)', () => {
+    const u64 = (hex: string) => bytes(0xcf, [...Buffer.from(hex, 'hex')]);
+    const i64 = (hex: string) => bytes(0xd3, [...Buffer.from(hex, 'hex')]);
+    const admitted: Array<[Uint8Array, number]> = [
+      [u64('0000000000000001'), 1],
+      [u64('001fffffffffffff'), Number.MAX_SAFE_INTEGER],
+      [i64('ffffffffffffffff'), -1],
+      [i64('ffe0000000000001'), Number.MIN_SAFE_INTEGER],
+      [i64('001fffffffffffff'), Number.MAX_SAFE_INTEGER],
+    ];
+    for (const [input, value] of admitted) {
+      const decoded = decodeMsgpack(input);
+      expect(typeof decoded).toBe('number');
+      expect(decoded).toBe(value);
+    }
+    // As a map key and inside containers too; JSON.stringify works on whatever is accepted.
+    expect(JSON.stringify(decodeMsgpack(bytes(0x81, [...u64('0000000100000000')], 0x91, [...i64('fffffffeffffffff')])))).toBe(
+      '{"4294967296":[-4294967297]}',
+    );
+    const refused = [
+      u64('0020000000000000'), // 2^53
+      u64('ffffffffffffffff'),
+      i64('ffe0000000000000'), // −2^53
+      i64('8000000000000000'),
+      i64('7fffffffffffffff'),
+      bytes(0x91, [...u64('0020000000000000')]),
+      bytes(0x81, [...u64('0020000000000000')], 0xc0), // as a key
+      bytes(0xcf, 0, 0, 0), // cut short
+    ];
+    for (const input of refused) {
+      expect(checkMsgpack(input)).toBe(false);
+      expect(() => decodeMsgpack(input)).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
+    }
+  });
+
+  it('seals only integers that open as they left: no BigInt; beyond 2^53 a float, opened as the same number', () => {
+    for (const value of [1n, 2n ** 64n, { n: -(2n ** 63n) }, [Number.MAX_SAFE_INTEGER, 1n]]) {
+      expect(() => encodeMsgpack(value)).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
+    }
+    for (const value of [Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2 ** 53, -(2 ** 63), 2 ** 64, 1e300]) {
+      const encoded = encodeMsgpack(value);
+      expect(checkMsgpack(encoded)).toBe(true);
+      expect(decodeMsgpack(encoded)).toBe(value);
+    }
+  });
+
+  it(`admits exactly ${MAX_PAYLOAD_VALUES} values and one object per ${PAYLOAD_BYTES_PER_OBJECT} bytes beyond ${PAYLOAD_FREE_OBJECTS}`, () => {
+    const arrayOf = (n: number, item: number) => {
+      const out = new Uint8Array(5 + n).fill(item);
+      out[0] = 0xdd;
+      new DataView(out.buffer).setUint32(1, n);
+      return out;
+    };
+    // The array itself is one value and one object.
+    expect(checkMsgpack(arrayOf(MAX_PAYLOAD_VALUES - 1, 0xc0))).toBe(true);
+    expect(checkMsgpack(arrayOf(MAX_PAYLOAD_VALUES, 0xc0))).toBe(false);
+    let most = 0; // most empty maps an array32 may hold: 1 + n ≤ free + ⌊(5 + n) / 8⌋
+    while (2 + most <= PAYLOAD_FREE_OBJECTS + Math.floor((6 + most) / PAYLOAD_BYTES_PER_OBJECT)) most++;
+    expect(checkMsgpack(arrayOf(most, 0x80))).toBe(true);
+    expect(checkMsgpack(arrayOf(most + 1, 0x80))).toBe(false);
+    // A bomb never reaches msgpackr.
+    const unpack = vi.spyOn(Unpackr.prototype, 'unpack');
+    try {
+      expect(() => decodeMsgpack(arrayOf(4 * 1024 * 1024 - 64, 0x80))).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
+      expect(unpack).not.toHaveBeenCalled();
+    } finally {
+      unpack.mockRestore();
+    }
+  });
+
+  it('seals only what the receiver admits: too many small objects are refused on the way out', () => {
+    expect(() => encodeMsgpack(Array.from({ length: 10_000 }, () => ({})))).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
+    expect(() => encodeMsgpack(Array.from({ length: 6000 }, () => []))).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
+    const records = Array.from({ length: 20_000 }, (_, i) => ({ id: i, name: `user ${i}` }));
+    expect(decodeMsgpack(encodeMsgpack(records))).toEqual(records);
   });
 
   it('never throws anything but ERR_WA_PAYLOAD on arbitrary bytes', () => {

@@ -6,6 +6,7 @@
 import sodium from 'libsodium-wrappers';
 import { AEAD_NONCE_BYTES, type AeadBackend } from './aead-backend.js';
 import { concat } from './bytes.js';
+import { withoutStackTraces } from '../errors.js';
 
 let readyPromise: Promise<void> | undefined;
 
@@ -37,18 +38,21 @@ export const wrappersBackend: AeadBackend = {
     return out;
   },
   open(sealed, prefixLength, nonceOffset, adSuffix, key) {
-    try {
-      return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
-        null,
-        sealed.subarray(prefixLength),
-        concat(sealed.subarray(0, prefixLength), adSuffix),
-        sealed.subarray(nonceOffset, nonceOffset + AEAD_NONCE_BYTES),
-        key,
-      );
-    } catch {
-      // libsodium-wrappers signals a failed tag check (and bad sizes) by throwing.
-      return null;
-    }
+    // libsodium-wrappers signals a failed tag check (and bad sizes) by throwing an Error; its
+    // stack trace alone cost more than the check (src/errors.ts), so none is captured.
+    return withoutStackTraces(() => {
+      try {
+        return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+          null,
+          sealed.subarray(prefixLength),
+          concat(sealed.subarray(0, prefixLength), adSuffix),
+          sealed.subarray(nonceOffset, nonceOffset + AEAD_NONCE_BYTES),
+          key,
+        );
+      } catch {
+        return null;
+      }
+    });
   },
 };
 

@@ -208,6 +208,8 @@ export async function loadConfig(env: Env = process.env, options: LoadConfigOpti
     }
   };
 
+  // Key ids, and the strength check (src/keys.ts), come from libsodium's KDF; no AEAD backend is needed here.
+  await sodiumReady();
   attempt(() => checkVariableNames(env, options.ignoreVariables ?? []));
   const secrets = attempt(() => readSecrets(env));
   const windowMs = attempt(() => readMs(env, 'WA_REPLAY_WINDOW_MS', 10_000, 1));
@@ -222,7 +224,6 @@ export async function loadConfig(env: Env = process.env, options: LoadConfigOpti
     throw new WaTransportError(ErrorCode.CONFIG, `${problems.length} problems:${list}`, { cause: problems });
   }
   // No problem: every read returned (redisUrl and dbSsl may be undefined: not set).
-  await sodiumReady(); // key ids come from libsodium's KDF; no AEAD backend is needed here
   const { secret, previousSecrets } = secrets!;
   const keyIds = [secret, ...previousSecrets].map((s) => {
     const keys = new SecretKeys(secretBytes(s));
@@ -363,8 +364,9 @@ function readSecrets(env: Env): Secrets {
   checkSecretStrength(secretBytes(secret, 'WA_SECRET'), 'WA_SECRET');
 
   const list = value(env, 'WA_PREVIOUS_SECRETS');
-  // Generated secrets are base64url or hex, neither of which contains a comma or a space.
-  const previousSecrets = list === undefined ? [] : list.split(',').map((s) => s.trim());
+  // Generated secrets are base64url or hex, neither of which contains a comma. Items are not
+  // trimmed: like WA_SECRET, an item with surrounding whitespace is refused (PROTOCOL §3.1).
+  const previousSecrets = list === undefined ? [] : list.split(',');
   previousSecrets.forEach((previous, i) => {
     const name = `WA_PREVIOUS_SECRETS item ${i + 1}`;
     if (previous === '') throw configError('WA_PREVIOUS_SECRETS', `item ${i + 1} is empty (a stray comma?)`);

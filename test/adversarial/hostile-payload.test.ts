@@ -5,6 +5,8 @@
  * must reject them with ERR_WA_PAYLOAD or decode them into inert data, and leave the
  * process's prototypes as they were.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,7 +87,7 @@ function assertInert(value: unknown): void {
     const v = stack.pop();
     if (v === null || v === undefined) continue;
     const t = typeof v;
-    if (t === 'string' || t === 'number' || t === 'boolean' || t === 'bigint') continue;
+    if (t === 'string' || t === 'number' || t === 'boolean') continue; // never a bigint (PROTOCOL §5)
     if (t !== 'object') throw new Error(`not inert: a ${t}`);
     if (v instanceof Date || v instanceof Uint8Array) continue;
     if (Array.isArray(v)) {
@@ -128,6 +130,61 @@ describe('huge declared lengths are refused without allocating them', () => {
   it.each(cases)('%s', (_name, plaintext) => {
     expect(openHostile(plaintext)).toEqual({ rejected: true });
   });
+});
+
+describe('amplification: payloads that decode into far more memory than they take (issue 11)', () => {
+  /** array32 of `n` copies of `item`. */
+  const arrayOf = (n: number, item: number[]): Uint8Array => {
+    const out = new Uint8Array(5 + n * item.length);
+    out[0] = 0xdd;
+    new DataView(out.buffer).setUint32(1, n);
+    for (let i = 0; i < n; i++) out.set(item, 5 + i * item.length);
+    return out;
+  };
+  const MiB = 1024 * 1024;
+  const n = 4 * MiB - 64; // the largest array of 1-byte items a 4 MiB envelope holds
+  it.each<[string, Uint8Array]>([
+    ['4 MiB of empty maps', arrayOf(n, [0x80])],
+    ['4 MiB of empty arrays', arrayOf(n, [0x90])],
+    ['4 MiB of empty binaries', arrayOf(n / 2, [0xc4, 0x00])],
+    ['4 MiB of timestamps', arrayOf(Math.floor(n / 6), [0xd6, 0xff, 0, 0, 0, 1])],
+    ['4 MiB of nils (more values than MAX_PAYLOAD_VALUES)', arrayOf(n, [0xc0])],
+    ['one map with 2 M empty-map values', (() => {
+      const pairs = 1 << 20;
+      const out = new Uint8Array(5 + pairs * 2);
+      out[0] = 0xdf;
+      new DataView(out.buffer).setUint32(1, pairs);
+      for (let i = 0; i < pairs; i++) out.set([0x00, 0x80], 5 + 2 * i);
+      return out;
+    })()],
+  ])('%s: refused with ERR_WA_PAYLOAD', (_name, plaintext) => {
+    expect(openHostile(plaintext)).toEqual({ rejected: true });
+  });
+
+  it('memory: decoding many 4 MiB bombs, results kept, grows the heap by almost nothing (child process)', async () => {
+    const payload = pathToFileURL(fileURLToPath(new URL('../../src/payload.ts', import.meta.url))).href;
+    // Before the limits each bomb decoded to 256 MiB of empty objects: the child ran out of heap.
+    const code = `
+      const { decodeMsgpack } = await import(${JSON.stringify(payload)});
+      const bomb = new Uint8Array(5 + ${n}).fill(0x80);
+      bomb[0] = 0xdd; new DataView(bomb.buffer).setUint32(1, ${n});
+      const kept = [];
+      globalThis.gc(); const before = process.memoryUsage().heapUsed;
+      for (let i = 0; i < 16; i++) { try { kept.push(decodeMsgpack(bomb)); } catch (error) { kept.push(error.code); } }
+      globalThis.gc(); const after = process.memoryUsage().heapUsed;
+      console.log(JSON.stringify({ growth: after - before, outcomes: [...new Set(kept.map(String))] }));
+    `;
+    const child = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--expose-gc', '--max-old-space-size=512', '--input-type=module', '-e', code],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(child.status, child.stderr).toBe(0);
+    const result = JSON.parse(child.stdout.trim().split('\n').pop()!) as { growth: number; outcomes: string[] };
+    expect(result.outcomes).toEqual([ErrorCode.PAYLOAD]);
+    expect(result.growth).toBeLessThan(4 * MiB);
+    recordFigures('adversarial/hostile-payload/bombs', { bombs: 16, heapGrowthBytes: result.growth });
+  }, 180_000);
 });
 
 describe('deep nesting', () => {

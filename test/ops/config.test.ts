@@ -79,12 +79,30 @@ describe('loadConfig: secrets', () => {
     expect(error.message).toContain('WA_SECRET has leading or trailing whitespace');
   });
 
-  it('reads WA_PREVIOUS_SECRETS as a comma-separated list, spaces around commas allowed', async () => {
-    const config = await load({ WA_SECRET: SECRET, WA_PREVIOUS_SECRETS: ` ${OTHER} , ${THIRD}` });
+  it('reads WA_PREVIOUS_SECRETS as a comma-separated list', async () => {
+    const config = await load({ WA_SECRET: SECRET, WA_PREVIOUS_SECRETS: `${OTHER},${THIRD}` });
     const other = await load({ WA_SECRET: OTHER });
     const third = await load({ WA_SECRET: THIRD });
     expect(config.previousKeyIds).toEqual([other.keyId, third.keyId]);
     expect((await load({ WA_SECRET: SECRET, WA_PREVIOUS_SECRETS: '' })).previousKeyIds).toEqual([]);
+  });
+
+  it('holds WA_PREVIOUS_SECRETS items to the rules of WA_SECRET: not trimmed, no invisible characters, not published, not guessable', async () => {
+    for (const [list, code, problem] of [
+      [` ${OTHER},${THIRD}`, ErrorCode.CONFIG, 'item 1 has leading or trailing whitespace'],
+      [`${OTHER} , ${THIRD}`, ErrorCode.CONFIG, 'item 1 has leading or trailing whitespace'],
+      [`${OTHER},${THIRD}\n`, ErrorCode.CONFIG, 'item 2 has leading or trailing whitespace'],
+      [`${OTHER},${THIRD.slice(0, 9)}\u200b${THIRD.slice(9)}`, ErrorCode.CONFIG, 'item 2 contains U+200B'],
+      [`${OTHER},Zt3kP1Yw0uV9qR2sN8mL4jH6gF5dS7aQ1xC3vB9nM0o`, ErrorCode.WEAK_SECRET, 'item 2 (key id 14bc487c) is printed in'],
+      [`abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ`, ErrorCode.WEAK_SECRET, 'item 1 follows a guessable pattern'],
+    ] as const) {
+      const error = await failure({ WA_SECRET: SECRET, WA_PREVIOUS_SECRETS: list });
+      expect(error.code, list).toBe(code);
+      expect(error.message).toContain(`WA_PREVIOUS_SECRETS ${problem}`);
+      for (const secret of [OTHER, THIRD]) expect(error.message).not.toContain(secret);
+    }
+    const error = await failure({ WA_SECRET: `${SECRET.slice(0, 9)}\u2060${SECRET.slice(9)}` });
+    expect(error).toMatchObject({ code: ErrorCode.CONFIG, message: expect.stringContaining('WA_SECRET contains U+2060') });
   });
 
   it.each([
