@@ -14,8 +14,9 @@ import { createEndpoint } from '../src/endpoint.js';
 import { isWaTransportError } from '../src/errors.js';
 import { MemoryReplayStore } from '../src/replay/memory.js';
 import { type OnSlice, type Rate, type TimingOptions, measure } from './harness.js';
+import { generateSecret } from '../src/keys.js';
 
-const SECRET = 'bench-secret: 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ';
+const SECRET = generateSecret(); // a secret written here would be published, and refused
 
 export interface RejectionRow {
   readonly backend: 'wasm' | 'native';

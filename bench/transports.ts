@@ -41,6 +41,7 @@ import { connectWs, createWsServer } from 'wa-transport/ws';
 import { formatValue as fmt } from './charts.js';
 import { median } from './harness.js';
 import type { Progress } from './progress.js';
+import { generateSecret } from '../src/keys.js';
 
 export const TRANSPORTS = ['node:http', 'express', 'fastify', 'ws'] as const;
 export type TransportName = (typeof TRANSPORTS)[number];
@@ -53,7 +54,7 @@ export function goalRatio(transport: TransportName, size: number): number {
   return size >= 16 * 1024 ? 0.9 : size <= 64 ? 0.6 : NaN; // no WebSocket goal at 1 KiB
 }
 
-const SECRET = 'bench-secret: 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ';
+const SECRET = generateSecret(); // a secret written here would be published, and refused
 const HOST = '127.0.0.1';
 const PATH = '/v1/echo';
 const HTTP_IN_FLIGHT = 32;
