@@ -41,6 +41,10 @@ export const ErrorCode = {
    * proxy or an attacker on the path made up. It is never retried automatically.
    */
   UNSEALED_RESPONSE: 'ERR_WA_UNSEALED_RESPONSE',
+  /** A request body that did not arrive within the receiver's body deadline. */
+  BODY_TIMEOUT: 'ERR_WA_BODY_TIMEOUT',
+  /** The receiver holds as many unauthenticated bytes (or pending upgrades) as it allows. */
+  OVERLOADED: 'ERR_WA_OVERLOADED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -64,6 +68,8 @@ const MESSAGES: Record<ErrorCode, string> = {
   ERR_WA_WS_CLOSED: 'channel is not open',
   ERR_WA_WS_BACKPRESSURE: 'send buffer is full; await earlier sends',
   ERR_WA_UNSEALED_RESPONSE: 'the answer is not sealed by the CoreApp',
+  ERR_WA_BODY_TIMEOUT: 'request body did not arrive in time',
+  ERR_WA_OVERLOADED: 'too much unauthenticated input in flight; try again later',
 };
 
 /**

@@ -11,21 +11,31 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ErrorCode, WaTransportError } from '../errors.js';
-import { type SealedHandler, SealedHttp, type SealedServerOptions, nodeInput, readBody, writeOutcome } from './http-server.js';
+import {
+  type BodyLimits,
+  type SealedHandler,
+  SealedHttp,
+  type SealedServerOptions,
+  nodeInput,
+  readBody,
+  writeOutcome,
+} from './http-server.js';
 
 export function sealedExpress<T = unknown>(options: SealedServerOptions, handler: SealedHandler<T>): RequestHandler {
   const server = new SealedHttp(options);
   return (req: Request, res: Response, next: NextFunction): void => {
     // originalUrl: req.url loses the mount path inside routers, but the client bound the full target.
-    const input = { ...nodeInput(req, req.originalUrl), body: (limit: number) => bodyOf(req, limit) };
+    const input = { ...nodeInput(req, req.originalUrl), body: (limits: BodyLimits) => bodyOf(req, limits) };
     server.serve(input, handler).then((outcome) => writeOutcome(res, outcome), next);
   };
 }
 
-function bodyOf(req: Request, limit: number): Promise<Uint8Array> {
+function bodyOf(req: Request, limits: BodyLimits): Promise<Uint8Array> {
   const parsed: unknown = req.body;
   if (Buffer.isBuffer(parsed)) {
-    return parsed.length > limit ? Promise.reject(new WaTransportError(ErrorCode.TOO_LARGE)) : Promise.resolve(new Uint8Array(parsed));
+    return parsed.length > limits.maxBytes
+      ? Promise.reject(new WaTransportError(ErrorCode.TOO_LARGE))
+      : Promise.resolve(new Uint8Array(parsed));
   }
-  return readBody(req, limit, req.headers);
+  return readBody(req, limits, req.headers);
 }

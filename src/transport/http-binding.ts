@@ -22,8 +22,10 @@
  *   | 401    | ERR_WA_FORGED, ERR_WA_UNKNOWN_KEY, ERR_WA_WRONG_DIRECTION,        |
  *   |        | ERR_WA_EXPIRED, ERR_WA_FUTURE                                     |
  *   | 409    | ERR_WA_REPLAYED                                                   |
+ *   | 408    | ERR_WA_BODY_TIMEOUT (body slower than the deadline)               |
  *   | 413    | ERR_WA_TOO_LARGE (body over the limit; the rest is not read)      |
- *   | 503    | ERR_WA_REPLAY_STORE_UNAVAILABLE, ERR_WA_REPLAY_CACHE_FULL         |
+ *   | 503    | ERR_WA_REPLAY_STORE_UNAVAILABLE, ERR_WA_REPLAY_CACHE_FULL,        |
+ *   |        | ERR_WA_OVERLOADED (the unauthenticated-bytes budget is spent)     |
  *   | 500    | anything else (a configuration error on this side)                |
  */
 import type { ErrorCode } from '../errors.js';
@@ -85,4 +87,6 @@ export const REJECTION_STATUS: Readonly<Record<ErrorCode, number>> = {
   ERR_WA_WS_CLOSED: 500,
   ERR_WA_WS_BACKPRESSURE: 500,
   ERR_WA_UNSEALED_RESPONSE: 500,
+  ERR_WA_BODY_TIMEOUT: 408,
+  ERR_WA_OVERLOADED: 503,
 };

@@ -15,6 +15,7 @@ import { readNonce } from '../envelope/format.js';
 import { fromText } from '../envelope/text.js';
 import { ErrorCode, WaTransportError, isAfterAuthentication, isWaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
+import { positiveInteger } from '../options.js';
 import {
   ENVELOPE_CONTENT_TYPE,
   ENVELOPE_HEADER,
@@ -85,8 +86,27 @@ export type SealedHandler<T = unknown> = (request: SealedRequest<T>) => unknown;
 export interface SealedServerOptions {
   /** A CoreApp endpoint (`role: 'coreapp'`). */
   endpoint: EndpointLike;
-  /** Largest request body read, in bytes; beyond it 413 and the rest is not read. Default: the endpoint's `maxEnvelopeBytes`. */
+  /**
+   * Largest request body read, in bytes; beyond it 413 and the rest is not read. Default 1 MiB
+   * (or the endpoint's `maxEnvelopeBytes` if smaller): a body is held unauthenticated until it
+   * is complete, so this is what one client can make the CoreApp buffer for nothing.
+   */
   maxBodyBytes?: number;
+  /**
+   * A body must be complete this many ms after the request arrived, else 408
+   * (ERR_WA_BODY_TIMEOUT) and the connection is closed. Default 10,000: a body slower than the
+   * window would be refused as expired anyway, and a stalled client must not hold its socket
+   * and its bytes for Node's 300 s request timeout.
+   */
+  bodyTimeoutMs?: number;
+  /**
+   * Most bytes of request bodies held at once before they are authenticated, across all
+   * requests of this handler. When a body needs room past it, the bodies that started first are
+   * refused with 503 (ERR_WA_OVERLOADED) and their connections closed: stalled clients cannot
+   * keep a new request out. Default 16 MiB: 1,000 stalled clients cannot make the CoreApp hold
+   * more, while ordinary traffic (tens of requests of a few KiB in flight) never comes near it.
+   */
+  maxPendingBytes?: number;
   /**
    * Told of every error a handler throws (the client only sees a sealed 500). Default: ignored.
    * If it throws or rejects itself, that is logged (`wa_transport.callback_failed`) and the
@@ -103,8 +123,8 @@ export interface HttpInput {
   /** Path + query as received (`req.url`, Express `originalUrl`). */
   readonly target: string;
   readonly headers: IncomingHttpHeaders;
-  /** Reads the body, at most `limit` bytes (else ERR_WA_TOO_LARGE). Not called for GET. */
-  readonly body: (limit: number) => Promise<Uint8Array>;
+  /** Reads the body within `limits` (see `readBody`). Not called for GET. */
+  readonly body: (limits: BodyLimits) => Promise<Uint8Array>;
   readonly peer: string | undefined;
 }
 
@@ -120,9 +140,66 @@ export interface HttpOutcome {
 const INTERNAL_ERROR = { error: 'internal' } as const;
 
 /** The shared core: open a request, run the handler, seal its answer. */
+/** What a request body may cost before it is authenticated. */
+export interface BodyLimits {
+  /** Largest body, in bytes (ERR_WA_TOO_LARGE beyond). */
+  readonly maxBytes: number;
+  /** How long the body may take to arrive, in ms (ERR_WA_BODY_TIMEOUT after). */
+  readonly timeoutMs: number;
+  /** The budget shared by every request of one handler (ERR_WA_OVERLOADED when spent). */
+  readonly pending: PendingBytes;
+}
+
+/** A request body holding bytes of the budget; `evict` refuses it and gives its bytes back. */
+export interface PendingBody {
+  evict(): void;
+}
+
+/**
+ * Bytes of request bodies received and not yet authenticated, against a ceiling. When a body
+ * needs room the budget does not have, the bodies that started first are evicted (refused,
+ * ERR_WA_OVERLOADED) until it fits: an honest body completes within milliseconds of starting,
+ * so the oldest holders are the stalled ones, and a flood of them cannot keep a new request
+ * out (a refused newcomer would let 1,000 stalled clients starve everyone).
+ */
+export class PendingBytes {
+  #held = 0;
+  /** Holders in the order they started (a Map iterates in insertion order). */
+  readonly #holders = new Map<PendingBody, number>();
+
+  constructor(readonly max: number) {}
+
+  get held(): number {
+    return this.#held;
+  }
+
+  /** Takes `bytes` for `body`, evicting older bodies if needed; false when it cannot fit at all. */
+  take(body: PendingBody, bytes: number): boolean {
+    if ((this.#holders.get(body) ?? 0) + bytes > this.max) return false;
+    for (const [older] of this.#holders) {
+      if (this.#held + bytes <= this.max) break;
+      if (older !== body) older.evict(); // gives its bytes back
+    }
+    this.#held += bytes;
+    this.#holders.set(body, (this.#holders.get(body) ?? 0) + bytes);
+    return true;
+  }
+
+  /** Gives back everything `body` holds. */
+  release(body: PendingBody): void {
+    this.#held -= this.#holders.get(body) ?? 0;
+    this.#holders.delete(body);
+  }
+}
+
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+const DEFAULT_BODY_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
 export class SealedHttp {
   readonly endpoint: EndpointLike;
   readonly maxBodyBytes: number;
+  readonly #limits: BodyLimits;
   readonly #onHandlerError: SealedServerOptions['onHandlerError'];
   readonly #logger: Logger;
 
@@ -130,12 +207,17 @@ export class SealedHttp {
     if (options.endpoint?.role !== 'coreapp') {
       throw new WaTransportError(ErrorCode.CONFIG, 'the HTTP server side needs an endpoint with role "coreapp"');
     }
-    const max = options.maxBodyBytes ?? options.endpoint.maxEnvelopeBytes;
-    if (!Number.isSafeInteger(max) || max <= 0) {
-      throw new WaTransportError(ErrorCode.CONFIG, 'maxBodyBytes must be a positive integer');
-    }
+    const max = positiveInteger(
+      options.maxBodyBytes ?? Math.min(DEFAULT_MAX_BODY_BYTES, options.endpoint.maxEnvelopeBytes),
+      'maxBodyBytes',
+    );
     this.endpoint = options.endpoint;
     this.maxBodyBytes = max;
+    this.#limits = {
+      maxBytes: max,
+      timeoutMs: positiveInteger(options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS, 'bodyTimeoutMs'),
+      pending: new PendingBytes(positiveInteger(options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES, 'maxPendingBytes')),
+    };
     this.#onHandlerError = options.onHandlerError;
     this.#logger = options.logger ?? silentLogger;
   }
@@ -148,7 +230,7 @@ export class SealedHttp {
     let requestId: string | undefined;
     try {
       requestId = singleHeader(input.headers, REQUEST_ID_HEADER);
-      envelope = method === 'GET' ? envelopeHeader(input.headers) : await input.body(this.maxBodyBytes);
+      envelope = method === 'GET' ? envelopeHeader(input.headers) : await input.body(this.#limits);
       opened = await this.endpoint.open<T>(envelope, {
         context: requestContext(method, input.target),
         ...(requestId === undefined ? {} : { requestId }),
@@ -234,39 +316,51 @@ function rejection(code: ErrorCode): HttpOutcome {
 }
 
 function refusalHeaders(status: number): Record<string, string> {
-  // The rest of an oversized body is never read: close the connection instead of draining it.
-  if (status === 413) return { connection: 'close' };
-  if (status === 503) return { 'retry-after': '1' };
+  // The rest of an oversized, late or unwanted body is never read: close the connection instead.
+  if (status === 413 || status === 408) return { connection: 'close' };
+  if (status === 503) return { 'retry-after': '1', connection: 'close' };
   return {};
 }
 
 /**
- * Reads a body of at most `limit` bytes. Refuses at once when Content-Length says more, and
- * stops reading as soon as the count passes the limit (ERR_WA_TOO_LARGE); a stream that fails
- * or is cut short is ERR_WA_MALFORMED.
+ * Reads a body within `limits`: refuses at once when Content-Length says more than `maxBytes`,
+ * and stops reading as soon as the count passes it (ERR_WA_TOO_LARGE); takes every chunk from
+ * the shared budget of unauthenticated bytes (older bodies may be evicted to make room, and
+ * this one may be evicted later: ERR_WA_OVERLOADED);
+ * gives up after `timeoutMs` (ERR_WA_BODY_TIMEOUT). A stream that fails or is cut short is
+ * ERR_WA_MALFORMED. The budget is given back when the body is complete or refused.
  */
-export function readBody(stream: Readable, limit: number, headers?: IncomingHttpHeaders): Promise<Uint8Array> {
+export function readBody(stream: Readable, limits: BodyLimits, headers?: IncomingHttpHeaders): Promise<Uint8Array> {
   const declared = Number(headers?.['content-length'] ?? 0);
-  if (declared > limit) return Promise.reject(new WaTransportError(ErrorCode.TOO_LARGE));
+  if (declared > limits.maxBytes) return Promise.reject(new WaTransportError(ErrorCode.TOO_LARGE));
   if (stream.readableEnded) return Promise.reject(new WaTransportError(ErrorCode.MALFORMED));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;
+    const timer = setTimeout(() => done(new WaTransportError(ErrorCode.BODY_TIMEOUT)), limits.timeoutMs);
+    const body: PendingBody = { evict: () => done(new WaTransportError(ErrorCode.OVERLOADED)) };
+    let settled = false;
     const done = (error: WaTransportError | undefined): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      limits.pending.release(body);
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.off('error', onError);
       stream.off('close', onClose);
       if (error === undefined) resolve(new Uint8Array(Buffer.concat(chunks, total)));
       else {
+        chunks.length = 0;
         stream.pause();
         reject(error);
       }
     };
     const onData = (chunk: Buffer): void => {
+      if (total + chunk.length > limits.maxBytes) return done(new WaTransportError(ErrorCode.TOO_LARGE));
+      if (!limits.pending.take(body, chunk.length)) return done(new WaTransportError(ErrorCode.OVERLOADED));
       total += chunk.length;
-      if (total > limit) done(new WaTransportError(ErrorCode.TOO_LARGE));
-      else chunks.push(chunk);
+      chunks.push(chunk);
     };
     const onEnd = (): void => done(undefined);
     const onError = (): void => done(new WaTransportError(ErrorCode.MALFORMED));
@@ -290,7 +384,7 @@ export function nodeInput(req: IncomingMessage, target = req.url ?? '/'): HttpIn
     method: req.method ?? 'GET',
     target,
     headers: req.headers,
-    body: (limit) => readBody(req, limit, req.headers),
+    body: (limits) => readBody(req, limits, req.headers),
     peer: req.socket.remoteAddress,
   };
 }

@@ -14,7 +14,7 @@ import { readNonce } from '../envelope/format.js';
 import { fromText, toText } from '../envelope/text.js';
 import { ErrorCode, WaTransportError, isAfterAuthentication, isWaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
-import { MAX_TIMER_MS, endpointLike, nonNegativeNumber, optionalFunction, optionsObject } from '../options.js';
+import { MAX_TIMER_MS, endpointLike, nonNegativeNumber, optionalFunction, optionsObject, positiveInteger } from '../options.js';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_BUFFERED_BYTES, WsChannel, type WsCloseEvent } from './ws-channel.js';
 import {
   HELLO_HEADER,
@@ -46,6 +46,12 @@ export interface WsServerOptions {
   heartbeatMs?: number;
   /** Per channel: most bytes buffered for sending, and received frames waiting. Default 1 MiB. */
   maxBufferedBytes?: number;
+  /**
+   * Most upgrade requests whose hello is being checked at once; more are refused with 503
+   * (ERR_WA_OVERLOADED) before anything is read. Default 256: a hello waits at most for the
+   * replay store, so only a flood keeps this many in flight.
+   */
+  maxPendingUpgrades?: number;
   /** Refused upgrades and closed channels are logged here (code, peer, connection id). */
   logger?: Logger;
 }
@@ -55,6 +61,8 @@ export class WsServer {
   readonly #logger: Logger;
   readonly #heartbeatMs: number;
   readonly #maxBufferedBytes: number;
+  readonly #maxPendingUpgrades: number;
+  #pendingUpgrades = 0;
   readonly #wss: WebSocketServer;
   /** Connection ids of upgrade requests whose hello opened, until ws hands over the socket. */
   readonly #accepted = new WeakMap<IncomingMessage, string>();
@@ -71,6 +79,7 @@ export class WsServer {
     this.#logger = options.logger ?? silentLogger;
     this.#heartbeatMs = nonNegativeNumber(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs', MAX_TIMER_MS);
     this.#maxBufferedBytes = nonNegativeNumber(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes');
+    this.#maxPendingUpgrades = positiveInteger(options.maxPendingUpgrades ?? DEFAULT_MAX_PENDING_UPGRADES, 'maxPendingUpgrades');
     this.#wss = new WebSocketServer({
       noServer: true,
       ...(options.path === undefined ? {} : { path: options.path }),
@@ -80,7 +89,13 @@ export class WsServer {
       perMessageDeflate: false,
       clientTracking: false,
       verifyClient: (info, callback) => {
+        if (this.#pendingUpgrades >= this.#maxPendingUpgrades) {
+          this.#logger.warn({ event: 'wa_transport.ws.refused', code: ErrorCode.OVERLOADED, status: 503 }, 'websocket upgrade refused');
+          return callback(false, 503);
+        }
+        this.#pendingUpgrades++;
         void this.#verify(info.req).then((verdict) => {
+          this.#pendingUpgrades--;
           if (typeof verdict !== 'string') return callback(false, verdict.status, verdict.body, verdict.headers);
           this.#accepted.set(info.req, verdict);
           callback(true);
@@ -181,6 +196,8 @@ interface Refusal {
 
 /** The media type of a sealed refusal in the text form (ws writes the body as a string). */
 const ENVELOPE_TEXT_CONTENT_TYPE = 'text/plain; charset=us-ascii';
+
+const DEFAULT_MAX_PENDING_UPGRADES = 256;
 
 /** Creates a WebSocket server for authenticated channels (see `WsServerOptions`). */
 export function createWsServer(options: WsServerOptions): WsServer {

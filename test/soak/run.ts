@@ -51,6 +51,14 @@ const summary: Array<[string, string]> = [
   ['  of which envelope mutations and noise', sum('adversarial/mutation', 'casesTried').toLocaleString('en')],
   ['forgeries accepted', String(sum('adversarial/', 'forgeriesAccepted'))],
   ['replays accepted', String(sum('', 'replaysAccepted') + sum('', 'envelopesAcceptedTwice'))],
+  [
+    'stalled clients (partial bodies) / memory held',
+    `${sum('adversarial/stalled-clients', 'clients').toLocaleString('en')} offering ${sum('adversarial/stalled-clients', 'offeredMiB')} MiB / ${max('adversarial/stalled-clients', 'heldMiB')} MiB above baseline`,
+  ],
+  [
+    'msgpack bombs decoded / heap growth',
+    `${sum('adversarial/hostile-payload/bombs', 'bombs')} × 4 MiB / ${(max('adversarial/hostile-payload/bombs', 'heapGrowthBytes') / 1024 / 1024).toFixed(1)} MiB`,
+  ],
   ['hostile payloads refused / tried', `${sum('adversarial/hostile', 'rejectedAsPayload').toLocaleString('en')} / ${sum('adversarial/hostile', 'casesTried').toLocaleString('en')}`],
   ['refused envelopes flooded, cache growth', `${sum('load/flood-refused', 'envelopes').toLocaleString('en')}, ${sum('load/flood-refused', 'cacheEntriesAdded')} entries`],
   ['valid envelopes flooded (simulated time)', `${sum('load/flood-valid', 'envelopes').toLocaleString('en')} (${sum('load/flood-valid', 'simulatedSeconds')} s)`],
