@@ -7,6 +7,8 @@ import {
   generateSecret,
   isWaTransportError,
   type Logger,
+  MemoryReplayStore,
+  type ReplayStore,
 } from '../src/index.js';
 
 // Generated at run time: a secret written in this repository is published, and refused (src/keys.ts).
@@ -85,4 +87,18 @@ export async function unhandledRejectionsDuring(run: () => Promise<unknown>): Pr
     process.off('unhandledRejection', listen);
   }
   return reasons;
+}
+
+/** A replay store that answers like `MemoryReplayStore` except while `down`, when it cannot be asked. */
+export function flakyStore(down: boolean): ReplayStore & { down: boolean } {
+  const inner = new MemoryReplayStore();
+  return {
+    down,
+    retentionMs: inner.retentionMs,
+    recordIfAbsent(nonce, timestamp, now) {
+      return this.down
+        ? Promise.reject(new Error('ECONNREFUSED'))
+        : Promise.resolve(inner.recordIfAbsent(nonce, timestamp, now));
+    },
+  };
 }

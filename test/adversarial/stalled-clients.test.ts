@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { type Socket, connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEndpoint, generateSecret } from '../../src/index.js';
@@ -54,7 +55,10 @@ function statusOf(socket: Socket, ms: number): Promise<string> {
 
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  toStop.push(() => new Promise((resolve) => server.close(resolve)));
+  toStop.push(() => {
+    server.closeAllConnections(); // the stalled sockets are ours to end
+    return new Promise((resolve) => server.close(resolve));
+  });
   return (server.address() as AddressInfo).port;
 }
 
@@ -139,7 +143,11 @@ describe('limits on unauthenticated input', () => {
     const web = await createEndpoint({ role: 'webapp', secret });
     const wss = createWsServer({ endpoint: core, maxPendingUpgrades: 2, heartbeatMs: 0 });
     const server = createServer();
-    server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head));
+    const upgrading = new Set<Duplex>();
+    server.on('upgrade', (req, socket, head) => {
+      upgrading.add(socket);
+      wss.handleUpgrade(req, socket, head);
+    });
     const port = await listen(server);
     const upgrade = async (): Promise<Socket> => {
       const hello = web.seal(new Uint8Array(0), { context: helloContext('/ws') });
@@ -158,5 +166,7 @@ describe('limits on unauthenticated input', () => {
     expect(await statusOf(third, 2000)).toBe('503');
     expect(await statusOf(held[0]!, 100)).toBe('open'); // still waiting for the store
     for (const socket of [...held, third]) socket.destroy();
+    // The server's ends wait for a store that never answers: end them, so the server can close.
+    for (const socket of upgrading) socket.destroy();
   });
 });

@@ -43,17 +43,26 @@ async function outcomes(core: Pick<Endpoint, 'open'>, envelopes: readonly Uint8A
   return counts;
 }
 
+/**
+ * A RotatingEndpoint that accepted one envelope, then `laterMs` later another (so its store's
+ * clock has moved on), on a manual clock.
+ */
+async function acceptedThenLater(laterMs: number) {
+  const clock = new ManualClock();
+  const secret = generateSecret();
+  const web = await createEndpoint({ role: 'webapp', secret, clock: clock.now });
+  const core = await RotatingEndpoint.create({ role: 'coreapp', secret, clock: clock.now });
+  clock.advance(SECOND);
+  const envelope = web.seal('once');
+  expect(await outcome(core.open(envelope))).toBe('accepted');
+  clock.advance(laterMs);
+  expect(await outcome(core.open(web.seal('tick')))).toBe('accepted');
+  return { clock, core, envelope };
+}
+
 describe('window changes: the store, not the recording verifier, decides how long a nonce is kept', () => {
   it('RotatingEndpoint.update({ windowMs: 11_000 }) after 10 s is refused, and the envelope is not accepted again', async () => {
-    const clock = new ManualClock();
-    const secret = generateSecret();
-    const web = await createEndpoint({ role: 'webapp', secret, clock: clock.now });
-    const core = await RotatingEndpoint.create({ role: 'coreapp', secret, clock: clock.now });
-    clock.advance(SECOND);
-    const envelope = web.seal('once');
-    expect(await outcome(core.open(envelope))).toBe('accepted');
-    clock.advance(10_500);
-    expect(await outcome(core.open(web.seal('tick')))).toBe('accepted'); // the store's clock moves on
+    const { core, envelope } = await acceptedThenLater(10_500);
     expect(await outcome(core.update({ windowMs: 11_000 }))).toBe(ErrorCode.CONFIG);
     expect(await outcome(core.open(envelope))).toBe(ErrorCode.EXPIRED);
   });
@@ -115,15 +124,7 @@ describe('window changes: the store, not the recording verifier, decides how lon
 
 describe('clock steps: time only moves forward, across rotations and restarts', () => {
   it('after the host clock steps back 8 s, a rotation does not accept an envelope already accepted', async () => {
-    const clock = new ManualClock();
-    const secret = generateSecret();
-    const web = await createEndpoint({ role: 'webapp', secret, clock: clock.now });
-    const core = await RotatingEndpoint.create({ role: 'coreapp', secret, clock: clock.now });
-    clock.advance(SECOND);
-    const envelope = web.seal('once');
-    expect(await outcome(core.open(envelope))).toBe('accepted');
-    clock.advance(12_500); // the envelope's bucket is swept
-    expect(await outcome(core.open(web.seal('tick')))).toBe('accepted');
+    const { clock, core, envelope } = await acceptedThenLater(12_500); // the envelope's bucket is swept
     clock.advance(-8 * SECOND); // an NTP step back: the envelope is inside the window again
     await core.update({ previousSecrets: [generateSecret()] }); // a new verifier
     expect(await outcome(core.open(envelope))).not.toBe('accepted');

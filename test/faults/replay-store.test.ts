@@ -12,7 +12,7 @@ import {
   createEndpoint,
   generateSecret,
 } from '../../src/index.js';
-import { outcome } from '../helpers.js';
+import { flakyStore, outcome } from '../helpers.js';
 
 const T0 = 1_800_000_000_000;
 
@@ -87,21 +87,15 @@ describe('a store that fails', () => {
   });
 
   it('that fails for a while, then recovers: nothing during the outage is accepted, and nothing after is lost', async () => {
-    const inner = new MemoryReplayStore();
-    let down = false;
-    const flaky: ReplayStore = {
-      retentionMs: inner.retentionMs,
-      recordIfAbsent: (nonce, timestamp, now) =>
-        down ? Promise.reject(new Error('connection reset')) : Promise.resolve(inner.recordIfAbsent(nonce, timestamp, now)),
-    };
+    const flaky = flakyStore(false);
     const { web, core } = await pair(flaky, () => T0);
     const before = web.seal('before');
     expect(await outcome(core.open(before))).toBe('accepted');
-    down = true;
+    flaky.down = true;
     const during = web.seal('during');
     expect(await outcome(core.open(during))).toBe(ErrorCode.REPLAY_STORE_UNAVAILABLE);
     expect(await outcome(core.open(before))).toBe(ErrorCode.REPLAY_STORE_UNAVAILABLE); // not "accepted"
-    down = false;
+    flaky.down = false;
     expect(await outcome(core.open(before))).toBe(ErrorCode.REPLAYED);
     expect(await outcome(core.open(during))).toBe('accepted'); // the sender's retry gets through, once
     expect(await outcome(core.open(during))).toBe(ErrorCode.REPLAYED);

@@ -9,10 +9,11 @@ import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Endpoint, ErrorCode, MemoryReplayStore, type ReplayStore, createEndpoint, generateSecret } from '../../src/index.js';
+import { type Endpoint, ErrorCode, createEndpoint, generateSecret } from '../../src/index.js';
 import { createRedisReplayStore } from '../../src/replay/redis.js';
 import { HttpStatusError, createHttpClient, sealedHandler } from '../../src/transport/http.js';
 import { connectWs, createWsServer } from '../../src/transport/ws.js';
+import { flakyStore } from '../helpers.js';
 import { startRedis } from '../redis/servers.js';
 import { deliver, listen as listenOn, onPath } from './on-path.js';
 
@@ -134,13 +135,7 @@ describe('HTTP retries execute a request at most once', () => {
 describe('WebSocket hellos', () => {
   it('a hello refused with 503 (store unavailable) and presented later by someone else opens no channel', async () => {
     const secret = generateSecret();
-    const memory = new MemoryReplayStore();
-    let down = true;
-    const flaky: ReplayStore = {
-      retentionMs: memory.retentionMs,
-      recordIfAbsent: (nonce, timestamp, now) =>
-        down ? Promise.reject(new Error('ECONNREFUSED')) : Promise.resolve(memory.recordIfAbsent(nonce, timestamp, now)),
-    };
+    const flaky = flakyStore(true);
     const core = await createEndpoint({ role: 'coreapp', secret, replayStore: flaky });
     const web = await createEndpoint({ role: 'webapp', secret });
     const hellos: IncomingHttpHeaders[] = [];
@@ -162,7 +157,7 @@ describe('WebSocket hellos', () => {
       reconnect: { initialDelayMs: 20, maxDelayMs: 50 },
       onClose: (event) => {
         reasons.push(event.reason);
-        down = false; // the store is back for the next attempt
+        flaky.down = false; // the store is back for the next attempt
       },
     });
     toStop.push(() => client.close());
@@ -174,6 +169,7 @@ describe('WebSocket hellos', () => {
     // Someone who captured the refused hello presents it, inside its window.
     const { 'wa-hello': hello, 'wa-request-id': requestId } = hellos[0]!;
     const intruder = new WebSocket(url, { headers: { 'wa-hello': String(hello), 'wa-request-id': String(requestId) } });
+    intruder.on('error', () => {}); // terminate() while connecting reports one
     const [, response] = (await once(intruder, 'unexpected-response')) as [unknown, { statusCode: number }];
     intruder.terminate();
     expect(response.statusCode).toBe(401);
