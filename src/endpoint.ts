@@ -179,13 +179,10 @@ export class Endpoint {
   /** Seals a payload for the other side. A `Uint8Array` travels untouched; anything else as msgpack. */
   seal(payload: unknown, options?: SealOptions): Uint8Array {
     const timestamp = this.#clock();
-    let context = contextBytes(options?.context);
+    const context = boundContext(options, ErrorCode.CONFIG);
     const requestId = options?.requestId;
-    if (requestId !== undefined) {
-      if (!isRequestIdText(requestId) || parseRequestId(requestId).issuedAt > timestamp) {
-        throw new WaTransportError(ErrorCode.CONFIG, 'requestId must come from newRequestId() on this clock');
-      }
-      context = withRequestId(context, requestId);
+    if (requestId !== undefined && parseRequestId(requestId).issuedAt > timestamp) {
+      throw new WaTransportError(ErrorCode.CONFIG, 'requestId must come from newRequestId() on this clock');
     }
     const bytes = payload instanceof Uint8Array;
     const plaintext = bytes ? payload : encodeMsgpack(payload);
@@ -289,13 +286,9 @@ export class Endpoint {
   #check(envelope: Uint8Array | string, options: OpenOptions | undefined, seen: Seen): Checked | undefined {
     const bytes = this.#bytesOf(envelope);
     seen.bytes = bytes;
+    // An id that is not of the text form cannot have been sealed by us: refused unread.
+    const context = boundContext(options, ErrorCode.MALFORMED);
     const requestId = options?.requestId;
-    let context = contextBytes(options?.context);
-    // An id that is not of the text form cannot have been sealed by us: refuse it unread.
-    if (requestId !== undefined) {
-      if (!isRequestIdText(requestId)) throw new WaTransportError(ErrorCode.MALFORMED);
-      context = withRequestId(context, requestId);
-    }
     const plaintext = authenticateEnvelope(bytes, {
       backend: this.#backend,
       keyring: this.#keyring,
@@ -390,6 +383,18 @@ export type EndpointLike = Pick<
 export async function createEndpoint(options: EndpointOptions): Promise<Endpoint> {
   optionsObject(options, 'createEndpoint options');
   return construct(options, await selectBackend(options.backend));
+}
+
+/**
+ * The context an envelope is sealed or opened under: the caller's, with the request id bound
+ * in when there is one (docs/PROTOCOL.md §4.4). An id not of the text form is `invalidId`.
+ */
+function boundContext(options: SealOptions | undefined, invalidId: ErrorCode): Uint8Array | undefined {
+  const context = contextBytes(options?.context);
+  const requestId = options?.requestId;
+  if (requestId === undefined) return context;
+  if (!isRequestIdText(requestId)) throw new WaTransportError(invalidId, 'requestId is not a request id');
+  return withRequestId(context, requestId);
 }
 
 function contextBytes(context: string | Uint8Array | undefined): Uint8Array | undefined {
