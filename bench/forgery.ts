@@ -22,7 +22,7 @@
  *   64 KiB  3.75× (20k)  → 5.36× (28k)    1.36× (20k) → 3.65× (37k)    3.20× (22k) → 5.39× (22k)
  */
 import { pathToFileURL } from 'node:url';
-import type { BackendName } from '../src/crypto/aead-backend.js';
+import type { BackendPreference } from '../src/crypto/backend.js';
 import { createEndpoint } from '../src/endpoint.js';
 import { ErrorCode, isWaTransportError } from '../src/errors.js';
 import { generateSecret } from '../src/keys.js';
@@ -30,7 +30,7 @@ import { MemoryReplayStore } from '../src/replay/memory.js';
 import { type TimingOptions, measure } from './harness.js';
 
 export interface ForgeryRow {
-  readonly backend: BackendName;
+  readonly backend: BackendPreference;
   readonly size: number;
   /** Set when the backend cannot be loaded (sodium-native not installed). */
   readonly skipped?: string;
@@ -58,7 +58,7 @@ export const DEFAULT_FORGERY_TIMING: TimingOptions = { rounds: 7, sliceMs: 150, 
  * check before the tag, so each costs a full Poly1305 over its ciphertext.
  */
 export async function measureForgeryVsValid(
-  backend: BackendName,
+  backend: BackendPreference,
   sizes: readonly number[],
   timing: TimingOptions = DEFAULT_FORGERY_TIMING,
 ): Promise<ForgeryRow[]> {
@@ -156,7 +156,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   };
   const quick = argv.includes('--quick');
   const sizes = (arg('--sizes') ?? '64,1024,16384,65536').split(',').map(Number);
-  const backends = (arg('--backends') ?? 'wasm,native,wrappers').split(',') as BackendName[];
+  const backends = (arg('--backends') ?? 'wasm,native').split(',') as BackendPreference[];
   const timing = quick ? { rounds: 3, sliceMs: 40, warmupMs: 40 } : DEFAULT_FORGERY_TIMING;
   const rows: ForgeryRow[] = [];
   for (const backend of backends) rows.push(...(await measureForgeryVsValid(backend, sizes, timing)));

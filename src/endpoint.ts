@@ -3,7 +3,7 @@
  * with the full replay policy, what it receives. This is the API service authors use.
  */
 import { inspect } from 'node:util';
-import { type BackendPreference, selectBackend } from './crypto/backend.js';
+import { type BackendPreference, endpointBackend, selectBackend } from './crypto/backend.js';
 import type { AeadBackend } from './crypto/sodium.js';
 import { callSafely } from './callbacks.js';
 import { authenticateEnvelope, sealEnvelope } from './envelope/aead.js';
@@ -48,8 +48,9 @@ export interface EndpointOptions extends VerifierOptions {
   /** Told of every seal, open and rejection: the hook for metrics and clock-health tracking. */
   observer?: EndpointObserver;
   /**
-   * AEAD implementation. Default 'auto': sodium-native when it is installed, else libsodium's
-   * WebAssembly. All produce the same bytes; they differ in speed only (bench/RESULTS.md).
+   * AEAD implementation: 'auto' (default: sodium-native when it is installed, else libsodium's
+   * WebAssembly), 'native' or 'wasm'. All produce the same bytes; they differ in speed only
+   * (bench/RESULTS.md), and each refuses a forgery at least as fast as it opens a valid envelope.
    */
   backend?: BackendPreference;
 }
@@ -382,7 +383,7 @@ export type EndpointLike = Pick<
 /** Creates an endpoint once libsodium is ready. */
 export async function createEndpoint(options: EndpointOptions): Promise<Endpoint> {
   optionsObject(options, 'createEndpoint options');
-  return construct(options, await selectBackend(options.backend));
+  return construct(options, await selectBackend(endpointBackend(options.backend)));
 }
 
 /**

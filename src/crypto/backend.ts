@@ -6,6 +6,9 @@
  *   cipher's (bench/RESULTS.md);
  * - 'wasm': libsodium's WebAssembly, always available.
  * - 'wrappers': libsodium-wrappers' public API, the slow reference the tests compare against.
+ *   Not offered to endpoints: it throws on a forged tag, so rejecting a forgery at 64 B costs
+ *   it more than opening a valid envelope (0.8×, bench/forgery.ts), and a flood of forgeries must
+ *   never cost more than real traffic (issue 11).
  * 'auto' (the default) takes 'native' when it loads and falls back to 'wasm' silently.
  * Whichever is chosen must first pass a known-answer test (self-test.ts), once per process.
  */
@@ -14,7 +17,21 @@ import { loadNativeBackend } from './native.js';
 import { selfTestBackend } from './self-test.js';
 import { type AeadBackend, sodiumReady, wasmBackend, wrappersBackend } from './sodium.js';
 
-export type BackendPreference = 'auto' | 'native' | 'wasm' | 'wrappers';
+/** What an endpoint may ask for (`EndpointOptions.backend`). */
+export type BackendPreference = 'auto' | 'native' | 'wasm';
+/** What this module can load: the endpoint's choices, and the tests' reference backend. */
+export type BackendChoice = BackendPreference | 'wrappers';
+
+const ENDPOINT_BACKENDS: ReadonlySet<unknown> = new Set<BackendPreference>(['auto', 'native', 'wasm']);
+
+/** Refuses a backend an endpoint may not use (ERR_WA_CONFIG). */
+export function endpointBackend(preference: unknown): BackendPreference {
+  if (preference === undefined) return 'auto';
+  if (!ENDPOINT_BACKENDS.has(preference)) {
+    throw new WaTransportError(ErrorCode.CONFIG, 'backend must be "auto", "native" or "wasm"');
+  }
+  return preference as BackendPreference;
+}
 
 /**
  * Resolves to the backend for `preference` once libsodium is ready (the key schedule always
@@ -22,13 +39,13 @@ export type BackendPreference = 'auto' | 'native' | 'wasm' | 'wrappers';
  * 'native' is asked for and sodium-native cannot be loaded, or when the backend fails its
  * self-test: a broken backend is refused loudly, even under 'auto', never swapped for another.
  */
-export async function selectBackend(preference: BackendPreference = 'auto'): Promise<AeadBackend> {
+export async function selectBackend(preference: BackendChoice = 'auto'): Promise<AeadBackend> {
   const backend = await loadBackend(preference);
   selfTestBackend(backend);
   return backend;
 }
 
-async function loadBackend(preference: BackendPreference): Promise<AeadBackend> {
+async function loadBackend(preference: BackendChoice): Promise<AeadBackend> {
   await sodiumReady();
   switch (preference) {
     case 'wasm':

@@ -141,7 +141,7 @@ function forge(genuine: Uint8Array, alter: (tag: Uint8Array) => void): Uint8Arra
 }
 
 const nativeAvailable = await selectBackend('native').then(() => true, () => false);
-const backends: BackendPreference[] = ['wasm', 'wrappers', ...(nativeAvailable ? (['native'] as const) : [])];
+const backends: BackendPreference[] = ['wasm', ...(nativeAvailable ? (['native'] as const) : [])];
 
 beforeAll(async () => {
   await sodium.ready;
