@@ -17,6 +17,7 @@ import { ErrorCode, isWaTransportError } from '../errors.js';
 import { generateSecret } from '../keys.js';
 import type { Logger } from '../log.js';
 import { MemoryReplayStore } from '../replay/memory.js';
+import { requestContext } from '../transport/http-binding.js';
 
 const EXIT_OK = 0;
 const EXIT_INVALID = 1;
@@ -76,7 +77,8 @@ Options:
   --json       Print the header as JSON
 Exit status: 0 printed, 1 not an envelope, 2 usage error.
 `,
-  open: `Usage: wa-transport open <envelope> [--role webapp|coreapp] [--context TEXT] [--json]
+  open: `Usage: wa-transport open <envelope> [--role webapp|coreapp] [--http "METHOD TARGET" | --context TEXT]
+                            [--request-id ID] [--json]
 
 Decrypts an envelope in text form ("-" reads it from stdin) with WA_SECRET and
 WA_PREVIOUS_SECRETS, and prints its payload. For debugging only: old envelopes are
@@ -85,7 +87,10 @@ and the replay check uses a throwaway store.
 
 Options:
   --role R         The side that receives it (default: from the envelope's direction)
-  --context TEXT   The context it was sealed with, e.g. "POST /v1/messages"
+  --http "M T"      An HTTP request's envelope: METHOD and TARGET (path and query, as sent),
+                   e.g. --http "POST /v1/messages" (the context of PROTOCOL 8.1 is built from it)
+  --context TEXT   Any other context it was sealed with, exactly
+  --request-id ID  The request's wa-request-id header, if it carried one
   --json           Print the result as JSON (bytes as base64url)
 Exit status: 0 opened, 1 configuration invalid or envelope rejected, 2 usage error.
 `,
@@ -293,7 +298,13 @@ async function open(args: readonly string[]): Promise<number> {
   const parsed = parse(
     'open',
     args,
-    { role: { type: 'string' }, context: { type: 'string' }, json: { type: 'boolean' } },
+    {
+      role: { type: 'string' },
+      http: { type: 'string' },
+      context: { type: 'string' },
+      'request-id': { type: 'string' },
+      json: { type: 'boolean' },
+    },
     1,
   );
   if (parsed === undefined) return EXIT_OK;
@@ -314,10 +325,14 @@ async function open(args: readonly string[]): Promise<number> {
       replayStore: new MemoryReplayStore({ maxEntries: 1, rememberedSince: 0, retentionMs: DEBUG_WINDOW_MS }),
     }),
   );
-  const context = parsed.values['context'];
+  const context = openContext(parsed.values['http'], parsed.values['context']);
+  const requestId = parsed.values['request-id'];
   let opened;
   try {
-    opened = await endpoint.open(bytes, typeof context === 'string' ? { context } : {});
+    opened = await endpoint.open(bytes, {
+      ...(context === undefined ? {} : { context }),
+      ...(typeof requestId === 'string' ? { requestId } : {}),
+    });
   } catch (error) {
     const hint = isWaTransportError(error) ? OPEN_HINTS[error.code] : undefined;
     if (hint !== undefined) io.err(`hint: ${hint(header.keyId, config)}\n`);
@@ -356,10 +371,21 @@ async function open(args: readonly string[]): Promise<number> {
   return EXIT_OK;
 }
 
+/** The context `open` checks: an HTTP request's (--http "METHOD TARGET") or one given as is. */
+function openContext(http: unknown, context: unknown): string | undefined {
+  if (http !== undefined && context !== undefined) throw new UsageError('--http and --context exclude each other');
+  if (typeof context === 'string') return context;
+  if (typeof http !== 'string') return undefined;
+  const match = /^([A-Za-z]+) (\S+)$/.exec(http.trim());
+  if (match === null) throw new UsageError('--http takes "METHOD TARGET", e.g. --http "POST /v1/messages"');
+  return requestContext(match[1]!, match[2]!);
+}
+
 /** What to check next when `open` fails: the usual operator mistakes per code. */
 const OPEN_HINTS: Partial<Record<ErrorCode, (keyId: string, config: WaConfig) => string>> = {
   [ErrorCode.FORGED]: () =>
-    'the context is part of the check: pass the one it was sealed with (--context "POST /v1/messages"); ' +
+    'the context is part of the check: pass the one it was sealed with (an HTTP request: ' +
+    '--http "POST /v1/messages", and --request-id if it carried one); ' +
     'otherwise the bytes were altered or sealed with another secret of the same key id',
   [ErrorCode.UNKNOWN_KEY]: (keyId, config) =>
     `it was sealed with key id ${keyId}; configured: ${[config.keyId, ...config.previousKeyIds].join(', ')}`,

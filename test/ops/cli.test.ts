@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { createEndpoint } from '../../src/endpoint.js';
 import { loadConfig } from '../../src/ops/config.js';
 import { generateSecret } from '../../src/keys.js';
+import { requestContext } from '../../src/transport/http-binding.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SECRET = generateSecret();
@@ -204,6 +205,23 @@ describe('wa-transport CLI', () => {
     expect(human!.stdout).toContain("payload    { hello: 'world', n: [ 1, 2 ] }");
     expect(JSON.parse(json!.stdout)).toMatchObject({ keyId: web.keyId, payload: { hello: 'world', n: [1, 2] } });
     expect(piped!.stdout).toContain("payload    { hello: 'world', n: [ 1, 2 ] }");
+  });
+
+  it('open names an HTTP request with --http (and its request id), as PROTOCOL 8.1 binds it', async () => {
+    const web = await webapp();
+    const requestId = web.newRequestId();
+    const envelope = web.sealText({ to: '+15550100' }, { context: requestContext('POST', '/v1/messages?x=1'), requestId });
+    const env = { WA_SECRET: SECRET };
+    const [ok, plain, usage] = await Promise.all([
+      cli(['open', envelope, '--http', 'POST /v1/messages?x=1', '--request-id', requestId], env),
+      cli(['open', envelope, '--context', 'POST /v1/messages?x=1'], env),
+      cli(['open', envelope, '--http', 'POST'], env),
+    ]);
+    expect(ok!.code).toBe(0);
+    expect(ok!.stdout).toContain("payload    { to: '+15550100' }");
+    expect(plain!.code).toBe(1); // the bare "METHOD TARGET" is not the HTTP context
+    expect(plain!.stderr).toContain('--http "POST /v1/messages"');
+    expect(usage!.code).toBe(2);
   });
 
   it('open explains rejections with exit 1', async () => {
