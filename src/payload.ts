@@ -15,6 +15,7 @@
  * The sender refuses values msgpackr would change on the way (a Set, a function, a Float32Array)
  * and runs the receiver's check on what it encoded, so what one side can send the other can read.
  */
+import { isUtf8 } from 'node:buffer';
 import { Packr, Unpackr } from 'msgpackr';
 import { ErrorCode, WaTransportError } from './errors.js';
 
@@ -79,10 +80,14 @@ export function encodeMsgpack(value: unknown): Uint8Array {
   return bytes;
 }
 
+/** A UTF-16 surrogate without its pair: no UTF-8 encodes it, so the receiver would refuse it. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** Describes the first part of `value` that is not plain data, or undefined when all is. */
 function refusedPart(value: unknown, depth: number): string | undefined {
   switch (typeof value) {
     case 'string':
+      return LONE_SURROGATE.test(value) ? 'a string with a lone surrogate (not UTF-8)' : undefined;
     case 'number':
     case 'boolean':
     case 'undefined':
@@ -110,6 +115,7 @@ function refusedPart(value: unknown, depth: number): string | undefined {
   }
   for (const key of Object.keys(value)) {
     if (key === '__proto__') return 'a "__proto__" key';
+    if (LONE_SURROGATE.test(key)) return 'a key with a lone surrogate (not UTF-8)';
     const refused = refusedPart((value as Record<string, unknown>)[key], depth + 1);
     if (refused !== undefined) return refused;
   }
@@ -127,6 +133,19 @@ export function decodeMsgpack(bytes: Uint8Array): unknown {
 }
 
 const PROTO_KEY = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f]; // "__proto__"
+const NANOS_PER_SECOND = 1_000_000_000;
+
+/**
+ * Whether bytes [from, to) are UTF-8. A decoder would replace bad sequences with U+FFFD, so the
+ * string that arrives would not be the one sent. ASCII (the common case) is settled by a byte
+ * loop; anything else by Node's native check.
+ */
+function isUtf8Text(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    if (bytes[i]! >= 0x80) return isUtf8(bytes.subarray(from, to));
+  }
+  return true;
+}
 const TIMESTAMP_EXT = 0xff; // -1
 const UNDEFINED_EXT = 0x00; // msgpackr's encoding of `undefined`
 
@@ -199,10 +218,14 @@ export function checkMsgpack(bytes: Uint8Array): boolean {
         case 0xd6: case 0xd7: // fixext4 / fixext8: only timestamps
           if (pos + 1 > end || bytes[pos] !== TIMESTAMP_EXT) return false;
           skip = 1 + (token === 0xd6 ? 4 : 8);
+          // timestamp 64: nanoseconds in the upper 30 bits; 10^9 or more is no instant.
+          if (token === 0xd7 && (pos + 5 > end || view.getUint32(pos + 1) >>> 2 >= NANOS_PER_SECOND)) return false;
           break;
         case 0xc7: // ext8: only the 12-byte timestamp
           if (pos + 2 > end || bytes[pos] !== 12 || bytes[pos + 1] !== TIMESTAMP_EXT) return false;
           skip = 2 + 12;
+          // timestamp 96: nanoseconds in the first 4 bytes.
+          if (pos + 6 > end || view.getUint32(pos + 2) >= NANOS_PER_SECOND) return false;
           break;
         default:
           return false; // 0xc1 (never used), ext16/32, fixext2/16: nothing we admit
@@ -214,6 +237,7 @@ export function checkMsgpack(bytes: Uint8Array): boolean {
     if (strLength >= 0) {
       if (pos + strLength > end) return false;
       if (isKey && strLength === PROTO_KEY.length && PROTO_KEY.every((c, i) => bytes[pos + i] === c)) return false;
+      if (!isUtf8Text(bytes, pos, pos + strLength)) return false;
       pos += strLength;
     } else if (skip > 0) {
       if (pos + skip > end) return false;

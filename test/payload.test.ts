@@ -73,6 +73,29 @@ describe('payload encoding', () => {
     }
   });
 
+  it('refuses strings that are not UTF-8, rather than change them in transit; seals none', () => {
+    expect(decodeMsgpack(bytes(0xa2, 'é'))).toBe('é');
+    for (const bad of [[0xc3], [0xff], [0xed, 0xa0, 0x80] /* a surrogate */, [0xc0, 0xaf] /* overlong */]) {
+      expect(checkMsgpack(bytes(0xa0 + bad.length, bad)), JSON.stringify(bad)).toBe(false);
+      expect(checkMsgpack(bytes(0x81, 0xa0 + bad.length, bad, 0xc0)), `key ${JSON.stringify(bad)}`).toBe(false);
+    }
+    for (const value of ['a\uD800', { ['k\uDC00']: 1 }, ['\uDBFF']]) {
+      expect(() => encodeMsgpack(value)).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
+    }
+    expect(decodeMsgpack(encodeMsgpack('paired \uD83D\uDE00'))).toBe('paired \uD83D\uDE00');
+  });
+
+  it('refuses timestamps whose nanoseconds are 10^9 or more (no such instant)', () => {
+    // timestamp 64: nanoseconds in the upper 30 bits of 8 bytes; timestamp 96: a 4-byte field first.
+    const ts64 = (nanos: number) => bytes(0xd7, 0xff, [(nanos >>> 22) & 0xff, (nanos >>> 14) & 0xff, (nanos >>> 6) & 0xff, (nanos << 2) & 0xff, 0, 0, 0, 1]);
+    const ts96 = (nanos: number) => bytes(0xc7, 12, 0xff, [nanos >>> 24, (nanos >>> 16) & 0xff, (nanos >>> 8) & 0xff, nanos & 0xff, 0, 0, 0, 0, 0, 0, 0, 1]);
+    for (const ts of [ts64, ts96]) {
+      expect(checkMsgpack(ts(999_999_999))).toBe(true);
+      expect(checkMsgpack(ts(1_000_000_000))).toBe(false);
+    }
+    expect(checkMsgpack(ts64(2 ** 30 - 1))).toBe(false);
+  });
+
   it('refuses map keys that are not strings or integers, and trailing bytes', () => {
     expect(checkMsgpack(bytes(0x81, 0x90, 0xc0))).toBe(false); // key is an array
     expect(checkMsgpack(bytes(0x81, 0xc0, 0xc0))).toBe(false); // key is nil
