@@ -242,12 +242,16 @@ export function checkMsgpack(bytes: Uint8Array): boolean {
     } else if (skip > 0) {
       if (pos + skip > end) return false;
       pos += skip;
-    } else if (count > 0) {
+    } else if (count >= 0) {
+      // A container's depth counts it and every container around it (the outermost is 1): an
+      // empty one counts too, as it does for the sender (left.length is open containers + 1).
+      if (left.length > MAX_DEPTH) return false;
       // Every item takes at least one byte: a larger declared count is a lie.
       if (count > end - pos) return false;
-      if (left.length > MAX_DEPTH) return false;
-      left.push(count);
-      isMap.push(map);
+      if (count > 0) {
+        left.push(count);
+        isMap.push(map);
+      }
     }
   }
   return pos === end;

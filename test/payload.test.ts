@@ -73,6 +73,18 @@ describe('payload encoding', () => {
     }
   });
 
+  it('counts an empty innermost container in the depth, as the sender does: 64 admitted, 65 and 66 refused', () => {
+    const withEmpty = (depth: number) => bytes(...Array<number>(depth - 1).fill(0x91), 0x90); // depth containers, innermost []
+    const deep = (depth: number): unknown => (depth === 1 ? [] : [deep(depth - 1)]);
+    expect(checkMsgpack(withEmpty(MAX_DEPTH))).toBe(true);
+    expect(decodeMsgpack(encodeMsgpack(deep(MAX_DEPTH)))).toEqual(deep(MAX_DEPTH));
+    for (const depth of [MAX_DEPTH + 1, MAX_DEPTH + 2]) {
+      expect(checkMsgpack(withEmpty(depth)), `${depth}`).toBe(false);
+      expect(checkMsgpack(nested(depth)), `${depth}`).toBe(false);
+      expect(() => encodeMsgpack(deep(depth))).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
+    }
+  });
+
   it('refuses strings that are not UTF-8, rather than change them in transit; seals none', () => {
     expect(decodeMsgpack(bytes(0xa2, 'é'))).toBe('é');
     for (const bad of [[0xc3], [0xff], [0xed, 0xa0, 0x80] /* a surrogate */, [0xc0, 0xaf] /* overlong */]) {
