@@ -14,19 +14,8 @@
  * payload) are sealed under the rejection context, with the `wa-rejection` header, so the
  * client can tell the CoreApp's own refusal from one made up on the path. Rejections before
  * authentication are plain JSON `{"error": "<ErrorCode>"}` (nothing was authenticated to bind
- * them to), never more than the code. Statuses:
- *
- *   | status | codes                                                            |
- *   |--------|------------------------------------------------------------------|
- *   | 400    | ERR_WA_MALFORMED, ERR_WA_UNSUPPORTED_VERSION, ERR_WA_PAYLOAD      |
- *   | 401    | ERR_WA_FORGED, ERR_WA_UNKNOWN_KEY, ERR_WA_WRONG_DIRECTION,        |
- *   |        | ERR_WA_EXPIRED, ERR_WA_FUTURE                                     |
- *   | 409    | ERR_WA_REPLAYED                                                   |
- *   | 408    | ERR_WA_BODY_TIMEOUT (body slower than the deadline)               |
- *   | 413    | ERR_WA_TOO_LARGE (body over the limit; the rest is not read)      |
- *   | 503    | ERR_WA_REPLAY_STORE_UNAVAILABLE, ERR_WA_REPLAY_CACHE_FULL,        |
- *   |        | ERR_WA_OVERLOADED (the unauthenticated-bytes budget is spent)     |
- *   | 500    | anything else (a configuration error on this side)                |
+ * them to), never more than the code. The status of each code is the HTTP column of the one
+ * table in docs/PROTOCOL.md §6 (REJECTION_STATUS below, held to it by test/protocol-tables.test.ts).
  */
 import type { ErrorCode } from '../errors.js';
 
@@ -67,7 +56,7 @@ function boundTo(label: string, status: number, requestNonce: Uint8Array): Uint8
   return context;
 }
 
-/** HTTP status for each rejection code (the table above). */
+/** HTTP status for each code: docs/PROTOCOL.md §6. */
 export const REJECTION_STATUS: Readonly<Record<ErrorCode, number>> = {
   ERR_WA_MALFORMED: 400,
   ERR_WA_UNSUPPORTED_VERSION: 400,
