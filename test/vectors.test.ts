@@ -1,8 +1,15 @@
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { blake2b, deriveSubkey, sodiumReady, wasmBackend } from '../src/crypto/sodium.js';
 import { Direction } from '../src/envelope/format.js';
 import { ErrorCode, createEndpoint } from '../src/index.js';
 import { SecretKeys, secretBytes } from '../src/keys.js';
+import { fromText, toText } from '../src/envelope/text.js';
+import { parseRequestId } from '../src/envelope/request-id.js';
+import { decodeMsgpack } from '../src/payload.js';
+import { rejectionContext, requestContext, responseContext } from '../src/transport/http-binding.js';
+import { frameContext, helloContext, helloRefusalContext, welcomeContext } from '../src/transport/ws-protocol.js';
 import { openVector, sealVector, vectors } from './vectors/envelope-v1.js';
 
 const fromHex = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
@@ -38,6 +45,56 @@ describe('test vectors (docs/PROTOCOL.md §7)', () => {
     expect(() => openVector(fromHex(v.envelopeHex), { secret: first.secret, direction: Direction.WEBAPP_TO_COREAPP, backend: wasmBackend })).toThrow(
       expect.objectContaining({ code: v.code }),
     );
+  });
+
+  it.each(vectors.textForm.valid)('reads the text form of an envelope', (v) => {
+    expect(hex(fromText(v.text, 4 * 1024 * 1024))).toBe(v.envelopeHex);
+    expect(toText(fromHex(v.envelopeHex))).toBe(v.text);
+  });
+
+  it.each(vectors.textForm.invalid)('refuses a text form with $name', (v) => {
+    expect(() => fromText(v.text, 4 * 1024 * 1024)).toThrow(expect.objectContaining({ code: v.code }));
+  });
+
+  it.each(vectors.contexts)('binds the $name context byte for byte', (v) => {
+    const [status, , , nonceHex] = v.inputs.split(/,? /);
+    const built: Record<string, () => Uint8Array | string> = {
+      'HTTP request': () => requestContext('POST', v.inputs.split(' ')[1]!),
+      'HTTP response, 200': () => responseContext(Number(status), fromHex(nonceHex!)),
+      'HTTP rejection, 409': () => rejectionContext(Number(status), fromHex(nonceHex!)),
+      'WebSocket hello': () => helloContext(v.inputs),
+      'WebSocket welcome': () => welcomeContext(v.inputs),
+      'WebSocket frame c2s 0': () => frameContext(v.inputs, 'c2s', 0),
+      'WebSocket frame s2c 12': () => frameContext(v.inputs, 's2c', 12),
+      'WebSocket refusal, 503': () => helloRefusalContext(v.inputs, 503),
+    };
+    const context = built[v.name]!();
+    expect(hex(typeof context === 'string' ? utf8(context) : context)).toBe(v.contextHex);
+  });
+
+  it.each(vectors.requestIds)('reads the request id, and an endpoint opens its envelope once', async (v) => {
+    const id = parseRequestId(v.requestId);
+    expect(id.issuedAt).toBe(v.issuedAt);
+    expect(hex(id.key)).toBe(v.keyHex);
+    const e = v.envelope;
+    expect(hex(sealVector(e, wasmBackend))).toBe(e.envelopeHex);
+    const payload = openVector(fromHex(e.envelopeHex), { secret: e.secret, direction: e.direction, context: e.context, backend: wasmBackend });
+    expect(payload).toEqual(e.value);
+  });
+
+  it.each(vectors.payloads.admitted)('admits the payload "$name"', (v) => {
+    const decoded = decodeMsgpack(fromHex(v.plaintextHex));
+    if ('value' in v) expect(decoded).toEqual(v.value);
+  });
+
+  it.each(vectors.payloads.refused)('refuses the payload "$name"', (v) => {
+    expect(() => decodeMsgpack(fromHex(v.plaintextHex))).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
+  });
+
+  it('the file has the shape of its schema (test/vectors/envelope-v1.schema.json)', () => {
+    const schema = JSON.parse(readFileSync(new URL('./vectors/envelope-v1.schema.json', import.meta.url), 'utf8')) as object;
+    const validate = new Ajv({ allErrors: true, strict: true }).compile(schema);
+    expect(validate(vectors), JSON.stringify(validate.errors)).toBe(true);
   });
 
   it('their secrets are published, so no endpoint accepts them', async () => {

@@ -25,6 +25,13 @@ export interface Vectors {
     envelopeHex: string;
   }>;
   invalid: Array<{ name: string; envelopeHex: string; code: string }>;
+  textForm: { valid: Array<{ text: string; envelopeHex: string }>; invalid: Array<{ name: string; text: string; code: string }> };
+  contexts: Array<{ name: string; inputs: string; contextHex: string }>;
+  requestIds: Array<{ requestId: string; issuedAt: number; keyHex: string; envelope: EnvelopeVector }>;
+  payloads: {
+    admitted: Array<{ name: string; plaintextHex: string; value?: unknown }>;
+    refused: Array<{ name: string; plaintextHex: string }>;
+  };
 }
 
 export const vectors = JSON.parse(readFileSync(new URL('./envelope-v1.json', import.meta.url), 'utf8')) as Vectors;

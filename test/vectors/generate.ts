@@ -8,6 +8,8 @@ import { sodiumReady, wasmBackend, blake2b, deriveSubkey } from '../../src/crypt
 import { Direction, PayloadFormat } from '../../src/envelope/format.js';
 import { SecretKeys, secretBytes } from '../../src/keys.js';
 import { encodeMsgpack } from '../../src/payload.js';
+import { rejectionContext, requestContext, responseContext } from '../../src/transport/http-binding.js';
+import { frameContext, helloContext, helloRefusalContext, welcomeContext } from '../../src/transport/ws-protocol.js';
 import { type EnvelopeVector, sealVector } from './envelope-v1.js';
 
 await sodiumReady();
@@ -113,8 +115,98 @@ const invalid = [
   { name: 'sealed for the other direction', envelopeHex: envelopes[2]!.envelopeHex, code: 'ERR_WA_WRONG_DIRECTION' },
 ];
 
+// The text form (PROTOCOL §2): the first envelope, and strings that MUST be refused.
+const text = Buffer.from(envelopes[0]!.envelopeHex, 'hex').toString('base64url');
+const textForm = {
+  valid: [{ text, envelopeHex: envelopes[0]!.envelopeHex }],
+  invalid: [
+    { name: 'padding', text: `${text}=`, code: 'ERR_WA_MALFORMED' },
+    { name: 'standard base64 alphabet', text: text.replaceAll('-', '+').replaceAll('_', '/').replace(/^./, '+'), code: 'ERR_WA_MALFORMED' },
+    { name: 'whitespace', text: `${text.slice(0, 10)} ${text.slice(10)}`, code: 'ERR_WA_MALFORMED' },
+    { name: 'length 1 mod 4', text: `${text}A`.slice(0, text.length - (text.length % 4) + 1), code: 'ERR_WA_MALFORMED' },
+    { name: 'non-zero unused bits', text: text.slice(0, -1) + nonCanonicalLast(text.at(-1)!), code: 'ERR_WA_MALFORMED' },
+  ],
+};
+function nonCanonicalLast(last: string): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  return alphabet[alphabet.indexOf(last) + 1]!;
+}
+
+// Contexts of the transports (PROTOCOL §8): the exact bytes an implementation binds.
+const requestNonce = nonce(9);
+const connectionId = Buffer.from(nonce(10)).toString('base64url');
+const contexts = [
+  { name: 'HTTP request', inputs: 'POST /v1/messages?dry=1', contextHex: hex(utf8(requestContext('POST', '/v1/messages?dry=1'))) },
+  { name: 'HTTP response, 200', inputs: `200, request nonce ${hex(requestNonce)}`, contextHex: hex(responseContext(200, requestNonce)) },
+  { name: 'HTTP rejection, 409', inputs: `409, request nonce ${hex(requestNonce)}`, contextHex: hex(rejectionContext(409, requestNonce)) },
+  { name: 'WebSocket hello', inputs: '/ws?v=1', contextHex: hex(utf8(helloContext('/ws?v=1'))) },
+  { name: 'WebSocket welcome', inputs: connectionId, contextHex: hex(utf8(welcomeContext(connectionId))) },
+  { name: 'WebSocket frame c2s 0', inputs: connectionId, contextHex: hex(utf8(frameContext(connectionId, 'c2s', 0))) },
+  { name: 'WebSocket frame s2c 12', inputs: connectionId, contextHex: hex(utf8(frameContext(connectionId, 's2c', 12))) },
+  { name: 'WebSocket refusal, 503', inputs: connectionId, contextHex: hex(utf8(helloRefusalContext(connectionId, 503))) },
+];
+
+// A request sealed with a request id (PROTOCOL §4.4): the id binds into the context.
+const requestIdBytes = new Uint8Array(24);
+new DataView(requestIdBytes.buffer).setBigUint64(0, 1_700_000_000_000n);
+requestIdBytes.set(nonce(11).subarray(0, 16), 8);
+const requestId = Buffer.from(requestIdBytes).toString('base64url');
+const withId: Case = {
+  name: 'HTTP request with a request id',
+  secret: SECRET,
+  direction: Direction.WEBAPP_TO_COREAPP,
+  format: PayloadFormat.MSGPACK,
+  value: { pay: 100 },
+  plaintextHex: hex(encodeMsgpack({ pay: 100 })),
+  context: `${requestContext('POST', '/v1/pay')}\n${requestId}`,
+  timestamp: 1_700_000_000_500,
+  nonceHex: hex(nonce(12)),
+};
+const requestIds = [
+  { requestId, issuedAt: 1_700_000_000_000, keyHex: hex(requestIdBytes.subarray(8)), envelope: { ...withId, envelopeHex: hex(sealVector(withId, wasmBackend)) } },
+];
+
+// Payloads (PROTOCOL §5): plaintexts of format 0x00, admitted (with the value) or refused.
+const payloads = {
+  admitted: [
+    { name: 'depth 64, innermost empty', plaintextHex: '91'.repeat(63) + '90' },
+    { name: 'uint64 2^53 - 1', plaintextHex: 'cf001fffffffffffff', value: 2 ** 53 - 1 },
+    { name: 'timestamp 96, 999999999 ns', plaintextHex: 'c70cff3b9ac9ff0000000000000001' },
+    { name: 'UTF-8 string', plaintextHex: hex(encodeMsgpack('é€😀')), value: 'é€😀' },
+  ],
+  refused: [
+    { name: 'depth 65, innermost empty', plaintextHex: '91'.repeat(64) + '90' },
+    { name: 'depth 66', plaintextHex: '91'.repeat(66) + 'c0' },
+    { name: 'uint64 2^53', plaintextHex: 'cf0020000000000000' },
+    { name: 'timestamp 96, 10^9 ns', plaintextHex: 'c70cff3b9aca000000000000000001' },
+    { name: 'timestamp 64 in an ext8', plaintextHex: 'c708ff0000000000000001' },
+    { name: 'string with an invalid UTF-8 byte', plaintextHex: 'a1ff' },
+    { name: 'string holding a UTF-16 surrogate', plaintextHex: 'a3eda080' },
+    { name: 'map key __proto__', plaintextHex: '81a95f5f70726f746f5f5fc0' },
+    { name: 'map key that is an array', plaintextHex: '8190c0' },
+    { name: 'another extension type', plaintextHex: 'd40100' },
+    { name: 'declared length beyond the bytes', plaintextHex: 'a5616263' },
+    { name: 'trailing byte', plaintextHex: 'c0c0' },
+    { name: 'empty (format 0x00 with zero bytes)', plaintextHex: '' },
+  ],
+};
+
 writeFileSync(
   new URL('./envelope-v1.json', import.meta.url),
-  JSON.stringify({ version: 1, description: 'wa-transport envelope v1 test vectors (docs/PROTOCOL.md §7)', keys, envelopes, invalid }, null, 2) + '\n',
+  JSON.stringify(
+    {
+      version: 1,
+      description: 'wa-transport envelope v1 test vectors (docs/PROTOCOL.md §7)',
+      keys,
+      envelopes,
+      invalid,
+      textForm,
+      contexts,
+      requestIds,
+      payloads,
+    },
+    null,
+    2,
+  ) + '\n',
 );
-console.log(`wrote ${envelopes.length} envelopes, ${invalid.length} invalid cases`);
+console.log(`wrote ${envelopes.length} envelopes, ${invalid.length} invalid cases, and the text, context, request-id and payload sections`);

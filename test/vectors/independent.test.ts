@@ -142,6 +142,9 @@ interface VectorFile {
     envelopeHex: string;
   }>;
   invalid: Array<{ name: string; envelopeHex: string; code: string }>;
+  textForm: { valid: Array<{ text: string; envelopeHex: string }>; invalid: Array<{ name: string; text: string; code: string }> };
+  contexts: Array<{ name: string; inputs: string; contextHex: string }>;
+  requestIds: Array<{ requestId: string; issuedAt: number; keyHex: string; envelope: VectorFile['envelopes'][number] }>;
 }
 
 const vectors = JSON.parse(readFileSync(new URL('./envelope-v1.json', import.meta.url), 'utf8')) as VectorFile;
@@ -255,5 +258,79 @@ describe('envelope-v1.json recomputed with noble, from docs/PROTOCOL.md alone', 
     // Not derived from the first envelope as §7 says: it is the "raw bytes response" vector verbatim.
     expect(departures).toEqual(['sealed for the other direction']);
     expect(vectors.invalid.find((v) => v.name === departures[0])!.envelopeHex).toBe(vectors.envelopes[2]!.envelopeHex);
+  });
+});
+
+// ---- The text form (§2), the transports' contexts (§8) and request ids (§4.4), from the spec ----
+
+/** §2: unpadded base64url; refuse padding, other characters, length ≡ 1 (mod 4), non-zero unused bits. */
+function fromTextForm(text: string): Uint8Array | 'ERR_WA_MALFORMED' {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  if (text.length % 4 === 1) return 'ERR_WA_MALFORMED';
+  let bits = 0;
+  let value = 0;
+  const out: number[] = [];
+  for (const c of text) {
+    const digit = alphabet.indexOf(c);
+    if (digit < 0) return 'ERR_WA_MALFORMED';
+    value = (value << 6) | digit;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((value >> bits) & 0xff);
+    }
+  }
+  if ((value & ((1 << bits) - 1)) !== 0) return 'ERR_WA_MALFORMED'; // unused trailing bits
+  return Uint8Array.from(out);
+}
+
+/** §8.1 and §8.2, transcribed: each context by its name in the vector file. */
+function transportContext(name: string, inputs: string): Uint8Array {
+  const [status, , , nonceHex] = inputs.split(/,? /);
+  switch (name) {
+    case 'HTTP request':
+      return ascii(`wa-transport/http/v1 request\n${inputs}`);
+    case 'HTTP response, 200':
+      return concat(ascii(`wa-transport/http/v1 response\n${status}\n`), fromHex(nonceHex!));
+    case 'HTTP rejection, 409':
+      return concat(ascii(`wa-transport/http/v1 rejection\n${status}\n`), fromHex(nonceHex!));
+    case 'WebSocket hello':
+      return ascii(`wa-ws/1:hello:${inputs}`);
+    case 'WebSocket welcome':
+      return ascii(`wa-ws/1:${inputs}:welcome`);
+    case 'WebSocket frame c2s 0':
+      return ascii(`wa-ws/1:${inputs}:c2s:0`);
+    case 'WebSocket frame s2c 12':
+      return ascii(`wa-ws/1:${inputs}:s2c:12`);
+    case 'WebSocket refusal, 503':
+      return ascii(`wa-ws/1:${inputs}:refused:503`);
+    default:
+      throw new Error(`a new context vector: transcribe its §8 rule here (${name})`);
+  }
+}
+
+describe('text form, contexts and request ids, recomputed from docs/PROTOCOL.md alone', () => {
+  it.each(vectors.textForm.valid)('§2 decodes the text form of an envelope', (v) => {
+    expect(hex(fromTextForm(v.text) as Uint8Array)).toBe(v.envelopeHex);
+  });
+
+  it.each(vectors.textForm.invalid)('§2 refuses a text form with $name', (v) => {
+    expect(fromTextForm(v.text)).toBe(v.code);
+  });
+
+  it.each(vectors.contexts)('§8 builds the $name context byte for byte', (v) => {
+    expect(hex(transportContext(v.name, v.inputs))).toBe(v.contextHex);
+  });
+
+  it.each(vectors.requestIds)('§4.4 reads a request id and seals with it bound into the context', (v) => {
+    const id = fromTextForm(v.requestId) as Uint8Array;
+    expect(v.requestId).toHaveLength(32);
+    expect(Number(new DataView(id.buffer, id.byteOffset).getBigUint64(0))).toBe(v.issuedAt);
+    expect(hex(id.subarray(8))).toBe(v.keyHex);
+    const e = v.envelope;
+    const context = concat(ascii('wa-transport/http/v1 request\nPOST /v1/pay'), ascii('\n'), ascii(v.requestId));
+    expect(hex(context)).toBe(hex(ascii(e.context)));
+    const sealed = seal(deriveKeys(e.secret), e.direction, e.format, fromHex(e.plaintextHex), context, e.timestamp, fromHex(e.nonceHex));
+    expect(hex(sealed)).toBe(e.envelopeHex);
   });
 });
