@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { blake2b, deriveSubkey, sodiumReady, wasmBackend } from '../src/crypto/sodium.js';
 import { Direction } from '../src/envelope/format.js';
 import { ErrorCode, createEndpoint } from '../src/index.js';
-import { SecretKeys, secretBytes } from '../src/keys.js';
+import { SecretKeys, checkSecretStrength, secretBytes } from '../src/keys.js';
 import { fromText, toText } from '../src/envelope/text.js';
 import { parseRequestId } from '../src/envelope/request-id.js';
 import { decodeMsgpack } from '../src/payload.js';
@@ -89,6 +89,10 @@ describe('test vectors (docs/PROTOCOL.md §7)', () => {
 
   it.each(vectors.payloads.refused)('refuses the payload "$name"', (v) => {
     expect(() => decodeMsgpack(fromHex(v.plaintextHex))).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
+  });
+
+  it.each(vectors.secrets.refused)('refuses the secret with $name ($code)', (v) => {
+    expect(() => checkSecretStrength(secretBytes(v.secret), 'WA_SECRET')).toThrow(expect.objectContaining({ code: v.code }));
   });
 
   it('the file has the shape of its schema (test/vectors/envelope-v1.schema.json)', () => {

@@ -28,6 +28,7 @@ export interface Vectors {
   textForm: { valid: Array<{ text: string; envelopeHex: string }>; invalid: Array<{ name: string; text: string; code: string }> };
   contexts: Array<{ name: string; inputs: string; contextHex: string }>;
   requestIds: Array<{ requestId: string; issuedAt: number; keyHex: string; envelope: EnvelopeVector }>;
+  secrets: { refused: Array<{ name: string; secret: string; code: string }> };
   payloads: {
     admitted: Array<{ name: string; plaintextHex: string; value?: unknown }>;
     refused: Array<{ name: string; plaintextHex: string }>;

@@ -188,6 +188,26 @@ const payloads = {
     { name: 'declared length beyond the bytes', plaintextHex: 'a5616263' },
     { name: 'trailing byte', plaintextHex: 'c0c0' },
     { name: 'empty (format 0x00 with zero bytes)', plaintextHex: '' },
+    { name: 'ext16', plaintextHex: 'c80001ff00' },
+    { name: 'fixext2', plaintextHex: 'd5ff0000' },
+    { name: 'the never-used byte 0xc1', plaintextHex: 'c1' },
+    { name: 'map key that is a boolean', plaintextHex: '81c3c0' },
+    { name: 'amplification: 4,681 empty maps in 4,684 bytes', plaintextHex: 'dc1249' + '80'.repeat(4681) },
+  ],
+};
+payloads.admitted.push({ name: 'amplification limit: 4,680 empty maps in 4,683 bytes', plaintextHex: 'dc1248' + '80'.repeat(4680) });
+
+// Secrets (PROTOCOL §3.1) that MUST be refused, each breaking one rule only, with its code.
+const RANDOM_43 = 'Q2hhbmdlIHRoaXMgc2VjcmV0OiBpdCBpcyBwdWJsaXNo';
+const secrets = {
+  refused: [
+    { name: '31 bytes', secret: RANDOM_43.slice(0, 31), code: 'ERR_WA_WEAK_SECRET' },
+    { name: 'a trailing newline', secret: `${RANDOM_43}\n`, code: 'ERR_WA_CONFIG' },
+    { name: 'a leading space', secret: ` ${RANDOM_43}`, code: 'ERR_WA_CONFIG' },
+    { name: 'a zero-width space inside', secret: `${RANDOM_43.slice(0, 20)}\u200b${RANDOM_43.slice(20)}`, code: 'ERR_WA_CONFIG' },
+    { name: 'a repeated unit, partial last copy', secret: 'Zt3kP1Yw0uV9qR2sN8mL'.repeat(3).slice(0, 50), code: 'ERR_WA_WEAK_SECRET' },
+    { name: 'chosen text', secret: 'the quick brown fox jumps over the lazy dog, and again', code: 'ERR_WA_WEAK_SECRET' },
+    { name: 'published (the first vector secret)', secret: SECRET, code: 'ERR_WA_WEAK_SECRET' },
   ],
 };
 
@@ -204,6 +224,7 @@ writeFileSync(
       contexts,
       requestIds,
       payloads,
+      secrets,
     },
     null,
     2,

@@ -145,6 +145,7 @@ interface VectorFile {
   textForm: { valid: Array<{ text: string; envelopeHex: string }>; invalid: Array<{ name: string; text: string; code: string }> };
   contexts: Array<{ name: string; inputs: string; contextHex: string }>;
   requestIds: Array<{ requestId: string; issuedAt: number; keyHex: string; envelope: VectorFile['envelopes'][number] }>;
+  secrets: { refused: Array<{ name: string; secret: string; code: string }> };
 }
 
 const vectors = JSON.parse(readFileSync(new URL('./envelope-v1.json', import.meta.url), 'utf8')) as VectorFile;
@@ -332,5 +333,35 @@ describe('text form, contexts and request ids, recomputed from docs/PROTOCOL.md 
     expect(hex(context)).toBe(hex(ascii(e.context)));
     const sealed = seal(deriveKeys(e.secret), e.direction, e.format, fromHex(e.plaintextHex), context, e.timestamp, fromHex(e.nonceHex));
     expect(hex(sealed)).toBe(e.envelopeHex);
+  });
+});
+
+/**
+ * §3.1's rules that need no strength estimator, in its order: surrounding whitespace (as
+ * String.prototype.trim), length, entropy and repetition, publication, invisible characters,
+ * format. `published` are the secrets printed in the repository (here: the vector file's).
+ */
+function secretVerdict(secret: string, published: readonly string[]): string {
+  if (secret.trim() !== secret) return 'ERR_WA_CONFIG';
+  const bytes = ascii(secret);
+  if (bytes.length < 32) return 'ERR_WA_WEAK_SECRET';
+  const counts = new Map<number, number>();
+  for (const b of bytes) counts.set(b, (counts.get(b) ?? 0) + 1);
+  const entropy = -[...counts.values()].reduce((sum, c) => sum + (c / bytes.length) * Math.log2(c / bytes.length), 0);
+  const periodic = Array.from({ length: Math.floor(bytes.length / 2) }, (_, i) => i + 1).some((p) =>
+    bytes.every((b, i) => i < p || b === bytes[i - p]),
+  );
+  if (entropy < 2.5 || periodic) return 'ERR_WA_WEAK_SECRET';
+  if (published.includes(secret)) return 'ERR_WA_WEAK_SECRET';
+  if (/[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Zl}\p{Zp}]|[^\P{Zs} ]/u.test(secret)) return 'ERR_WA_CONFIG';
+  const base64 = /^[A-Za-z0-9+/_-]+={0,2}$/.test(secret);
+  const hexDigits = /^[0-9a-fA-F]+$/.test(secret);
+  if (!base64 || secret.replace(/=+$/, '').length < (hexDigits ? 64 : 43)) return 'ERR_WA_WEAK_SECRET';
+  return 'accepted (the strength estimate decides)';
+}
+
+describe('secrets, judged from docs/PROTOCOL.md §3.1 alone', () => {
+  it.each(vectors.secrets.refused)('refuses the secret with $name ($code)', (v) => {
+    expect(secretVerdict(v.secret, vectors.keys.map((k) => k.secret))).toBe(v.code);
   });
 });
