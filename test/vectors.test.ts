@@ -7,7 +7,7 @@ import { ErrorCode, createEndpoint } from '../src/index.js';
 import { SecretKeys, checkSecretStrength, secretBytes } from '../src/keys.js';
 import { fromText, toText } from '../src/envelope/text.js';
 import { parseRequestId } from '../src/envelope/request-id.js';
-import { decodeMsgpack } from '../src/payload.js';
+import { checkMsgpack, decodeMsgpack } from '../src/payload.js';
 import { rejectionContext, requestContext, responseContext } from '../src/transport/http-binding.js';
 import { frameContext, helloContext, helloRefusalContext, welcomeContext } from '../src/transport/ws-protocol.js';
 import { openVector, sealVector, vectors } from './vectors/envelope-v1.js';
@@ -89,6 +89,14 @@ describe('test vectors (docs/PROTOCOL.md §7)', () => {
 
   it.each(vectors.payloads.refused)('refuses the payload "$name"', (v) => {
     expect(() => decodeMsgpack(fromHex(v.plaintextHex))).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
+  });
+
+  it.each([
+    ...vectors.largePayloads.admitted.map((v) => ({ ...v, admitted: true })),
+    ...vectors.largePayloads.refused.map((v) => ({ ...v, admitted: false })),
+  ])('judges the large payload "$name"', (v) => {
+    const plaintext = Buffer.concat([Buffer.from(v.prefixHex, 'hex'), Buffer.from(v.repeatHex.repeat(v.times), 'hex')]);
+    expect(checkMsgpack(new Uint8Array(plaintext))).toBe(v.admitted);
   });
 
   it.each(vectors.secrets.refused)('refuses the secret with $name ($code)', (v) => {

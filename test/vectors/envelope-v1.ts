@@ -29,6 +29,7 @@ export interface Vectors {
   contexts: Array<{ name: string; inputs: string; contextHex: string }>;
   requestIds: Array<{ requestId: string; issuedAt: number; keyHex: string; envelope: EnvelopeVector }>;
   secrets: { refused: Array<{ name: string; secret: string; code: string }> };
+  largePayloads: Record<'admitted' | 'refused', Array<{ name: string; prefixHex: string; repeatHex: string; times: number }>>;
   payloads: {
     admitted: Array<{ name: string; plaintextHex: string; value?: unknown }>;
     refused: Array<{ name: string; plaintextHex: string }>;

@@ -196,6 +196,11 @@ const payloads = {
   ],
 };
 payloads.admitted.push({ name: 'amplification limit: 4,680 empty maps in 4,683 bytes', plaintextHex: 'dc1248' + '80'.repeat(4680) });
+// Too large to write out: the plaintext is `prefixHex` then `repeatHex` `times` times.
+const largePayloads = {
+  admitted: [{ name: 'values limit: an array of 1,048,575 nils (1,048,576 values)', prefixHex: 'dd000fffff', repeatHex: 'c0', times: 1_048_575 }],
+  refused: [{ name: 'values limit: an array of 1,048,576 nils (1,048,577 values)', prefixHex: 'dd00100000', repeatHex: 'c0', times: 1_048_576 }],
+};
 
 // Secrets (PROTOCOL §3.1) that MUST be refused, each breaking one rule only, with its code.
 const RANDOM_43 = 'Q2hhbmdlIHRoaXMgc2VjcmV0OiBpdCBpcyBwdWJsaXNo';
@@ -224,6 +229,7 @@ writeFileSync(
       contexts,
       requestIds,
       payloads,
+      largePayloads,
       secrets,
     },
     null,
