@@ -263,18 +263,9 @@ export class Endpoint {
   openReply<T = unknown>(envelope: Uint8Array, options: OpenOptions & { context: string | Uint8Array }): Opened<T> {
     const seen: Seen = { bytes: envelope };
     try {
-      const plaintext = authenticateEnvelope(envelope, {
-        backend: this.#backend,
-        keyring: this.#keyring,
-        direction: INBOUND[this.role],
-        maxEnvelopeBytes: this.maxEnvelopeBytes,
-        context: contextBytes(options.context),
-      });
+      const plaintext = this.#authenticate(envelope, contextBytes(options.context));
       if (plaintext === null) throw new WaTransportError(ErrorCode.FORGED);
-      const keyId = this.#keyring.get(readKeyIdWord(envelope))!.keyIdHex;
-      const timestamp = readTimestamp(envelope);
-      const payload = envelope[FORMAT_OFFSET] === PayloadFormat.BYTES ? plaintext : decodeMsgpack(plaintext);
-      return { payload: payload as T, keyId, timestamp, nonce: readNonce(envelope).slice() };
+      return decoded<T>(envelope, plaintext, this.#keyIdOf(envelope));
     } catch (error) {
       throw this.#rejected(error, seen, options);
     }
@@ -290,13 +281,7 @@ export class Endpoint {
     // An id that is not of the text form cannot have been sealed by us: refused unread.
     const context = boundContext(options, ErrorCode.MALFORMED);
     const requestId = options?.requestId;
-    const plaintext = authenticateEnvelope(bytes, {
-      backend: this.#backend,
-      keyring: this.#keyring,
-      direction: INBOUND[this.role],
-      maxEnvelopeBytes: this.maxEnvelopeBytes,
-      context,
-    });
+    const plaintext = this.#authenticate(bytes, context);
     if (plaintext === null) return undefined;
     const timestamp = readTimestamp(bytes);
     const now = this.verifier.now();
@@ -304,7 +289,7 @@ export class Endpoint {
     this.verifier.checkTime(timestamp, now);
     // The keyring's string, not a new one: building the hex cost 2.4% of a 64-byte round trip.
     // It also scopes the store's keys to this secret.
-    const keyId = this.#keyring.get(readKeyIdWord(bytes))!.keyIdHex;
+    const keyId = this.#keyIdOf(bytes);
     let recorded: void | Promise<void>;
     if (requestId === undefined) {
       recorded = this.verifier.recordNonce(readNonce(bytes), timestamp, now, keyId);
@@ -325,17 +310,28 @@ export class Endpoint {
     throw new WaTransportError(ErrorCode.MALFORMED);
   }
 
+  /** Steps 1–6 of PROTOCOL §4.2: the plaintext, or null for a tag that does not verify. */
+  #authenticate(bytes: Uint8Array, context: Uint8Array | undefined): Uint8Array | null {
+    return authenticateEnvelope(bytes, {
+      backend: this.#backend,
+      keyring: this.#keyring,
+      direction: INBOUND[this.role],
+      maxEnvelopeBytes: this.maxEnvelopeBytes,
+      context,
+    });
+  }
+
+  /** The keyring's own key id string of an authenticated envelope, not a new one. */
+  #keyIdOf(bytes: Uint8Array): string {
+    return this.#keyring.get(readKeyIdWord(bytes))!.keyIdHex;
+  }
+
   #opened<T>({ bytes, plaintext, timestamp, now, keyId }: Checked, storeMs: number): Opened<T> {
-    const payload = bytes[FORMAT_OFFSET] === PayloadFormat.BYTES ? plaintext : decodeMsgpack(plaintext);
+    const opened = decoded<T>(bytes, plaintext, keyId);
     if (this.#observer) {
       callSafely(this.#logger, 'observer.opened', () => this.#observer?.opened?.({ keyId, skewMs: timestamp - now, storeMs }));
     }
-    return {
-      payload: payload as T,
-      keyId,
-      timestamp,
-      nonce: readNonce(bytes).slice(),
-    };
+    return opened;
   }
 
   /** Logs a rejection (code, key id, peer: never payload or key material) and returns the error. */
@@ -384,6 +380,12 @@ export type EndpointLike = Pick<
 export async function createEndpoint(options: EndpointOptions): Promise<Endpoint> {
   optionsObject(options, 'createEndpoint options');
   return construct(options, await selectBackend(endpointBackend(options.backend)));
+}
+
+/** An authenticated envelope, decoded by its format (PROTOCOL §4.2 step 10). */
+function decoded<T>(bytes: Uint8Array, plaintext: Uint8Array, keyId: string): Opened<T> {
+  const payload = bytes[FORMAT_OFFSET] === PayloadFormat.BYTES ? plaintext : decodeMsgpack(plaintext);
+  return { payload: payload as T, keyId, timestamp: readTimestamp(bytes), nonce: readNonce(bytes).slice() };
 }
 
 /**
