@@ -12,6 +12,8 @@ export interface Task {
   run(n: number): void | Promise<void>;
   /** Untimed setup for the next `run(n)`, e.g. sealing the envelopes it will open. */
   prepare?(n: number): void | Promise<void>;
+  /** Largest batch: keeps what `prepare` made in cache, as a message just read from a socket is. */
+  readonly maxBatch?: number;
 }
 
 export interface Rate {
@@ -44,7 +46,7 @@ async function slice(task: Task, ms: number, batch: { n: number }): Promise<numb
     elapsed += took;
     ops += n;
     // Aim at batches of about a tenth of a slice: few clock reads, still several batches.
-    if (took < ms / 20) batch.n = Math.min(n * 2, 1 << 16);
+    if (took < ms / 20) batch.n = Math.min(n * 2, task.maxBatch ?? 1 << 16);
     else if (took > ms / 5 && n > 1) batch.n = Math.max(1, n >> 1);
   }
   return (ops * 1000) / elapsed;

@@ -338,7 +338,7 @@ export class Endpoint {
   #rejected(error: unknown, { bytes, skewMs }: Seen, options: OpenOptions | undefined): unknown {
     if (!isWaTransportError(error)) return error;
     // A configured key's cached string when there is one (every forgery that reached the tag
-    // check): building the hex again cost a tenth of a rejection (bench/forgery.ts).
+    // check): building the hex again cost a tenth of a rejection (bench/rejection.ts).
     const keyId =
       bytes !== undefined && bytes.length >= MIN_ENVELOPE_BYTES
         ? (this.#keyring.get(readKeyIdWord(bytes))?.keyIdHex ?? keyIdHex(bytes))

@@ -7,7 +7,7 @@
  * - 'wasm': libsodium's WebAssembly, always available.
  * - 'wrappers': libsodium-wrappers' public API, the slow reference the tests compare against.
  *   Not offered to endpoints: it throws on a forged tag, so rejecting a forgery at 64 B costs
- *   it more than opening a valid envelope (0.8×, bench/forgery.ts), and a flood of forgeries must
+ *   it more than opening a valid envelope (0.8×, bench/rejection.ts), and a flood of forgeries must
  *   never cost more than real traffic (issue 11).
  * 'auto' (the default) takes 'native' when it loads and falls back to 'wasm' silently.
  * Whichever is chosen must first pass a known-answer test (self-test.ts), once per process.

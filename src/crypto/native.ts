@@ -45,7 +45,7 @@ const FUNCTIONS = [
  * function, same bytes, a boolean answer). Why: checking the tag before decrypting takes three
  * N-API calls at about 0.45 µs each, which made a valid 64-byte open 2.75 µs against 1.95 µs
  * with the single throwing call, while the WebAssembly open took 1.6–2.4 µs; both backends
- * opened about as fast at 256 bytes, native pulls ahead from there (bench/forgery.ts).
+ * opened about as fast at 256 bytes, native pulls ahead from there (bench/rejection.ts).
  */
 const WASM_OPEN_MAX_BYTES = 256;
 
@@ -62,7 +62,7 @@ const ONE_CALL_MAC_INPUT_BYTES = 4096;
  * calling crypto_aead_xchacha20poly1305_ietf_decrypt. Why: sodium-native throws a JavaScript
  * exception when that function's tag check fails, and an exception thrown from N-API cost
  * 4.2 µs here even without a stack trace (a valid 64-byte decryption costs 0.8 µs): a flood of
- * forgeries cost 4× what valid traffic did (issue 11; bench/forgery.ts). The construction is
+ * forgeries cost 4× what valid traffic did (issue 11; bench/rejection.ts). The construction is
  * libsodium's own (aead_xchacha20poly1305.c, RFC 8439 §2.8 over the XChaCha20 subkey): the
  * Poly1305 key is the first 32 bytes of keystream block 0, the ciphertext is XORed from block
  * 1 — XChaCha20 with a 64-bit counter gives the same blocks as the IETF AEAD's 32-bit counter

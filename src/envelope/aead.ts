@@ -65,7 +65,7 @@ export interface AuthenticateParams {
  * Checks an envelope's structure, direction and key id, then authenticates it; returns the
  * plaintext, or null when the tag does not verify (ERR_WA_FORGED for the caller to throw: a
  * flood of forgeries then costs one throw per envelope, not a throw and a rethrow; the second
- * cost a tenth of a 64-byte rejection, bench/forgery.ts). Every other rejection throws.
+ * cost a tenth of a 64-byte rejection, bench/rejection.ts). Every other rejection throws.
  * Header fields may be trusted only after this returns a plaintext.
  * Order (docs/PROTOCOL.md §4): size, version, structure, direction, key id, tag.
  */
