@@ -108,6 +108,14 @@ export interface SealedServerOptions {
    */
   maxPendingBytes?: number;
   /**
+   * Most requests whose bodies are being read at once, across all requests of this handler.
+   * Past it, the request that started first is refused with 503 (ERR_WA_OVERLOADED) and its
+   * connection closed, as with `maxPendingBytes`. Default 1,024: a stalled client that declares
+   * a few bytes and sends none holds nothing of the byte budget, but still a socket and a
+   * timer; honest traffic (tens of requests in flight) never comes near it.
+   */
+  maxPendingRequests?: number;
+  /**
    * Told of every error a handler throws (the client only sees a sealed 500). Default: ignored.
    * If it throws or rejects itself, that is logged (`wa_transport.callback_failed`) and the
    * request is still answered.
@@ -147,7 +155,7 @@ export interface BodyLimits {
   /** How long the body may take to arrive, in ms (ERR_WA_BODY_TIMEOUT after). */
   readonly timeoutMs: number;
   /** The budget shared by every request of one handler (ERR_WA_OVERLOADED when spent). */
-  readonly pending: PendingBytes;
+  readonly pending: PendingBodies;
 }
 
 /** A request body holding bytes of the budget; `evict` refuses it and gives its bytes back. */
@@ -156,28 +164,38 @@ export interface PendingBody {
 }
 
 /**
- * Bytes of request bodies received and not yet authenticated, against a ceiling. When a body
- * needs room the budget does not have, the bodies that started first are evicted (refused,
- * ERR_WA_OVERLOADED) until it fits: an honest body completes within milliseconds of starting,
- * so the oldest holders are the stalled ones, and a flood of them cannot keep a new request
- * out (a refused newcomer would let 1,000 stalled clients starve everyone).
+ * Request bodies received and not yet authenticated, against two ceilings: their bytes, and
+ * their number. When a body needs room the budget does not have, the bodies that started first
+ * are evicted (refused, ERR_WA_OVERLOADED) until it fits: an honest body completes within
+ * milliseconds of starting, so the oldest holders are the stalled ones, and a flood of them
+ * cannot keep a new request out (a refused newcomer would let 1,000 stalled clients starve
+ * everyone).
  */
-export class PendingBytes {
+export class PendingBodies {
   #held = 0;
-  /** Holders in the order they started (a Map iterates in insertion order). */
+  /** Holders in the order they started (a Map iterates in insertion order), with their bytes. */
   readonly #holders = new Map<PendingBody, number>();
 
-  constructor(readonly max: number) {}
+  constructor(
+    readonly maxBytes: number,
+    readonly maxBodies: number,
+  ) {}
 
   get held(): number {
     return this.#held;
   }
 
+  /** Counts `body` as pending, evicting the oldest body when there are `maxBodies` already. */
+  enter(body: PendingBody): void {
+    if (this.#holders.size >= this.maxBodies) this.#holders.keys().next().value?.evict();
+    this.#holders.set(body, 0);
+  }
+
   /** Takes `bytes` for `body`, evicting older bodies if needed; false when it cannot fit at all. */
   take(body: PendingBody, bytes: number): boolean {
-    if ((this.#holders.get(body) ?? 0) + bytes > this.max) return false;
+    if ((this.#holders.get(body) ?? 0) + bytes > this.maxBytes) return false;
     for (const [older] of this.#holders) {
-      if (this.#held + bytes <= this.max) break;
+      if (this.#held + bytes <= this.maxBytes) break;
       if (older !== body) older.evict(); // gives its bytes back
     }
     this.#held += bytes;
@@ -185,7 +203,7 @@ export class PendingBytes {
     return true;
   }
 
-  /** Gives back everything `body` holds. */
+  /** Gives back everything `body` holds, and its place. */
   release(body: PendingBody): void {
     this.#held -= this.#holders.get(body) ?? 0;
     this.#holders.delete(body);
@@ -195,6 +213,7 @@ export class PendingBytes {
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 const DEFAULT_BODY_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_PENDING_REQUESTS = 1024;
 
 export class SealedHttp {
   readonly endpoint: EndpointLike;
@@ -216,7 +235,10 @@ export class SealedHttp {
     this.#limits = {
       maxBytes: max,
       timeoutMs: positiveInteger(options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS, 'bodyTimeoutMs'),
-      pending: new PendingBytes(positiveInteger(options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES, 'maxPendingBytes')),
+      pending: new PendingBodies(
+        positiveInteger(options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES, 'maxPendingBytes'),
+        positiveInteger(options.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS, 'maxPendingRequests'),
+      ),
     };
     this.#onHandlerError = options.onHandlerError;
     this.#logger = options.logger ?? silentLogger;
@@ -324,7 +346,8 @@ function refusalHeaders(status: number): Record<string, string> {
 
 /**
  * Reads a body within `limits`: refuses at once when Content-Length says more than `maxBytes`,
- * and stops reading as soon as the count passes it (ERR_WA_TOO_LARGE); takes every chunk from
+ * and stops reading as soon as the count passes it (ERR_WA_TOO_LARGE); counts as one of the
+ * pending bodies (the oldest may be evicted to make room); takes every chunk from
  * the shared budget of unauthenticated bytes (older bodies may be evicted to make room, and
  * this one may be evicted later: ERR_WA_OVERLOADED);
  * gives up after `timeoutMs` (ERR_WA_BODY_TIMEOUT). A stream that fails or is cut short is
@@ -369,6 +392,7 @@ export function readBody(stream: Readable, limits: BodyLimits, headers?: Incomin
     stream.on('end', onEnd);
     stream.on('error', onError);
     stream.on('close', onClose);
+    limits.pending.enter(body); // last: it may evict an older body, never this one
   });
 }
 

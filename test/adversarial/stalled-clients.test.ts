@@ -133,6 +133,28 @@ describe('limits on unauthenticated input', () => {
     second.destroy();
   });
 
+  it('past maxPendingRequests the oldest pending request is refused 503, even holding no bytes', async () => {
+    const secret = generateSecret();
+    const core = await createEndpoint({ role: 'coreapp', secret });
+    const web = await createEndpoint({ role: 'webapp', secret });
+    const port = await listen(createServer(sealedHandler({ endpoint: core, maxPendingRequests: 2 }, (r) => r.payload)));
+    // Each declares a body and sends none: nothing of the byte budget, one place each.
+    const first = await stall(port, 100, 0);
+    const firstStatus = statusOf(first, 5000);
+    const second = await stall(port, 100, 0);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // both are being read
+    const third = await stall(port, 100, 0);
+    expect(await firstStatus).toBe('503');
+    expect(await statusOf(second, 200)).toBe('open');
+    expect(await statusOf(third, 200)).toBe('open');
+    // The next request evicts the second stalled one, and is served.
+    const client = createHttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${port}` });
+    expect((await client.post('/v1/x', 'fine')).payload).toBe('fine');
+    await client.close();
+    second.destroy();
+    third.destroy();
+  });
+
   it('past maxPendingUpgrades a WebSocket upgrade is refused 503 before its hello is checked', async () => {
     const secret = generateSecret();
     const core = await createEndpoint({
