@@ -22,7 +22,7 @@
  *   64 KiB  3.75× (20k)  → 5.36× (28k)    1.36× (20k) → 3.65× (37k)    3.20× (22k) → 5.39× (22k)
  */
 import { pathToFileURL } from 'node:url';
-import type { BackendPreference } from '../src/crypto/backend.js';
+import type { BackendPreference } from '../src/crypto/select-backend.js';
 import { createEndpoint } from '../src/endpoint.js';
 import { ErrorCode, isWaTransportError } from '../src/errors.js';
 import { generateSecret } from '../src/keys.js';

@@ -9,7 +9,7 @@
  * Fresh envelopes for every batch (untimed): a forgery older than the 10 s window would be
  * rejected earlier, and more cheaply, as stale.
  */
-import { selectBackend } from '../src/crypto/backend.js';
+import { selectBackend } from '../src/crypto/select-backend.js';
 import { createEndpoint } from '../src/endpoint.js';
 import { isWaTransportError } from '../src/errors.js';
 import { MemoryReplayStore } from '../src/replay/memory.js';

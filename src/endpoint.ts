@@ -3,10 +3,10 @@
  * with the full replay policy, what it receives. This is the API service authors use.
  */
 import { inspect } from 'node:util';
-import { type BackendPreference, endpointBackend, selectBackend } from './crypto/backend.js';
-import type { AeadBackend } from './crypto/sodium.js';
+import type { AeadBackend } from './crypto/aead.js';
+import { type BackendPreference, endpointBackend, selectBackend } from './crypto/select-backend.js';
 import { callSafely } from './callbacks.js';
-import { authenticateEnvelope, sealEnvelope } from './envelope/aead.js';
+import { authenticateEnvelope, sealEnvelope } from './envelope/seal.js';
 import {
   Direction,
   FORMAT_OFFSET,

@@ -7,7 +7,7 @@
 // Core: seal and open.
 export { Endpoint, createEndpoint, DEFAULT_MAX_ENVELOPE_BYTES } from './endpoint.js';
 export type { EndpointLike, EndpointOptions, Opened, OpenOptions, Role, SealOptions } from './endpoint.js';
-export type { BackendPreference } from './crypto/backend.js';
+export type { BackendPreference } from './crypto/select-backend.js';
 
 // Errors and the wire format.
 export { ErrorCode, WaTransportError, isWaTransportError } from './errors.js';

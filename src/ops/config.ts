@@ -10,7 +10,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
-import { sodiumReady } from '../crypto/sodium.js';
+import { sodiumReady } from '../crypto/ready.js';
 import type { EndpointOptions, Role } from '../endpoint.js';
 import { ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
 import { SecretKeys, checkSecretStrength, secretBytes } from '../keys.js';

@@ -17,7 +17,7 @@
  */
 import sodium from 'libsodium-wrappers';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type BackendPreference, selectBackend } from '../../src/crypto/backend.js';
+import { type BackendPreference, selectBackend } from '../../src/crypto/select-backend.js';
 import { type Endpoint, type EndpointOptions, createEndpoint } from '../../src/endpoint.js';
 import { ErrorCode, TAG_BYTES, generateSecret, isWaTransportError } from '../../src/index.js';
 import type { RejectedEvent } from '../../src/observer.js';

@@ -18,7 +18,7 @@ import {
 } from '../../src/index.js';
 import { type RedisReplayStore, createRedisReplayStore } from '../../src/replay/redis.js';
 import { ManualClock, outcome } from '../helpers.js';
-import { wasmBackend } from '../../src/crypto/sodium.js';
+import { wasmBackend } from '../../src/crypto/wasm.js';
 import { type RedisServer, startRedis } from '../redis/servers.js';
 import { sharedRedisUrl } from '../redis/shared.js';
 import { sealVector } from '../vectors/envelope-v1.js';
