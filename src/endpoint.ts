@@ -41,7 +41,10 @@ export interface EndpointOptions extends VerifierOptions {
   secret: string | Uint8Array;
   /** Earlier secrets still accepted when opening, during a rotation. Never used to seal. */
   previousSecrets?: ReadonlyArray<string | Uint8Array>;
-  /** Largest envelope, in bytes, that is sealed or opened. Default 4 MiB. */
+  /**
+   * Largest envelope, in bytes, that is sealed or opened.
+   * @default 4_194_304 (4 MiB)
+   */
   maxEnvelopeBytes?: number;
   /** A pino logger (or anything with the same `warn`). Rejections are logged; default silent. */
   logger?: Logger;

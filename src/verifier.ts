@@ -23,9 +23,15 @@ export { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS };
 export type Clock = () => number;
 
 export interface VerifierOptions {
-  /** How old an envelope may be, in ms. Default 10,000. */
+  /**
+   * How old an envelope may be, in ms.
+   * @default 10_000
+   */
   windowMs?: number;
-  /** How far ahead of our clock an envelope's timestamp may be, in ms. Default 10,000. */
+  /**
+   * How far ahead of our clock an envelope's timestamp may be, in ms.
+   * @default 10_000
+   */
   maxSkewMs?: number;
   /**
    * Where accepted nonces are recorded. Its `retentionMs` must be at least `windowMs`.

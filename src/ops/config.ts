@@ -16,7 +16,7 @@ import type { Logger } from '../log.js';
 import { MemoryReplayStore } from '../replay/memory.js';
 import type { RedisReplayStoreOptions } from '../replay/redis.js';
 import type { ReplayStore } from '../replay/store.js';
-import { type SecurityLevel, securityLevelFromEnv } from '../transport/tls.js';
+import { type SecurityLevel, securityLevelFromEnv } from '../transport/tls-profiles.js';
 import { type DbSslFiles, type DbSslOptions, readDbSsl } from './db-tls.js';
 import { type Env, configError, value } from './env.js';
 
@@ -197,7 +197,7 @@ export async function loadConfig(env: Env = process.env, options: LoadConfigOpti
   const secrets = attempt(() => readSecrets(env));
   const windowMs = attempt(() => readMs(env, 'WA_REPLAY_WINDOW_MS', 10_000, 1));
   const maxSkewMs = attempt(() => readMs(env, 'WA_MAX_SKEW_MS', 10_000, 0));
-  // transport/tls.ts owns the profile names: modern | intermediate | old, any case.
+  // transport/tls-profiles.ts owns the profile names: modern | intermediate | old, any case.
   const webSecurityLevel = attempt(() => securityLevelFromEnv(env));
   const redisUrl = attempt(() => readRedisUrl(env));
   const dbSsl = attempt(() => readDbSsl(env, warn));

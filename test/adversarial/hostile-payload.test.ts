@@ -14,7 +14,8 @@ import { selectBackend } from '../../src/crypto/select-backend.js';
 import type { AeadBackend } from '../../src/crypto/aead.js';
 import { sealEnvelope } from '../../src/envelope/seal.js';
 import { Direction, PayloadFormat } from '../../src/envelope/format.js';
-import { type Endpoint, ErrorCode, MAX_DEPTH, createEndpoint, generateSecret, isWaTransportError } from '../../src/index.js';
+import { type Endpoint, ErrorCode, createEndpoint, generateSecret, isWaTransportError } from '../../src/index.js';
+import { MAX_DEPTH } from '../../src/protocol.js';
 import { SecretKeys, secretBytes } from '../../src/keys.js';
 import { TEST_TIMEOUT_MS, recordFigures, scale } from '../soak/figures.js';
 

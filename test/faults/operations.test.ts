@@ -7,15 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  type Endpoint,
-  ErrorCode,
-  MemoryReplayStore,
-  RotatingEndpoint,
-  TieredReplayStore,
-  createEndpoint,
-  generateSecret,
-} from '../../src/index.js';
+import { type Endpoint, ErrorCode, MemoryReplayStore, TieredReplayStore, createEndpoint, generateSecret } from '../../src/index.js';
+import { RotatingEndpoint } from '../../src/ops/index.js';
 import { type RedisReplayStore, createRedisReplayStore } from '../../src/replay/redis.js';
 import { ManualClock, outcome } from '../helpers.js';
 import { wasmBackend } from '../../src/crypto/wasm.js';
