@@ -17,8 +17,6 @@ import { MemoryReplayStore } from './replay/memory.js';
 import type { ReplayStore } from './replay/store.js';
 import { nonNegativeInteger } from './options.js';
 
-export { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS };
-
 /** Milliseconds since the Unix epoch. */
 export type Clock = () => number;
 
