@@ -21,7 +21,7 @@
  *   16 KiB  2.59× (52k)  → 4.35× (80k)    0.68× (37k) → 3.49× (108k)
  *   64 KiB  3.75× (20k)  → 5.36× (28k)    1.36× (20k) → 3.65× (37k)
  */
-import { selectBackend } from '../src/crypto/backend.js';
+import { selectBackend } from '../src/crypto/select-backend.js';
 import { createEndpoint } from '../src/endpoint.js';
 import { isWaTransportError } from '../src/errors.js';
 import { MemoryReplayStore } from '../src/replay/memory.js';

@@ -13,7 +13,7 @@
  *   undici `Pool` posting `JSON.stringify`'d bodies to a plain JSON route on the same framework
  *   (node:http with `JSON.parse`/`JSON.stringify`, `express.json()` + `res.json`, Fastify's own
  *   JSON). The handler echoes the payload, so each exchange carries it both ways.
- * - WebSocket: `connectWs(...).send()` → `createWsServer` `onMessage`, against plain `ws` sending
+ * - WebSocket: `new WsClient(...).send()` → `WsServer` `onMessage`, against plain `ws` sending
  *   the same object as JSON in a binary frame, parsed on arrival.
  * - Payload: `{ id, text }` with `text` an ASCII string of 64 B, 1 KiB or 16 KiB.
  *
@@ -36,8 +36,8 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { type Endpoint, createEndpoint } from 'wa-transport';
 import { acceptSealedBodies, sealedFastify } from 'wa-transport/fastify';
 import { sealedExpress } from 'wa-transport/express';
-import { createHttpClient, sealedHandler } from 'wa-transport/http';
-import { connectWs, createWsServer } from 'wa-transport/ws';
+import { HttpClient, sealedHandler } from 'wa-transport/http';
+import { WsClient, WsServer } from 'wa-transport/ws';
 import { formatValue as fmt } from './charts.js';
 import { median } from './harness.js';
 import type { Progress } from './progress.js';
@@ -213,7 +213,7 @@ async function httpPair(framework: HttpFramework, variant: Variant): Promise<Pai
   const { webapp, coreapp } = await endpoints();
   const server = await httpServer(framework, variant, coreapp);
   if (variant === 'sealed') {
-    const client = createHttpClient({ endpoint: webapp, baseUrl: server.url, timeoutMs: TIMEOUT_MS });
+    const client = new HttpClient({ endpoint: webapp, baseUrl: server.url, timeoutMs: TIMEOUT_MS });
     const exchange = async (message: Message) => {
       const answer = await client.post<Message>(PATH, message);
       if (answer.payload.text.length !== message.text.length) throw new Error('sealed echo differs');
@@ -324,7 +324,7 @@ async function wsPair(variant: Variant): Promise<Pair> {
   const url = (await listen(http)).replace('http:', 'ws:') + '/ws';
   if (variant === 'sealed') {
     const { webapp, coreapp } = await endpoints();
-    const server = createWsServer({
+    const server = new WsServer({
       endpoint: coreapp,
       server: http,
       path: '/ws',
@@ -334,7 +334,7 @@ async function wsPair(variant: Variant): Promise<Pair> {
         if (bench.echo) channel.send(payload).catch(() => {});
       },
     });
-    const client = connectWs({ endpoint: webapp, url, reconnect: false, onMessage: () => bench.replied() });
+    const client = new WsClient({ endpoint: webapp, url, reconnect: false, onMessage: () => bench.replied() });
     await bounded(client.ready(), 'WebSocket handshake');
     return bench.pair(
       (message) => client.send(message),

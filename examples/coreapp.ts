@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { createEndpoint, type Endpoint, type ReplayStore } from 'wa-transport';
 import { sealedHandler, sealedReply, type SealedRequest } from 'wa-transport/http';
 import { type SecurityLevel, serverTlsOptions } from 'wa-transport/tls';
-import { createWsServer, type WsServer } from 'wa-transport/ws';
+import { WsServer } from 'wa-transport/ws';
 
 export interface CoreAppOptions {
   secret: string;
@@ -66,7 +66,7 @@ export async function startCoreApp(options: CoreAppOptions): Promise<RunningCore
     ? createHttpsServer(serverTlsOptions(options.tls), listener)
     : createHttpServer(listener);
 
-  const ws: WsServer = createWsServer({
+  const ws: WsServer = new WsServer({
     endpoint,
     server,
     path: '/ws',

@@ -12,9 +12,11 @@
  */
 import { Agent, request } from 'undici';
 import { createEndpoint, generateSecret, MemoryReplayStore } from 'wa-transport';
-import { createHttpClient, ENVELOPE_CONTENT_TYPE, HttpStatusError, requestContext } from 'wa-transport/http';
+import { HttpClient, HttpStatusError } from 'wa-transport/http';
+import { ENVELOPE_CONTENT_TYPE, requestContext } from 'wa-transport/protocol';
 import { clientTlsOptions } from 'wa-transport/tls';
-import { connectWs, WsCloseCode } from 'wa-transport/ws';
+import { WsClient } from 'wa-transport/ws';
+import { WsCloseCode } from 'wa-transport/protocol';
 import { createThrowawayCertificates } from './demo/certs.js';
 import { startCoreApp } from './coreapp.js';
 import { runWebApp } from './webapp.js';
@@ -76,7 +78,7 @@ try {
   await dispatcher.close();
 
   const intruder = await createEndpoint({ role: 'webapp', secret: generateSecret() });
-  const intruderHttp = createHttpClient({ endpoint: intruder, baseUrl: core.url, tls });
+  const intruderHttp = new HttpClient({ endpoint: intruder, baseUrl: core.url, tls });
   const refused = await intruderHttp.post('/v1/transfers', { to: 'mallory', amount: 1000 }).catch((e: unknown) => e);
   await intruderHttp.close();
   const httpRefused = refused instanceof HttpStatusError && refused.status === 401;
@@ -84,7 +86,7 @@ try {
   expectThat(httpRefused, 'wrong-secret HTTP client refused (401)');
 
   const closeCode = await new Promise<number>((resolve) => {
-    const ws = connectWs({
+    const ws = new WsClient({
       endpoint: intruder,
       url: core.wsUrl,
       reconnect: false,

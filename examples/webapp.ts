@@ -10,9 +10,9 @@
  */
 import { pathToFileURL } from 'node:url';
 import { createEndpoint } from 'wa-transport';
-import { createHttpClient } from 'wa-transport/http';
+import { HttpClient } from 'wa-transport/http';
 import type { ClientTlsOptions } from 'wa-transport/tls';
-import { connectWs } from 'wa-transport/ws';
+import { WsClient } from 'wa-transport/ws';
 
 export interface WebAppOptions {
   secret: string;
@@ -27,7 +27,7 @@ export interface WebAppOptions {
 export async function runWebApp(options: WebAppOptions) {
   const print = options.print ?? console.log;
   const endpoint = await createEndpoint({ role: 'webapp', secret: options.secret });
-  const http = createHttpClient({ endpoint, baseUrl: options.url, ...(options.tls ? { tls: options.tls } : {}) });
+  const http = new HttpClient({ endpoint, baseUrl: options.url, ...(options.tls ? { tls: options.tls } : {}) });
   try {
     const transfer = await http.post<{ id: number; accepted: boolean }>('/v1/transfers', { to: 'alice', amount: 42 });
     print(`HTTP  POST /v1/transfers → ${transfer.status} ${JSON.stringify(transfer.payload)}`);
@@ -39,7 +39,7 @@ export async function runWebApp(options: WebAppOptions) {
     const acks: unknown[] = [];
     let allAcked: () => void = () => {};
     const done = new Promise<void>((resolve) => (allAcked = resolve));
-    const ws = connectWs({
+    const ws = new WsClient({
       endpoint,
       url: wsUrl,
       reconnect: false,

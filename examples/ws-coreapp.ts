@@ -10,7 +10,7 @@
  */
 import { createServer } from 'node:http';
 import { createEndpoint } from 'wa-transport';
-import { createWsServer } from 'wa-transport/ws';
+import { WsServer } from 'wa-transport/ws';
 
 const secret = process.env['WA_SECRET'];
 if (secret === undefined || secret === '') {
@@ -23,7 +23,7 @@ const host = process.env['HOST'] ?? '127.0.0.1';
 const endpoint = await createEndpoint({ role: 'coreapp', secret });
 // Plain HTTP requests get 426 Upgrade Required: this server only speaks WebSocket.
 const server = createServer((_request, response) => response.writeHead(426).end());
-const ws = createWsServer({
+const ws = new WsServer({
   endpoint,
   server,
   path: '/ws',

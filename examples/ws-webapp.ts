@@ -8,7 +8,8 @@
  * send, default 3).
  */
 import { createEndpoint } from 'wa-transport';
-import { WsCloseCode, connectWs } from 'wa-transport/ws';
+import { WsCloseCode } from 'wa-transport/protocol';
+import { WsClient } from 'wa-transport/ws';
 
 const secret = process.env['WA_SECRET'];
 if (secret === undefined || secret === '') {
@@ -25,7 +26,7 @@ const allAcknowledged = new Promise<void>((resolve) => {
   done = resolve;
 });
 
-const client = connectWs({
+const client = new WsClient({
   endpoint,
   url,
   reconnect: { initialDelayMs: 250, maxDelayMs: 5000, maxAttempts: 5 },

@@ -3,10 +3,10 @@
  * with the full replay policy, what it receives. This is the API service authors use.
  */
 import { inspect } from 'node:util';
-import { type BackendPreference, endpointBackend, selectBackend } from './crypto/backend.js';
-import type { AeadBackend } from './crypto/sodium.js';
+import type { AeadBackend } from './crypto/aead.js';
+import { type BackendPreference, endpointBackend, selectBackend } from './crypto/select-backend.js';
 import { callSafely } from './callbacks.js';
-import { authenticateEnvelope, sealEnvelope } from './envelope/aead.js';
+import { authenticateEnvelope, sealEnvelope } from './envelope/seal.js';
 import {
   Direction,
   FORMAT_OFFSET,
@@ -41,7 +41,10 @@ export interface EndpointOptions extends VerifierOptions {
   secret: string | Uint8Array;
   /** Earlier secrets still accepted when opening, during a rotation. Never used to seal. */
   previousSecrets?: ReadonlyArray<string | Uint8Array>;
-  /** Largest envelope, in bytes, that is sealed or opened. Default 4 MiB. */
+  /**
+   * Largest envelope, in bytes, that is sealed or opened.
+   * @default 4_194_304 (4 MiB)
+   */
   maxEnvelopeBytes?: number;
   /** A pino logger (or anything with the same `warn`). Rejections are logged; default silent. */
   logger?: Logger;

@@ -14,8 +14,8 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { inspect } from 'node:util';
 import type { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import type { AeadKey } from './crypto/aead-backend.js';
-import { blake2b, deriveSubkey } from './crypto/sodium.js';
+import { AEAD_KEY_BYTES, type AeadKey } from './crypto/aead.js';
+import { blake2b, deriveSubkey } from './crypto/kdf.js';
 import { Direction, KEY_ID_BYTES, readKeyIdWord } from './envelope/format.js';
 import { ErrorCode, WaTransportError } from './errors.js';
 
@@ -37,7 +37,6 @@ const WEBAPP_TO_COREAPP_CONTEXT = 'WAw2c_v1';
 const COREAPP_TO_WEBAPP_CONTEXT = 'WAc2w_v1';
 /** crypto_kdf_BYTES_MIN: the KDF's shortest output; the key id is its first 4 bytes. */
 const KDF_MIN_BYTES = 16;
-const AEAD_KEY_BYTES = 32;
 const ROOT_KEY_BYTES = 32;
 
 /**

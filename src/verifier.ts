@@ -17,15 +17,19 @@ import { MemoryReplayStore } from './replay/memory.js';
 import type { ReplayStore } from './replay/store.js';
 import { nonNegativeInteger } from './options.js';
 
-export { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS };
-
 /** Milliseconds since the Unix epoch. */
 export type Clock = () => number;
 
 export interface VerifierOptions {
-  /** How old an envelope may be, in ms. Default 10,000. */
+  /**
+   * How old an envelope may be, in ms.
+   * @default 10_000
+   */
   windowMs?: number;
-  /** How far ahead of our clock an envelope's timestamp may be, in ms. Default 10,000. */
+  /**
+   * How far ahead of our clock an envelope's timestamp may be, in ms.
+   * @default 10_000
+   */
   maxSkewMs?: number;
   /**
    * Where accepted nonces are recorded. Its `retentionMs` must be at least `windowMs`.

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CALLBACK_FAILED_EVENT, callSafely } from '../src/callbacks.js';
-import { ErrorCode, combineObservers, type EndpointObserver, type Logger } from '../src/index.js';
+import { ErrorCode, type EndpointObserver, type Logger } from '../src/index.js';
+import { combineObservers } from '../src/ops/index.js';
 import { outcome, pair, recordingLogger, unhandledRejectionsDuring } from './helpers.js';
 
 const failed = (callback: string) => expect.objectContaining({ event: CALLBACK_FAILED_EVENT, callback });

@@ -3,18 +3,9 @@ import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import {
-  createEndpoint,
-  Endpoint,
-  type EndpointOptions,
-  generateSecret,
-  ErrorCode,
-  MemoryReplayStore,
-  MIN_ENVELOPE_BYTES,
-  type ReplayStore,
-  type RejectedEvent,
-  type OpenedEvent,
-} from '../src/index.js';
+import { createEndpoint, type EndpointOptions, generateSecret, ErrorCode, MemoryReplayStore, type ReplayStore, type RejectedEvent, type OpenedEvent } from '../src/index.js';
+import { Endpoint } from '../src/endpoint.js';
+import { MIN_ENVELOPE_BYTES } from '../src/protocol.js';
 import { OTHER_SECRET, SECRET, outcome, pair } from './helpers.js';
 
 const CODES = new Set<string>(Object.values(ErrorCode));

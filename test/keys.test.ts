@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { sodiumReady } from '../src/crypto/sodium.js';
+import { sodiumReady } from '../src/crypto/ready.js';
 import { Direction } from '../src/envelope/format.js';
 import { ErrorCode } from '../src/errors.js';
 import { Keyring, SecretKeys, checkSecretStrength, generateSecret, secretBytes } from '../src/keys.js';

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { blake2b, deriveSubkey, sodiumReady, wasmBackend } from '../src/crypto/sodium.js';
+import { blake2b, deriveSubkey } from '../src/crypto/kdf.js';
+import { sodiumReady } from '../src/crypto/ready.js';
+import { wasmBackend } from '../src/crypto/wasm.js';
 import { Direction } from '../src/envelope/format.js';
 import { ErrorCode, createEndpoint } from '../src/index.js';
 import { SecretKeys, checkSecretStrength, secretBytes } from '../src/keys.js';

@@ -5,9 +5,9 @@
  * `sodium-native` is not a dependency: when it is absent or fails to load (no prebuild for the
  * platform), `loadNativeBackend` answers undefined and the WebAssembly backend is used.
  */
-import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type AeadBackend } from './aead-backend.js';
+import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type AeadBackend } from './aead.js';
 import { allocEnvelope, allocOwned, concat } from './bytes.js';
-import { rawWasmBackend } from './wasm.js';
+import { wasmBackend } from './wasm.js';
 
 /** The functions used, as sodium-native 4 declares them (binding.c). */
 interface SodiumNative {
@@ -162,7 +162,7 @@ function nativeBackend(sn: SodiumNative): AeadBackend {
       if (length < 0 || key.length !== AEAD_KEY_BYTES || nonceOffset < 0 || nonceOffset + AEAD_NONCE_BYTES > prefixLength) {
         return null;
       }
-      if (length <= WASM_OPEN_MAX_BYTES) return rawWasmBackend.open(sealed, prefixLength, nonceOffset, adSuffix, key);
+      if (length <= WASM_OPEN_MAX_BYTES) return wasmBackend.open(sealed, prefixLength, nonceOffset, adSuffix, key);
       const nonce = sealed.subarray(nonceOffset, nonceOffset + AEAD_NONCE_BYTES);
       const ciphertext = sealed.subarray(prefixLength, prefixLength + length);
       const tag = sealed.subarray(prefixLength + length);

@@ -7,7 +7,7 @@
  * Each nonce is copied out of the pool, and no part of the pool is handed out twice.
  */
 import { randomFillSync } from 'node:crypto';
-import { NONCE_BYTES } from '../envelope/format.js';
+import { AEAD_NONCE_BYTES } from './aead.js';
 
 const POOL_BYTES = 64 * 1024;
 const pool = new Uint8Array(POOL_BYTES);
@@ -15,11 +15,11 @@ let offset = POOL_BYTES;
 
 /** Writes a fresh random nonce into `out` at `at`. */
 export function writeRandomNonce(out: Uint8Array, at: number): void {
-  if (offset + NONCE_BYTES > POOL_BYTES) {
+  if (offset + AEAD_NONCE_BYTES > POOL_BYTES) {
     randomFillSync(pool);
     offset = 0;
   }
   // A byte loop: for 24 bytes it beats `out.set(pool.subarray(...))`, which allocates a view.
-  for (let i = 0; i < NONCE_BYTES; i++) out[at + i] = pool[offset + i]!;
-  offset += NONCE_BYTES;
+  for (let i = 0; i < AEAD_NONCE_BYTES; i++) out[at + i] = pool[offset + i]!;
+  offset += AEAD_NONCE_BYTES;
 }

@@ -14,7 +14,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { ErrorCode, WaTransportError } from '../errors.js';
-import type { AeadBackend, AeadKey } from './aead-backend.js';
+import type { AeadBackend, AeadKey } from './aead.js';
 
 const fromHex = (hex: string) => new Uint8Array(Buffer.from(hex, 'hex'));
 

@@ -10,6 +10,9 @@
  * result out: the header is already the associated data where it lies, unless a context must
  * follow it, in which case header || context is assembled beside it.
  *
+ * This reaches into libsodium-wrappers' internals: the Emscripten module it keeps as
+ * `sodium.libsodium` is not a public API. The package is pinned to the version tested, and
+ * self-test.ts runs a known answer through this backend before any endpoint uses it.
  * The calls mirror what libsodium-wrappers 0.8 does (dist/modules-esm/libsodium-wrappers.mjs):
  * the module is compiled without BigInt integration, so every `unsigned long long` length is
  * passed as two i32 arguments (low word, high word), and unused pointers (`clen_p`, `mlen_p`,
@@ -22,7 +25,7 @@
  */
 import sodium from 'libsodium-wrappers';
 import { allocEnvelope, allocOwned } from './bytes.js';
-import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type AeadBackend } from './aead-backend.js';
+import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type AeadBackend } from './aead.js';
 
 /** The parts of the Emscripten module this backend uses. */
 interface SodiumModule {
@@ -100,7 +103,7 @@ function placeAssociatedData(heap: Uint8Array, base: number, dataAt: number, pre
   return adAt;
 }
 
-export const rawWasmBackend: AeadBackend = {
+export const wasmBackend: AeadBackend = {
   name: 'wasm',
 
   seal(prefix, nonceOffset, plaintext, adSuffix, key) {

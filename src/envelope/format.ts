@@ -8,6 +8,7 @@
  * The 39-byte header is the AEAD's associated data (followed by the caller's context), so
  * every header byte is authenticated although it travels in clear.
  */
+import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from '../crypto/aead.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
 
 export const VERSION_1 = 0x01;
@@ -21,10 +22,10 @@ export const TIMESTAMP_OFFSET = KEY_ID_OFFSET + KEY_ID_BYTES; // 7
 export const TIMESTAMP_BYTES = 8;
 export const NONCE_OFFSET = TIMESTAMP_OFFSET + TIMESTAMP_BYTES; // 15
 /** XChaCha20-Poly1305's public nonce (crypto_aead_xchacha20poly1305_ietf_NPUBBYTES). */
-export const NONCE_BYTES = 24;
+export const NONCE_BYTES = AEAD_NONCE_BYTES;
 export const HEADER_BYTES = NONCE_OFFSET + NONCE_BYTES; // 39
 /** Poly1305 tag (crypto_aead_xchacha20poly1305_ietf_ABYTES). */
-export const TAG_BYTES = 16;
+export const TAG_BYTES = AEAD_TAG_BYTES;
 /** The smallest envelope: a header and the tag of an empty plaintext. */
 export const MIN_ENVELOPE_BYTES = HEADER_BYTES + TAG_BYTES; // 55
 

@@ -35,7 +35,8 @@ import {
   positiveInteger,
 } from '../options.js';
 import type { EndpointObserver, OpenedEvent, RejectedEvent } from '../observer.js';
-import { type Clock, DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../verifier.js';
+import { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../defaults.js';
+import type { Clock } from '../verifier.js';
 
 export interface ClockHealthOptions {
   /** The endpoint's replay window, in ms. Default 10,000 (match the endpoint's `windowMs`). */

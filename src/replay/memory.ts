@@ -25,8 +25,9 @@ import { nonNegativeInteger, positiveInteger } from '../options.js';
 
 export interface MemoryReplayStoreOptions {
   /**
-   * Most live nonces held at once. Default 4,194,304: at most 256 MiB of tables, enough for
-   * 10 s of one process opening at full single-thread speed (~340k/s, bench/RESULTS.md).
+   * Most live nonces held at once. At most 256 MiB of tables by default, enough for 10 s of
+   * one process opening at full single-thread speed (~340k/s, bench/RESULTS.md).
+   * @default 4_194_304 (2^22)
    */
   maxEntries?: number;
   /** Width of a time bucket in ms. Default 1000. Smaller frees memory sooner, costs more tables. */

@@ -40,7 +40,10 @@ export interface HttpClientOptions {
   tls?: ClientTlsOptions;
   /** Your own undici dispatcher (pool, proxy, mock). Default: a new `Agent`, closed by `close()`. */
   dispatcher?: Dispatcher;
-  /** Headers and body timeouts, in ms. Default 30,000. */
+  /**
+   * Headers and body timeouts, in ms.
+   * @default 30_000
+   */
   timeoutMs?: number;
   /** Largest response body read, in bytes. Default: the endpoint's `maxEnvelopeBytes`. */
   maxResponseBytes?: number;
@@ -289,11 +292,6 @@ export class HttpClient {
     }
     return url;
   }
-}
-
-/** A client for one CoreApp. */
-export function createHttpClient(options: HttpClientOptions): HttpClient {
-  return new HttpClient(options);
 }
 
 /** An answer the CoreApp did not seal: never believed, never retried. */

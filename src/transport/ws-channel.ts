@@ -112,7 +112,7 @@ export class WsChannel {
     this.#settle = resolve;
   });
 
-  /** Created by `createWsServer` and `connectWs`; not by users. */
+  /** Created by `WsServer` and `WsClient`; not by users. */
   constructor(ws: WebSocket, options: ChannelOptions) {
     this.#ws = ws;
     this.id = options.id;

@@ -51,9 +51,15 @@ export interface WsClientOptions {
   onClose?(event: WsClientCloseEvent): void;
   /** Backoff between attempts, or `false` to never reconnect. */
   reconnect?: WsReconnectOptions | false;
-  /** Ping interval in ms; a server silent for a whole interval is terminated. 0 disables. Default 30,000. */
+  /**
+   * Ping interval in ms; a server silent for a whole interval is terminated. 0 disables.
+   * @default 30_000
+   */
   heartbeatMs?: number;
-  /** Most bytes buffered for sending, and received frames waiting. Default 1 MiB. */
+  /**
+   * Most bytes buffered for sending, and received frames waiting.
+   * @default 1_048_576 (1 MiB)
+   */
   maxBufferedBytes?: number;
   /** Time for the upgrade and, again, for the server's welcome, in ms. Default 10,000. */
   handshakeTimeoutMs?: number;
@@ -109,7 +115,7 @@ export class WsClient {
   #hello: { readonly requestId: string; readonly since: number } | undefined;
   #waiters: Array<{ resolve(channel: WsChannel): void; reject(error: Error): void }> = [];
 
-  /** Use `connectWs`. */
+  /** Connects to a `WsServer` and keeps reconnecting (see `WsClientOptions`). */
   constructor(options: WsClientOptions) {
     this.#options = optionsObject(options, 'WsClient options');
     endpointLike(options.endpoint, 'endpoint');
@@ -254,11 +260,6 @@ export class WsClient {
     this.#stopped = true;
     for (const waiter of this.#waiters.splice(0)) waiter.reject(new WsChannelError('ERR_WA_WS_CLOSED'));
   }
-}
-
-/** Connects to a `createWsServer` endpoint and keeps reconnecting (see `WsClientOptions`). */
-export function connectWs(options: WsClientOptions): WsClient {
-  return new WsClient(options);
 }
 
 /** Longest refusal body read: a sealed `{ error }` in text form is well under 200 characters. */

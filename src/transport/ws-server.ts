@@ -42,9 +42,15 @@ export interface WsServerOptions {
   onMessage?(payload: unknown, channel: WsChannel): void | Promise<void>;
   /** A channel closed (after its last message was handled). */
   onClose?(channel: WsChannel, event: WsCloseEvent): void;
-  /** Ping interval in ms; a client silent for a whole interval is terminated. 0 disables. Default 30,000. */
+  /**
+   * Ping interval in ms; a client silent for a whole interval is terminated. 0 disables.
+   * @default 30_000
+   */
   heartbeatMs?: number;
-  /** Per channel: most bytes buffered for sending, and received frames waiting. Default 1 MiB. */
+  /**
+   * Per channel: most bytes buffered for sending, and received frames waiting.
+   * @default 1_048_576 (1 MiB)
+   */
   maxBufferedBytes?: number;
   /**
    * Most upgrade requests whose hello is being checked at once; more are refused with 503
@@ -71,7 +77,7 @@ export class WsServer {
     this.handleUpgrade(request, socket, head);
   };
 
-  /** Use `createWsServer`. */
+  /** A WebSocket server for authenticated channels (see `WsServerOptions`). */
   constructor(options: WsServerOptions) {
     this.#options = optionsObject(options, 'WsServer options');
     endpointLike(options.endpoint, 'endpoint');
@@ -198,8 +204,3 @@ interface Refusal {
 const ENVELOPE_TEXT_CONTENT_TYPE = 'text/plain; charset=us-ascii';
 
 const DEFAULT_MAX_PENDING_UPGRADES = 256;
-
-/** Creates a WebSocket server for authenticated channels (see `WsServerOptions`). */
-export function createWsServer(options: WsServerOptions): WsServer {
-  return new WsServer(options);
-}

@@ -4,20 +4,20 @@
  * ## Use
  *
  *   // CoreApp (server): attach to an http.Server or https.Server (WSS)
- *   const ws = createWsServer({ endpoint, server, path: '/ws',
+ *   const ws = new WsServer({ endpoint, server, path: '/ws',
  *     onMessage: async (payload, channel) => { await channel.send({ echo: payload }); } });
  *   // … await ws.close();            // closes the channels, leaves `server` open
  *
  *   // WebApp (client): connects, authenticates, reconnects with backoff
- *   const client = connectWs({ endpoint, url: 'ws://core:8080/ws', onMessage: (payload) => {} });
+ *   const client = new WsClient({ endpoint, url: 'ws://core:8080/ws', onMessage: (payload) => {} });
  *   await client.ready();              // resolves once the channel is open
  *   await client.send({ hello: 1 });   // resolves when written to the socket
  *   await client.close();
  *
- * Several paths on one server: `createWsServer({ endpoint })` without `server`, then call
+ * Several paths on one server: `new WsServer({ endpoint })` without `server`, then call
  * `ws.handleUpgrade(req, socket, head)` from your server's `'upgrade'` event.
  *
- * ## Protocol (contexts in ws-protocol.ts)
+ * ## Protocol (contexts in ws-protocol.ts, public on `wa-transport/protocol`)
  *
  * 1. The client sends `wa-hello: <text envelope>`: an empty payload sealed with the context
  *    `wa-ws/1:hello:<path and query>`. The server opens it with the full replay policy
@@ -63,17 +63,8 @@
  *   it at random; defaults 250 ms, 30 s, 2, 0.5, unlimited attempts; `reconnect: false` or
  *   `close()` stops it. Each connection is new (new id, sequences from 0); nothing is re-sent.
  */
-export { WsCloseCode, HELLO_HEADER, helloContext, welcomeContext, frameContext } from './ws-protocol.js';
-export type { FrameDirection } from './ws-protocol.js';
-export {
-  WsChannel,
-  WsChannelError,
-  DEFAULT_HEARTBEAT_MS,
-  DEFAULT_MAX_BUFFERED_BYTES,
-} from './ws-channel.js';
-export type { WsChannelErrorCode, WsCloseEvent } from './ws-channel.js';
-export { WsServer, createWsServer } from './ws-server.js';
+export { WsServer } from './ws-server.js';
 export type { WsServerOptions } from './ws-server.js';
-export { WsClient, connectWs } from './ws-client.js';
+export { WsClient } from './ws-client.js';
 export type { WsClientOptions, WsClientCloseEvent, WsReconnectOptions } from './ws-client.js';
-export type { ClientTlsOptions } from './tls.js';
+export type { WsChannel, WsChannelError, WsChannelErrorCode, WsCloseEvent } from './ws-channel.js';

@@ -17,9 +17,10 @@
  */
 import sodium from 'libsodium-wrappers';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type BackendPreference, selectBackend } from '../../src/crypto/backend.js';
+import { type BackendPreference, selectBackend } from '../../src/crypto/select-backend.js';
 import { type Endpoint, type EndpointOptions, createEndpoint } from '../../src/endpoint.js';
-import { ErrorCode, TAG_BYTES, generateSecret, isWaTransportError } from '../../src/index.js';
+import { ErrorCode, generateSecret, isWaTransportError } from '../../src/index.js';
+import { TAG_BYTES } from '../../src/protocol.js';
 import type { RejectedEvent } from '../../src/observer.js';
 import { recordFigures } from '../soak/figures.js';
 

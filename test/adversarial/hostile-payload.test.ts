@@ -10,11 +10,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/crypto/backend.js';
-import type { AeadBackend } from '../../src/crypto/sodium.js';
-import { sealEnvelope } from '../../src/envelope/aead.js';
+import { selectBackend } from '../../src/crypto/select-backend.js';
+import type { AeadBackend } from '../../src/crypto/aead.js';
+import { sealEnvelope } from '../../src/envelope/seal.js';
 import { Direction, PayloadFormat } from '../../src/envelope/format.js';
-import { type Endpoint, ErrorCode, MAX_DEPTH, createEndpoint, generateSecret, isWaTransportError } from '../../src/index.js';
+import { type Endpoint, ErrorCode, createEndpoint, generateSecret, isWaTransportError } from '../../src/index.js';
+import { MAX_DEPTH } from '../../src/protocol.js';
 import { SecretKeys, secretBytes } from '../../src/keys.js';
 import { TEST_TIMEOUT_MS, recordFigures, scale } from '../soak/figures.js';
 

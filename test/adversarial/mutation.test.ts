@@ -7,16 +7,9 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  DEFAULT_MAX_ENVELOPE_BYTES,
-  type Endpoint,
-  ErrorCode,
-  MIN_ENVELOPE_BYTES,
-  MemoryReplayStore,
-  createEndpoint,
-  generateSecret,
-  isWaTransportError,
-} from '../../src/index.js';
+import { DEFAULT_MAX_ENVELOPE_BYTES } from '../../src/endpoint.js';
+import { type Endpoint, ErrorCode, MemoryReplayStore, createEndpoint, generateSecret, isWaTransportError } from '../../src/index.js';
+import { MIN_ENVELOPE_BYTES } from '../../src/protocol.js';
 import {
   DIRECTION_OFFSET,
   Direction,

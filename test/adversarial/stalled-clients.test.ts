@@ -14,8 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEndpoint, generateSecret } from '../../src/index.js';
 import { toText } from '../../src/envelope/text.js';
-import { ENVELOPE_CONTENT_TYPE, createHttpClient, sealedHandler } from '../../src/transport/http.js';
-import { createWsServer } from '../../src/transport/ws.js';
+import { ENVELOPE_CONTENT_TYPE } from '../../src/protocol.js';
+import { HttpClient, sealedHandler } from '../../src/transport/http.js';
+import { WsServer } from '../../src/transport/ws.js';
 import { HELLO_HEADER, helloContext } from '../../src/transport/ws-protocol.js';
 import { TEST_TIMEOUT_MS, recordFigures, scale } from '../soak/figures.js';
 
@@ -89,7 +90,7 @@ describe('clients that send part of a body and stall', () => {
     const held = (await rss()) - baseline;
 
     const web = await createEndpoint({ role: 'webapp', secret });
-    const client = createHttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${port}` });
+    const client = new HttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${port}` });
     toStop.push(() => client.close());
     const answer = await client.post('/v1/ping', { ok: true });
     const stillOpen = sockets.filter((s) => !s.destroyed).length;
@@ -127,7 +128,7 @@ describe('limits on unauthenticated input', () => {
     const second = await stall(port, 50_000, 20_000); // needs room: the older body is evicted
     expect(await firstStatus).toBe('503');
     expect(await statusOf(second, 200)).toBe('open'); // still being read
-    const client = createHttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${port}` });
+    const client = new HttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${port}` });
     expect((await client.post('/v1/x', 'fine')).payload).toBe('fine'); // and the next one too
     await client.close();
     second.destroy();
@@ -148,7 +149,7 @@ describe('limits on unauthenticated input', () => {
     expect(await statusOf(second, 200)).toBe('open');
     expect(await statusOf(third, 200)).toBe('open');
     // The next request evicts the second stalled one, and is served.
-    const client = createHttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${port}` });
+    const client = new HttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${port}` });
     expect((await client.post('/v1/x', 'fine')).payload).toBe('fine');
     await client.close();
     second.destroy();
@@ -163,7 +164,7 @@ describe('limits on unauthenticated input', () => {
       replayStore: { retentionMs: 10_000, recordIfAbsent: () => new Promise<boolean>(() => {}) }, // never answers
     });
     const web = await createEndpoint({ role: 'webapp', secret });
-    const wss = createWsServer({ endpoint: core, maxPendingUpgrades: 2, heartbeatMs: 0 });
+    const wss = new WsServer({ endpoint: core, maxPendingUpgrades: 2, heartbeatMs: 0 });
     const server = createServer();
     const upgrading = new Set<Duplex>();
     server.on('upgrade', (req, socket, head) => {

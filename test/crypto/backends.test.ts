@@ -5,10 +5,9 @@
  */
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type BackendChoice, type BackendPreference, selectBackend } from '../../src/crypto/backend.js';
-import type { AeadBackend } from '../../src/crypto/sodium.js';
-import type { AeadKey } from '../../src/crypto/aead-backend.js';
-import { authenticateEnvelope } from '../../src/envelope/aead.js';
+import { type BackendChoice, type BackendPreference, selectBackend } from '../../src/crypto/select-backend.js';
+import type { AeadBackend, AeadKey } from '../../src/crypto/aead.js';
+import { authenticateEnvelope } from '../../src/envelope/seal.js';
 import { Direction, HEADER_BYTES, NONCE_OFFSET } from '../../src/envelope/format.js';
 import { createEndpoint } from '../../src/endpoint.js';
 import { ErrorCode } from '../../src/errors.js';
@@ -176,7 +175,7 @@ describe('pinned vectors (test/vectors/envelope-v1.json) on every backend', () =
 describe('endpoints on different backends', () => {
   it('talk to each other', async () => {
     const secret = generateSecret();
-    // The wrappers reference is not offered to endpoints (src/crypto/backend.ts); the byte-level
+    // The wrappers reference is not offered to endpoints (src/crypto/select-backend.ts); the byte-level
     // tests above hold it to the others.
     const offered = backends.filter((b) => b.name !== 'wrappers');
     for (const a of offered) {
@@ -208,7 +207,7 @@ describe('selectBackend', () => {
     vi.doMock('sodium-native', () => {
       throw new Error('Cannot find module sodium-native');
     });
-    const fresh = (await import('../../src/crypto/backend.js')) as typeof import('../../src/crypto/backend.js');
+    const fresh = (await import('../../src/crypto/select-backend.js')) as typeof import('../../src/crypto/select-backend.js');
     expect((await fresh.selectBackend('auto')).name).toBe('wasm');
     await expect(fresh.selectBackend('native')).rejects.toMatchObject({ code: ErrorCode.CONFIG });
   });

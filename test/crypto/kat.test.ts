@@ -6,10 +6,12 @@
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import sodium from 'libsodium-wrappers';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { AeadBackend, AeadKey } from '../../src/crypto/aead-backend.js';
+import type { AeadBackend, AeadKey } from '../../src/crypto/aead.js';
 import { loadNativeBackend } from '../../src/crypto/native.js';
 import { SELF_TEST_VECTOR, selfTestBackend } from '../../src/crypto/self-test.js';
-import { sodiumReady, wasmBackend, wrappersBackend } from '../../src/crypto/sodium.js';
+import { sodiumReady } from '../../src/crypto/ready.js';
+import { wasmBackend } from '../../src/crypto/wasm.js';
+import { wrappersBackend } from '../../src/crypto/wrappers.js';
 import { ErrorCode } from '../../src/errors.js';
 
 const fromHex = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
@@ -146,9 +148,9 @@ describe('start-up self-test (src/crypto/self-test.ts)', () => {
     vi.resetModules();
     vi.doMock('../../src/crypto/wasm.js', async (importOriginal) => {
       const real = (await importOriginal()) as typeof import('../../src/crypto/wasm.js');
-      return { rawWasmBackend: broken(real.rawWasmBackend, { seal: (...args) => flipLastByte(real.rawWasmBackend.seal(...args)) }) };
+      return { wasmBackend: broken(real.wasmBackend, { seal: (...args) => flipLastByte(real.wasmBackend.seal(...args)) }) };
     });
-    const { selectBackend } = (await import('../../src/crypto/backend.js')) as typeof import('../../src/crypto/backend.js');
+    const { selectBackend } = (await import('../../src/crypto/select-backend.js')) as typeof import('../../src/crypto/select-backend.js');
     await expect(selectBackend('wasm')).rejects.toMatchObject({
       code: ErrorCode.CONFIG,
       message: expect.stringMatching(/AEAD backend wasm failed its self-test/),
@@ -178,7 +180,7 @@ describe('start-up self-test (src/crypto/self-test.ts)', () => {
         },
       };
     });
-    const { selectBackend } = (await import('../../src/crypto/backend.js')) as typeof import('../../src/crypto/backend.js');
+    const { selectBackend } = (await import('../../src/crypto/select-backend.js')) as typeof import('../../src/crypto/select-backend.js');
     await expect(selectBackend('auto')).rejects.toMatchObject({
       code: ErrorCode.CONFIG,
       message: expect.stringMatching(/AEAD backend native failed its self-test/),

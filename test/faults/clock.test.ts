@@ -8,16 +8,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_MAX_SKEW_MS,
-  DEFAULT_WINDOW_MS,
-  type Endpoint,
-  ErrorCode,
-  MemoryReplayStore,
-  createEndpoint,
-  generateSecret,
-  isWaTransportError,
-} from '../../src/index.js';
+import { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../../src/protocol.js';
+import { type Endpoint, ErrorCode, MemoryReplayStore, createEndpoint, generateSecret, isWaTransportError } from '../../src/index.js';
 import { TEST_TIMEOUT_MS, recordFigures, scale } from '../soak/figures.js';
 
 const T0 = 1_800_000_000_000;

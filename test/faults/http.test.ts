@@ -11,14 +11,9 @@ import { request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HEADER_BYTES, NONCE_OFFSET } from '../../src/envelope/format.js';
 import { type Endpoint, ErrorCode, MemoryReplayStore, type ReplayStore, createEndpoint, generateSecret } from '../../src/index.js';
-import { createHttpClient } from '../../src/transport/http-client.js';
-import {
-  ENVELOPE_CONTENT_TYPE,
-  type SealedHandler,
-  requestContext,
-  responseContext,
-  sealedHandler,
-} from '../../src/transport/http.js';
+import { HttpClient } from '../../src/transport/http-client.js';
+import { ENVELOPE_CONTENT_TYPE, requestContext, responseContext } from '../../src/protocol.js';
+import { type SealedHandler, sealedHandler } from '../../src/transport/http.js';
 import { TEST_TIMEOUT_MS, recordFigures, scale } from '../soak/figures.js';
 
 const open: Array<{ close(): unknown }> = [];
@@ -174,7 +169,7 @@ describe('dropped connections', () => {
     expect(await postEnvelope(running.port, target, envelope)).toBe(409);
     expect(handled).toBe(1);
     // The server is healthy afterwards.
-    const client = createHttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${running.port}` });
+    const client = new HttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${running.port}` });
     open.push(client);
     const fresh = await client.post('/v1/fresh', 'again');
     expect(fresh.status).toBe(200);
@@ -194,7 +189,7 @@ describe('dropped connections', () => {
       await rawThenCut(running.port, wire.subarray(0, Math.floor(Math.random() * (wire.length - 1))), i % 2 === 0 ? 'destroy' : 'end');
     }
     expect(handled).toBe(0);
-    const client = createHttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${running.port}` });
+    const client = new HttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${running.port}` });
     open.push(client);
     expect((await client.post('/r', 'whole')).status).toBe(200);
     expect(handled).toBe(1);
@@ -215,7 +210,7 @@ describe('a CoreApp restarted while WebApps keep sending', () => {
     const newCore = (): Promise<Endpoint> => createEndpoint({ role: 'coreapp', secret, replayStore: shared });
     let running = await serve(await newCore(), handler as SealedHandler);
     const port = running.port;
-    const client = createHttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 2000 });
+    const client = new HttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 2000 });
     open.push(client);
 
     const perWorker = scale(40, 1000);

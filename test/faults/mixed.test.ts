@@ -9,9 +9,10 @@
 import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, expect, it } from 'vitest';
-import { ErrorCode, RotatingEndpoint, createEndpoint, generateSecret, isWaTransportError } from '../../src/index.js';
+import { ErrorCode, createEndpoint, generateSecret, isWaTransportError } from '../../src/index.js';
+import { RotatingEndpoint } from '../../src/ops/index.js';
 import { createRedisReplayStore } from '../../src/replay/redis.js';
-import { type HttpClient, createHttpClient, sealedHandler } from '../../src/transport/http.js';
+import { HttpClient, sealedHandler } from '../../src/transport/http.js';
 import { startRedis } from '../redis/servers.js';
 import { TEST_TIMEOUT_MS, recordFigures, scale } from '../soak/figures.js';
 import { deliver, listen, onPath } from './on-path.js';
@@ -85,7 +86,7 @@ it('two nodes, a window change, a flush, a clock step, forged 503s and replays: 
 
   const web = await createEndpoint({ role: 'webapp', secret, windowMs: WINDOW_MS, maxSkewMs: SKEW_MS });
   const retry = { attempts: 8, baseDelayMs: 50, maxDelayMs: 300, withinMs: WINDOW_MS - 500 };
-  const clients: HttpClient[] = paths.map((path) => createHttpClient({ endpoint: web, baseUrl: path.url, retry }));
+  const clients: HttpClient[] = paths.map((path) => new HttpClient({ endpoint: web, baseUrl: path.url, retry }));
   for (const client of clients) toStop.push(() => client.close());
 
   const idOf = new Map<string, number>(); // request id → logical request, for the replay check

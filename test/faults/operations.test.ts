@@ -7,18 +7,11 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  type Endpoint,
-  ErrorCode,
-  MemoryReplayStore,
-  RotatingEndpoint,
-  TieredReplayStore,
-  createEndpoint,
-  generateSecret,
-} from '../../src/index.js';
+import { type Endpoint, ErrorCode, MemoryReplayStore, TieredReplayStore, createEndpoint, generateSecret } from '../../src/index.js';
+import { RotatingEndpoint } from '../../src/ops/index.js';
 import { type RedisReplayStore, createRedisReplayStore } from '../../src/replay/redis.js';
 import { ManualClock, outcome } from '../helpers.js';
-import { wasmBackend } from '../../src/crypto/sodium.js';
+import { wasmBackend } from '../../src/crypto/wasm.js';
 import { type RedisServer, startRedis } from '../redis/servers.js';
 import { sharedRedisUrl } from '../redis/shared.js';
 import { sealVector } from '../vectors/envelope-v1.js';

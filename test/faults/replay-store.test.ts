@@ -4,14 +4,8 @@
  * documented code, never accepted unchecked) and recovers by itself once the fault is gone.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_WINDOW_MS,
-  ErrorCode,
-  MemoryReplayStore,
-  type ReplayStore,
-  createEndpoint,
-  generateSecret,
-} from '../../src/index.js';
+import { DEFAULT_WINDOW_MS } from '../../src/protocol.js';
+import { ErrorCode, MemoryReplayStore, type ReplayStore, createEndpoint, generateSecret } from '../../src/index.js';
 import { flakyStore, outcome } from '../helpers.js';
 
 const T0 = 1_800_000_000_000;

@@ -11,8 +11,8 @@ import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Endpoint, ErrorCode, createEndpoint, generateSecret } from '../../src/index.js';
 import { createRedisReplayStore } from '../../src/replay/redis.js';
-import { HttpStatusError, createHttpClient, sealedHandler } from '../../src/transport/http.js';
-import { connectWs, createWsServer } from '../../src/transport/ws.js';
+import { HttpStatusError, HttpClient, sealedHandler } from '../../src/transport/http.js';
+import { WsClient, WsServer } from '../../src/transport/ws.js';
 import { flakyStore } from '../helpers.js';
 import { startRedis } from '../redis/servers.js';
 import { deliver, listen as listenOn, onPath } from './on-path.js';
@@ -51,7 +51,7 @@ describe('HTTP retries execute a request at most once', () => {
     const server = await coreApp(core);
     const path = await onPath(server.url, (_entry, i) => i === 0);
     toStop.push(path.stop);
-    const client = createHttpClient({ endpoint: web, baseUrl: path.url });
+    const client = new HttpClient({ endpoint: web, baseUrl: path.url });
     toStop.push(() => client.close());
 
     const requestId = web.newRequestId();
@@ -81,7 +81,7 @@ describe('HTTP retries execute a request at most once', () => {
     const server = await coreApp(core);
     const path = await onPath(server.url, () => false);
     toStop.push(path.stop);
-    const client = createHttpClient({
+    const client = new HttpClient({
       endpoint: web,
       baseUrl: path.url,
       retry: { attempts: 10, baseDelayMs: 100, maxDelayMs: 300, withinMs: 8000 },
@@ -107,7 +107,7 @@ describe('HTTP retries execute a request at most once', () => {
     const core = await createEndpoint({ role: 'coreapp', secret });
     const web = await createEndpoint({ role: 'webapp', secret });
     const server = await coreApp(core);
-    const client = createHttpClient({ endpoint: web, baseUrl: server.url, retry: false });
+    const client = new HttpClient({ endpoint: web, baseUrl: server.url, retry: false });
     toStop.push(() => client.close());
     const requestId = web.newRequestId();
     await client.post('/v1/pay', { pay: 1 }, { requestId });
@@ -122,7 +122,7 @@ describe('HTTP retries execute a request at most once', () => {
     const core = await createEndpoint({ role: 'coreapp', secret });
     const web = await createEndpoint({ role: 'webapp', secret, clock: () => Date.now() + offset });
     const server = await coreApp(core);
-    const client = createHttpClient({ endpoint: web, baseUrl: server.url, retry: false });
+    const client = new HttpClient({ endpoint: web, baseUrl: server.url, retry: false });
     toStop.push(() => client.close());
     const requestId = web.newRequestId(); // issued 10.5 s ago; the attempt itself is fresh
     offset = 0;
@@ -140,7 +140,7 @@ describe('WebSocket hellos', () => {
     const web = await createEndpoint({ role: 'webapp', secret });
     const hellos: IncomingHttpHeaders[] = [];
     let connections = 0;
-    const wss = createWsServer({ endpoint: core, heartbeatMs: 0, onConnection: () => void connections++ });
+    const wss = new WsServer({ endpoint: core, heartbeatMs: 0, onConnection: () => void connections++ });
     const server = createServer();
     server.on('upgrade', (req, socket, head) => {
       hellos.push(req.headers);
@@ -150,7 +150,7 @@ describe('WebSocket hellos', () => {
     toStop.push(() => wss.close());
 
     const reasons: string[] = [];
-    const client = connectWs({
+    const client = new WsClient({
       endpoint: web,
       url,
       heartbeatMs: 0,

@@ -12,7 +12,9 @@ import { HEADER_BYTES, NONCE_OFFSET } from '../../src/envelope/format.js';
 import { toText } from '../../src/envelope/text.js';
 import { type Endpoint, createEndpoint, generateSecret } from '../../src/index.js';
 import { frameContext, helloContext } from '../../src/transport/ws-protocol.js';
-import { WsChannelError, WsCloseCode, type WsServerOptions, connectWs } from '../../src/transport/ws.js';
+import { WsChannelError } from '../../src/transport/ws-channel.js';
+import { WsCloseCode } from '../../src/protocol.js';
+import { type WsServerOptions, WsClient } from '../../src/transport/ws.js';
 import { TEST_TIMEOUT_MS, recordFigures, scale } from '../soak/figures.js';
 import { type RunningWsServer, startWsServer, stopWsServer } from '../transport/ws-fixture.js';
 
@@ -130,7 +132,7 @@ describe('a frame cut off mid-way', () => {
     await eventually(() => expect(server.closes).toContain(WsCloseCode.ABNORMAL));
     expect(received).toEqual([]);
 
-    const client = connectWs({ endpoint: web, url: server.url, reconnect: false });
+    const client = new WsClient({ endpoint: web, url: server.url, reconnect: false });
     cleanups.push(() => client.close());
     await client.ready();
     await client.send('after');
@@ -149,7 +151,7 @@ describe('a server restarted while clients keep sending', () => {
     let server = await start(core, { onMessage });
     const port = server.port;
     const clients = Array.from({ length: 3 }, () => {
-      const c = connectWs({ endpoint: web, url: server.url, reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
+      const c = new WsClient({ endpoint: web, url: server.url, reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
       cleanups.push(() => c.close());
       return c;
     });

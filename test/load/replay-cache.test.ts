@@ -10,18 +10,9 @@
  *   exactly one acceptance.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_MAX_ENTRIES,
-  DEFAULT_WINDOW_MS,
-  type Endpoint,
-  ErrorCode,
-  MemoryReplayStore,
-  type MemoryReplayStoreStats,
-  type ReplayStore,
-  createEndpoint,
-  generateSecret,
-  isWaTransportError,
-} from '../../src/index.js';
+import { DEFAULT_MAX_ENTRIES } from '../../src/replay/memory.js';
+import { DEFAULT_WINDOW_MS } from '../../src/protocol.js';
+import { type Endpoint, ErrorCode, MemoryReplayStore, type MemoryReplayStoreStats, type ReplayStore, createEndpoint, generateSecret, isWaTransportError } from '../../src/index.js';
 import { TEST_TIMEOUT_MS, recordFigures, scale } from '../soak/figures.js';
 
 const T0 = 1_800_000_000_000;

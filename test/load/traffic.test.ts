@@ -15,9 +15,9 @@ import { type AddressInfo, type Server as NetServer, type Socket, connect, creat
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { MemoryReplayStore, createEndpoint, generateSecret } from '../../src/index.js';
-import { createHttpClient } from '../../src/transport/http-client.js';
+import { HttpClient } from '../../src/transport/http-client.js';
 import { sealedHandler } from '../../src/transport/http-server.js';
-import { type WsClient, connectWs, createWsServer } from '../../src/transport/ws.js';
+import { WsClient, WsServer } from '../../src/transport/ws.js';
 import { TEST_TIMEOUT_MS, recordFigures, scale } from '../soak/figures.js';
 
 const REPLAY_DELAY_MS = 50;
@@ -117,7 +117,7 @@ describe('concurrent HTTP and WebSocket traffic with a replay attacker', () => {
       deliver(req.payload.id);
       return { ok: req.payload.id };
     }));
-    const wsServer = createWsServer({
+    const wsServer = new WsServer({
       endpoint: core,
       server: http,
       path: '/ws',
@@ -137,10 +137,10 @@ describe('concurrent HTTP and WebSocket traffic with a replay attacker', () => {
     const httpPerWorker = scale(60, 5000);
     const wsClients = 3;
     const wsPerClient = scale(150, 20_000);
-    const client = createHttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${proxy.port}` });
+    const client = new HttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${proxy.port}` });
     cleanups.push(() => client.close());
     const sockets: WsClient[] = Array.from({ length: wsClients }, () => {
-      const c = connectWs({ endpoint: web, url: `ws://127.0.0.1:${proxy.port}/ws`, reconnect: false });
+      const c = new WsClient({ endpoint: web, url: `ws://127.0.0.1:${proxy.port}/ws`, reconnect: false });
       cleanups.push(() => c.close());
       return c;
     });

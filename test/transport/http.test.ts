@@ -13,18 +13,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEndpoint, ErrorCode, type Endpoint, type ReplayStore } from '../../src/index.js';
 import { acceptSealedBodies, sealedFastify } from '../../src/transport/fastify.js';
 import { sealedExpress } from '../../src/transport/express.js';
-import { HttpStatusError, createHttpClient, type HttpClient } from '../../src/transport/http-client.js';
-import {
-  ENVELOPE_CONTENT_TYPE,
-  ENVELOPE_HEADER,
-  REJECTION_STATUS,
-  requestContext,
-  sealedHandler,
-  sealedReply,
-  type SealedHandler,
-  type SealedRequest,
-  type SealedServerOptions,
-} from '../../src/transport/http.js';
+import { HttpStatusError, HttpClient } from '../../src/transport/http-client.js';
+import { ENVELOPE_CONTENT_TYPE, ENVELOPE_HEADER, REJECTION_STATUS, requestContext } from '../../src/protocol.js';
+import { sealedHandler, sealedReply, type SealedHandler, type SealedRequest, type SealedServerOptions } from '../../src/transport/http.js';
 import { toText } from '../../src/envelope/text.js';
 import { REJECTION_HEADER, rejectionContext } from '../../src/transport/http-binding.js';
 import { ManualClock, OTHER_SECRET, SECRET } from '../helpers.js';
@@ -103,7 +94,7 @@ describe.each<Adapter>(['node', 'express', 'fastify'])('%s adapter', (adapter) =
     core = await createEndpoint({ role: 'coreapp', secret: SECRET, clock: clock.now });
     web = await createEndpoint({ role: 'webapp', secret: SECRET });
     server = await listen(adapter, { endpoint: core, maxBodyBytes: 4096 }, routes(seen));
-    client = createHttpClient({ endpoint: web, baseUrl: server.url });
+    client = new HttpClient({ endpoint: web, baseUrl: server.url });
     // The CoreApp's clock reads real time from here on: responses sealed before the WebApp
     // started would be refused (its replay store vouches only for later ones).
     clock.time = Date.now();
@@ -171,7 +162,7 @@ describe.each<Adapter>(['node', 'express', 'fastify'])('%s adapter', (adapter) =
   });
 
   it('answers a wrong-secret client and a reflected (wrong-direction) envelope 401', async () => {
-    const intruder = createHttpClient({
+    const intruder = new HttpClient({
       endpoint: await createEndpoint({ role: 'webapp', secret: OTHER_SECRET }),
       baseUrl: server.url,
     });
@@ -265,7 +256,7 @@ describe('onHandlerError', () => {
       () => Promise.reject(new Error('async hook bug')),
     ]) {
       const server = await listen('node', { endpoint: core, onHandlerError, logger }, routes([]));
-      const client = createHttpClient({ endpoint: web, baseUrl: server.url });
+      const client = new HttpClient({ endpoint: web, baseUrl: server.url });
       await expect(client.post('/v1/fail', 1)).resolves.toMatchObject({ status: 500, payload: { error: 'internal' } });
       await client.close();
       await server.close();
@@ -287,7 +278,7 @@ describe('server-side failures of the replay store', () => {
     const web = await createEndpoint({ role: 'webapp', secret: SECRET });
     const seen: SealedRequest[] = [];
     const server = await listen('node', { endpoint: core }, routes(seen));
-    const client = createHttpClient({ endpoint: web, baseUrl: server.url });
+    const client = new HttpClient({ endpoint: web, baseUrl: server.url });
     await expect(client.post('/v1/echo', 1)).rejects.toMatchObject({
       code: ErrorCode.REPLAY_STORE_UNAVAILABLE,
       status: 503,
@@ -303,7 +294,7 @@ describe('server-side failures of the replay store', () => {
     const web = await createEndpoint({ role: 'webapp', secret: SECRET });
     const seen: SealedRequest[] = [];
     const server = await listen('node', { endpoint: core }, routes(seen));
-    const client = createHttpClient({ endpoint: web, baseUrl: server.url });
+    const client = new HttpClient({ endpoint: web, baseUrl: server.url });
     await expect(client.post('/v1/echo', 1)).rejects.toMatchObject({ code: ErrorCode.FUTURE, status: 401, sealed: true });
     expect(seen).toHaveLength(0);
     await client.close();
@@ -359,7 +350,7 @@ describe('client-side checks of the response', () => {
           ? { status: 201, body: captured, type: ENVELOPE_CONTENT_TYPE }
           : { status: 200, body: '{"balance":1000000}', type: 'application/json' },
     );
-    const client = createHttpClient({ endpoint: web, baseUrl: server.url });
+    const client = new HttpClient({ endpoint: web, baseUrl: server.url });
     await expect(client.post('/v1/balance', {})).rejects.toMatchObject({ code: ErrorCode.FORGED, status: 200 });
     await expect(client.post('/v1/balance', {})).rejects.toMatchObject({ code: ErrorCode.FORGED, status: 201 });
     await expect(client.post('/v1/balance', {})).rejects.toMatchObject({ code: ErrorCode.UNSEALED_RESPONSE, status: 200 });
@@ -377,7 +368,7 @@ describe('client-side checks of the response', () => {
         type: 'application/json',
       };
     });
-    const client = createHttpClient({ endpoint: web, baseUrl: server.url });
+    const client = new HttpClient({ endpoint: web, baseUrl: server.url });
     await expect(client.post('/x', 1)).rejects.toMatchObject({
       code: ErrorCode.UNSEALED_RESPONSE,
       claimedCode: ErrorCode.REPLAY_STORE_UNAVAILABLE,
@@ -391,27 +382,27 @@ describe('client-side checks of the response', () => {
 
   it('refuses a response over its limit', async () => {
     const server = await rogue(() => ({ status: 200, body: new Uint8Array(10_000), type: ENVELOPE_CONTENT_TYPE }));
-    const client = createHttpClient({ endpoint: web, baseUrl: server.url, maxResponseBytes: 1000 });
+    const client = new HttpClient({ endpoint: web, baseUrl: server.url, maxResponseBytes: 1000 });
     await expect(client.post('/x', 1)).rejects.toMatchObject({ code: ErrorCode.TOO_LARGE });
     await client.close();
     await server.close();
   });
 
   it('refuses wrong configuration with ERR_WA_CONFIG', async () => {
-    expect(() => createHttpClient({ endpoint: core, baseUrl: 'http://127.0.0.1:1' })).toThrow(
+    expect(() => new HttpClient({ endpoint: core, baseUrl: 'http://127.0.0.1:1' })).toThrow(
       expect.objectContaining({ code: ErrorCode.CONFIG }),
     );
-    const client = createHttpClient({ endpoint: web, baseUrl: 'http://127.0.0.1:1/api' });
+    const client = new HttpClient({ endpoint: web, baseUrl: 'http://127.0.0.1:1/api' });
     await expect(client.request('HEAD', '/x')).rejects.toMatchObject({ code: ErrorCode.CONFIG });
     await client.close();
-    const rootClient = createHttpClient({ endpoint: web, baseUrl: 'http://127.0.0.1:1' });
+    const rootClient = new HttpClient({ endpoint: web, baseUrl: 'http://127.0.0.1:1' });
     await expect(rootClient.post('//evil.example/x')).rejects.toMatchObject({ code: ErrorCode.CONFIG });
     await rootClient.close();
     expect(REJECTION_STATUS[ErrorCode.FORGED]).toBe(401);
   });
 
   it("keeps every path under baseUrl's path, and the query out of it", async () => {
-    const client = createHttpClient({ endpoint: web, baseUrl: 'http://127.0.0.1:1/api/v1' });
+    const client = new HttpClient({ endpoint: web, baseUrl: 'http://127.0.0.1:1/api/v1' });
     for (const path of ['../../../admin/reset-all', '/../admin', '%2e%2e/admin', 'x/../../admin', '/x?admin=1', '/x#frag']) {
       await expect(client.post(path, 1)).rejects.toMatchObject({ code: ErrorCode.CONFIG });
     }
@@ -423,7 +414,7 @@ describe('client-side checks of the response', () => {
       expect(() => sealedReply(1, { status })).toThrow(expect.objectContaining({ code: ErrorCode.CONFIG }));
     }
     const server = await listen('node', { endpoint: core }, () => sealedReply(null, { status: 204 }));
-    const client = createHttpClient({ endpoint: web, baseUrl: server.url });
+    const client = new HttpClient({ endpoint: web, baseUrl: server.url });
     // The handler's mistake is its failure: a sealed 500, not a response the client cannot read.
     await expect(client.post('/x', 1)).resolves.toMatchObject({ status: 500, payload: { error: 'internal' } });
     await client.close();

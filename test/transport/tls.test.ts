@@ -10,17 +10,10 @@ import { connect, type ConnectionOptions } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createThrowawayCertificates, type ThrowawayCertificates } from '../../examples/demo/certs.js';
 import { createEndpoint, ErrorCode } from '../../src/index.js';
-import { createHttpClient } from '../../src/transport/http-client.js';
+import { HttpClient } from '../../src/transport/http-client.js';
 import { sealedHandler } from '../../src/transport/http-server.js';
-import {
-  SECURITY_LEVEL_ENV,
-  TLS_PROFILES,
-  clientTlsOptions,
-  securityLevelFromEnv,
-  serverTlsOptions,
-  type SecurityLevel,
-  type ServerTlsOptions,
-} from '../../src/transport/tls.js';
+import { clientTlsOptions, serverTlsOptions, type SecurityLevel, type ServerTlsOptions } from '../../src/transport/tls.js';
+import { SECURITY_LEVEL_ENV, TLS_PROFILES, securityLevelFromEnv } from '../../src/transport/tls-profiles.js';
 import { SECRET } from '../helpers.js';
 
 let certs: ThrowawayCertificates;
@@ -130,7 +123,7 @@ describe('mutual TLS and sealing inside TLS', () => {
     expect(await handshake(port)).toBe('refused');
 
     const web = await createEndpoint({ role: 'webapp', secret: SECRET });
-    const client = createHttpClient({
+    const client = new HttpClient({
       endpoint: web,
       baseUrl: `https://127.0.0.1:${port}`,
       tls: { caFile: certs.caFile, certFile: certs.clientCertFile, keyFile: certs.clientKeyFile },
@@ -139,7 +132,7 @@ describe('mutual TLS and sealing inside TLS', () => {
     expect(response).toMatchObject({ status: 200, payload: { echo: { hello: 'tls' } } });
     await client.close();
 
-    const anonymous = createHttpClient({ endpoint: web, baseUrl: `https://127.0.0.1:${port}`, tls: { caFile: certs.caFile } });
+    const anonymous = new HttpClient({ endpoint: web, baseUrl: `https://127.0.0.1:${port}`, tls: { caFile: certs.caFile } });
     await expect(anonymous.post('/v1/echo', 1)).rejects.toThrow();
     await anonymous.close();
   });
@@ -147,7 +140,7 @@ describe('mutual TLS and sealing inside TLS', () => {
   it('the client refuses a server whose certificate it cannot verify', async () => {
     const port = await serve({ level: 'modern' });
     const web = await createEndpoint({ role: 'webapp', secret: SECRET });
-    const client = createHttpClient({ endpoint: web, baseUrl: `https://127.0.0.1:${port}` });
+    const client = new HttpClient({ endpoint: web, baseUrl: `https://127.0.0.1:${port}` });
     await expect(client.post('/v1/echo', 1)).rejects.toThrow(/self[- ]signed|certificate/i);
     await client.close();
   });

@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type WsChannel, type WsServer, type WsServerOptions, createWsServer } from '../../src/transport/ws.js';
+import { type WsChannel, WsServer, type WsServerOptions } from '../../src/transport/ws.js';
 
 export interface RunningWsServer {
   http: Server;
@@ -15,12 +15,12 @@ export interface RunningWsServer {
   closes: number[];
 }
 
-/** Starts `createWsServer(options)` on a fresh http.Server at `/ws`; the caller stops it. */
+/** Starts `new WsServer(options)` on a fresh http.Server at `/ws`; the caller stops it. */
 export async function startWsServer(options: Omit<WsServerOptions, 'server' | 'path'>, port = 0): Promise<RunningWsServer> {
   const http = createServer();
   const connections: WsChannel[] = [];
   const closes: number[] = [];
-  const ws = createWsServer({
+  const ws = new WsServer({
     ...options,
     server: http,
     path: '/ws',

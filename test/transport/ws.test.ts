@@ -15,19 +15,13 @@ import fc from 'fast-check';
 import { generate } from 'selfsigned';
 import WebSocket, { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createEndpoint, ErrorCode, isWaTransportError, readHeader, type Endpoint, type Logger } from '../../src/index.js';
+import { createEndpoint, ErrorCode, isWaTransportError, type Endpoint, type Logger } from '../../src/index.js';
+import { readHeader } from '../../src/protocol.js';
 import { fromText, toText } from '../../src/envelope/text.js';
 import { backoffDelay } from '../../src/transport/ws-client.js';
-import {
-  WsChannelError,
-  WsCloseCode,
-  connectWs,
-  createWsServer,
-  type WsChannel,
-  type WsClient,
-  type WsClientCloseEvent,
-  type WsServerOptions,
-} from '../../src/transport/ws.js';
+import { WsChannelError } from '../../src/transport/ws-channel.js';
+import { WsCloseCode } from '../../src/protocol.js';
+import { WsClient, WsServer, type WsChannel, type WsClientCloseEvent, type WsClientOptions, type WsServerOptions } from '../../src/transport/ws.js';
 import { CALLBACK_FAILED_EVENT } from '../../src/callbacks.js';
 import { OTHER_SECRET, SECRET, unhandledRejectionsDuring } from '../helpers.js';
 import { type RunningWsServer, startWsServer, stopWsServer } from './ws-fixture.js';
@@ -73,8 +67,8 @@ async function startServer(options: Partial<WsServerOptions> = {}, port = 0): Pr
   return { ...running, received, logger };
 }
 
-function client(options: Parameters<typeof connectWs>[0]): WsClient {
-  const c = connectWs(options);
+function client(options: WsClientOptions): WsClient {
+  const c = new WsClient(options);
   cleanups.push(() => c.close());
   return c;
 }
@@ -168,7 +162,7 @@ describe('WebSocket channel', () => {
     const caFile = join(dir, 'ca.pem'); // the client takes files, as the HTTP client does
     await writeFile(caFile, pems.cert);
     const received: unknown[] = [];
-    const ws = createWsServer({
+    const ws = new WsServer({
       endpoint: await core(),
       onMessage: async (payload, channel) => {
         received.push(payload);
@@ -517,12 +511,12 @@ describe('WebSocket channel', () => {
       { endpoint, url, onMessage: 'log it' },
       null,
     ]) {
-      expect(() => connectWs(options as never), JSON.stringify(options)).toThrow(
+      expect(() => new WsClient(options as never), JSON.stringify(options)).toThrow(
         expect.objectContaining({ code: ErrorCode.CONFIG }),
       );
     }
     for (const options of [null, {}, { endpoint: await core(), heartbeatMs: -1 }, { endpoint: await core(), onConnection: 1 }]) {
-      expect(() => createWsServer(options as never), JSON.stringify(options)).toThrow(
+      expect(() => new WsServer(options as never), JSON.stringify(options)).toThrow(
         expect.objectContaining({ code: ErrorCode.CONFIG }),
       );
     }

@@ -1,7 +1,7 @@
 /** The pinned v1 vectors (envelope-v1.json), typed, for every test that checks against them. */
 import { readFileSync } from 'node:fs';
-import type { AeadBackend } from '../../src/crypto/sodium.js';
-import { authenticateEnvelope, sealEnvelope } from '../../src/envelope/aead.js';
+import type { AeadBackend } from '../../src/crypto/aead.js';
+import { authenticateEnvelope, sealEnvelope } from '../../src/envelope/seal.js';
 import { type Direction, FORMAT_OFFSET, PayloadFormat } from '../../src/envelope/format.js';
 import { ErrorCode, WaTransportError } from '../../src/errors.js';
 import { decodeMsgpack } from '../../src/payload.js';

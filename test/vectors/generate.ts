@@ -4,7 +4,9 @@
  *   npx tsx test/vectors/generate.ts
  */
 import { writeFileSync } from 'node:fs';
-import { sodiumReady, wasmBackend, blake2b, deriveSubkey } from '../../src/crypto/sodium.js';
+import { sodiumReady } from '../../src/crypto/ready.js';
+import { wasmBackend } from '../../src/crypto/wasm.js';
+import { blake2b, deriveSubkey } from '../../src/crypto/kdf.js';
 import { Direction, PayloadFormat } from '../../src/envelope/format.js';
 import { SecretKeys, secretBytes } from '../../src/keys.js';
 import { encodeMsgpack } from '../../src/payload.js';

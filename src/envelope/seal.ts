@@ -2,10 +2,9 @@
  * Sealing and authenticating one envelope: the AEAD step and nothing else. No clock, no
  * replay policy, no payload decoding: those belong to the endpoint (src/endpoint.ts).
  */
-import type { AeadBackend } from '../crypto/sodium.js';
+import type { AeadBackend, AeadKey } from '../crypto/aead.js';
 import { writeRandomNonce } from '../crypto/nonces.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
-import type { Keyring, SecretKeys } from '../keys.js';
 import {
   DIRECTION_OFFSET,
   HEADER_BYTES,
@@ -19,9 +18,24 @@ import {
   type PayloadFormat,
 } from './format.js';
 
+/**
+ * What sealing needs of one secret's keys. The key schedule (src/keys.ts `SecretKeys`) provides
+ * it; declared here so the envelope, the lower layer, never imports the key schedule.
+ */
+export interface EnvelopeKeys {
+  /** The key id bytes written into the header. */
+  readonly keyId: Uint8Array;
+  keyFor(direction: Direction): AeadKey;
+}
+
+/** Finds the keys for a key id read from an envelope (src/keys.ts `Keyring` is one). */
+export interface KeyLookup {
+  get(keyIdWord: number): EnvelopeKeys | undefined;
+}
+
 export interface SealParams {
   readonly backend: AeadBackend;
-  readonly keys: SecretKeys;
+  readonly keys: EnvelopeKeys;
   readonly direction: Direction;
   readonly format: PayloadFormat;
   readonly plaintext: Uint8Array;
@@ -54,7 +68,7 @@ export function sealEnvelope(p: SealParams): Uint8Array {
 export interface AuthenticateParams {
   readonly backend: AeadBackend;
   /** Finds the keys for an envelope's key id (an endpoint's `Keyring`). */
-  readonly keyring: Pick<Keyring, 'get'>;
+  readonly keyring: KeyLookup;
   /** The only direction this receiver accepts. */
   readonly direction: Direction;
   readonly maxEnvelopeBytes: number;

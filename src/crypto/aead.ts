@@ -1,6 +1,7 @@
 /**
  * The AEAD backend interface: what the envelope needs from XChaCha20-Poly1305, and nothing
- * else. Implementations live beside it (wasm.ts, native.ts, sodium.ts); backend.ts picks one.
+ * else, with the cipher's sizes. Implementations live beside it (wasm.ts, native.ts,
+ * wrappers.ts); select-backend.ts picks one.
  */
 
 declare const aeadKeyBrand: unique symbol;
@@ -37,7 +38,10 @@ export interface AeadBackend {
   open(sealed: Uint8Array, prefixLength: number, nonceOffset: number, adSuffix: Uint8Array | undefined, key: AeadKey): Uint8Array | null;
 }
 
-/** crypto_aead_xchacha20poly1305_ietf_{KEYBYTES, NPUBBYTES, ABYTES}. */
+/**
+ * crypto_aead_xchacha20poly1305_ietf_{KEYBYTES, NPUBBYTES, ABYTES}: defined here, in the lowest
+ * layer that needs them; the envelope's layout (src/envelope/format.ts) builds on them.
+ */
 export const AEAD_KEY_BYTES = 32;
 export const AEAD_NONCE_BYTES = 24;
 export const AEAD_TAG_BYTES = 16;

@@ -15,7 +15,10 @@
 import { ErrorCode, WaTransportError } from '../errors.js';
 import { loadNativeBackend } from './native.js';
 import { selfTestBackend } from './self-test.js';
-import { type AeadBackend, sodiumReady, wasmBackend, wrappersBackend } from './sodium.js';
+import type { AeadBackend } from './aead.js';
+import { sodiumReady } from './ready.js';
+import { wasmBackend } from './wasm.js';
+import { wrappersBackend } from './wrappers.js';
 
 /** What an endpoint may ask for (`EndpointOptions.backend`). */
 export type BackendPreference = 'auto' | 'native' | 'wasm';
