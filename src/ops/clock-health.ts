@@ -154,6 +154,10 @@ export class ClockHealth implements EndpointObserver {
       if (time - this.#lastWarned < this.warnEveryMs) return;
       this.#lastWarned = time;
       const median = Math.round(report.medianSkewMs!);
+      const code = median > 0 ? 'ERR_WA_FUTURE' : 'ERR_WA_EXPIRED';
+      // Past the limit itself the verifier already refuses the peer's envelopes: saying "before
+      // they are rejected" to an operator whose every request fails would send them the wrong way.
+      const rejecting = Math.abs(report.medianSkewMs!) > report.limitMs;
       this.#logger.warn(
         {
           event: 'wa_transport.clock_skew',
@@ -162,10 +166,13 @@ export class ClockHealth implements EndpointObserver {
           maxSkewMs: report.maxSkewMs,
           limitMs: report.limitMs,
           samples: report.samples,
+          rejecting,
         },
-        `peer clock offset ${median > 0 ? '+' : ''}${median} ms (median of ${report.samples}) is past ` +
-          `${Math.round(this.warnFraction * 100)}% of the ${report.limitMs} ms limit: ` +
-          `check NTP on both sides before envelopes are rejected as ${median > 0 ? 'ERR_WA_FUTURE' : 'ERR_WA_EXPIRED'}` +
+        `peer clock offset ${median > 0 ? '+' : ''}${median} ms (median of ${report.samples}) ` +
+          (rejecting
+            ? `is past the ${report.limitMs} ms limit: envelopes ARE being rejected as ${code}; fix NTP on both sides`
+            : `is past ${Math.round(this.warnFraction * 100)}% of the ${report.limitMs} ms limit: ` +
+              `check NTP on both sides before envelopes are rejected as ${code}`) +
           (median < 0 ? ' (or look for a queue delaying messages)' : ''),
       );
       if (this.#onWarning) callSafely(this.#logger, 'onWarning', () => this.#onWarning?.(report));
