@@ -59,3 +59,8 @@ export function endpointLike<E extends object>(value: E, name: string): E {
   }
   return value;
 }
+
+/** Whether a `tls` option sets anything: an empty `{}` (a config with no TLS variables set) asks for nothing. */
+export function asksForTls(tls: object | undefined): boolean {
+  return typeof tls === 'object' && tls !== null && Object.values(tls).some((value) => value !== undefined);
+}

@@ -27,7 +27,7 @@ import {
   responseContext,
 } from './http-binding.js';
 import { type ClientTlsOptions, clientTlsOptions } from './tls.js';
-import { nonNegativeInteger, positiveInteger } from '../options.js';
+import { asksForTls, nonNegativeInteger, positiveInteger } from '../options.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -148,6 +148,10 @@ export class HttpClient {
     }
     if (this.baseUrl.protocol !== 'https:' && this.baseUrl.protocol !== 'http:') {
       throw new WaTransportError(ErrorCode.CONFIG, 'baseUrl must be http: or https:');
+    }
+    // Ignoring it would send in clear what the caller meant to send over TLS.
+    if (asksForTls(options.tls) && this.baseUrl.protocol === 'http:') {
+      throw new WaTransportError(ErrorCode.CONFIG, 'tls is given but baseUrl is http:; use https:');
     }
     this.#timeoutMs = positiveInteger(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs');
     this.#maxResponseBytes = positiveInteger(options.maxResponseBytes ?? options.endpoint.maxEnvelopeBytes, 'maxResponseBytes');

@@ -12,7 +12,7 @@ import { fromText, toText } from '../envelope/text.js';
 import { callSafely } from '../callbacks.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
-import { MAX_TIMER_MS, endpointLike, nonNegativeNumber, optionalFunction, optionsObject } from '../options.js';
+import { MAX_TIMER_MS, asksForTls, endpointLike, nonNegativeNumber, optionalFunction, optionsObject } from '../options.js';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_BUFFERED_BYTES, WsChannel, WsChannelError, type WsCloseEvent } from './ws-channel.js';
 import { type ClientTlsOptions, SecurityLevel, clientTlsOptions } from './tls.js';
 import {
@@ -114,6 +114,10 @@ export class WsClient {
     this.#options = optionsObject(options, 'WsClient options');
     endpointLike(options.endpoint, 'endpoint');
     this.#url = parseUrl(options.url);
+    // Ignoring it would send in clear what the caller meant to send over TLS.
+    if (asksForTls(options.tls) && this.#url.protocol === 'ws:') {
+      throw new WaTransportError(ErrorCode.CONFIG, 'tls is given but url is ws:; use wss:');
+    }
     for (const name of ['onOpen', 'onMessage', 'onClose'] as const) optionalFunction(options[name], name);
     this.#reconnect = options.reconnect === false ? false : reconnectOptions(options.reconnect);
     this.#logger = options.logger ?? silentLogger;
