@@ -430,3 +430,23 @@ describe('client-side checks of the response', () => {
     await server.close();
   });
 });
+
+describe('fastify: acceptSealedBodies', () => {
+  it('may be called twice (e.g. by two plugins) without crashing start-up', async () => {
+    const core = await createEndpoint({ role: 'coreapp', secret: SECRET });
+    const web = await createEndpoint({ role: 'webapp', secret: SECRET });
+    const app = Fastify();
+    acceptSealedBodies(app);
+    acceptSealedBodies(app);
+    app.post('/v1/echo', sealedFastify({ endpoint: core }, (req) => ({ echo: req.payload })));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    const client = createHttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${port}` });
+    try {
+      expect(await client.post('/v1/echo', 'twice')).toMatchObject({ status: 200, payload: { echo: 'twice' } });
+    } finally {
+      await client.close();
+      await app.close();
+    }
+  });
+});
