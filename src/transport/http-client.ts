@@ -26,6 +26,7 @@ import {
   requestContext,
   responseContext,
 } from './http-binding.js';
+import { HttpStatusError, unsealedAnswer } from './status-error.js';
 import { type ClientTlsOptions, clientTlsOptions } from './tls.js';
 import { asksForTls, nonNegativeInteger, positiveInteger } from '../options.js';
 
@@ -86,29 +87,7 @@ export interface HttpResponse<T = unknown> {
   readonly timestamp: number;
 }
 
-/**
- * The request was refused, or its answer could not be opened. `status` is the HTTP status.
- *
- * - `sealed: true`: the CoreApp's own refusal, authenticated and bound to this request; `code`
- *   says why (the handler did not run for this attempt). ERR_WA_REPLAYED after a retry means an
- *   earlier attempt of the same request id was accepted and its answer was lost.
- * - `sealed: false`: ERR_WA_UNSEALED_RESPONSE for an answer that is not sealed (a refusal before
- *   authentication, a proxy's error page, or something forged on the path: `claimedCode` is
- *   what it claimed, unauthenticated); or the reason a sealed-looking answer failed to open.
- */
-export class HttpStatusError extends WaTransportError {
-  readonly status: number;
-  readonly sealed: boolean;
-  /** For an unsealed answer: the code it claimed, if any. Not authenticated. */
-  readonly claimedCode: string | undefined;
-
-  constructor(code: ErrorCode, status: number, detail: string, options: { sealed?: boolean; claimedCode?: string } = {}) {
-    super(code, `${detail} (HTTP ${status})`);
-    this.status = status;
-    this.sealed = options.sealed ?? false;
-    this.claimedCode = options.claimedCode;
-  }
-}
+export { HttpStatusError };
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
 /** Sealed refusals worth another attempt: the CoreApp could not check the request now. */
@@ -231,7 +210,7 @@ export class HttpClient {
     });
     const status = response.statusCode;
     const bytes = await readLimited(response.body, this.#maxResponseBytes, response.headers['content-length'], status);
-    if (mediaType(response.headers['content-type']) !== ENVELOPE_CONTENT_TYPE) throw unsealed(status, bytes);
+    if (mediaType(response.headers['content-type']) !== ENVELOPE_CONTENT_TYPE) throw unsealedAnswer(status, bytes);
     // The header only says which context to open under: a lie about it fails authentication.
     const rejected = response.headers[REJECTION_HEADER] !== undefined;
     let opened;
@@ -298,19 +277,6 @@ export class HttpClient {
 /** A client for one CoreApp. */
 export function createHttpClient(options: HttpClientOptions): HttpClient {
   return new HttpClient(options);
-}
-
-/** An answer the CoreApp did not seal: never believed, never retried. */
-function unsealed(status: number, bytes: Uint8Array): HttpStatusError {
-  let claimed: unknown;
-  try {
-    claimed = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { error?: unknown }).error;
-  } catch {
-    claimed = undefined;
-  }
-  const claimedCode = typeof claimed === 'string' && KNOWN_CODES.has(claimed) ? claimed : undefined;
-  const detail = claimedCode === undefined ? 'answer is not sealed' : `answer is not sealed; it claims ${claimedCode}`;
-  return new HttpStatusError(ErrorCode.UNSEALED_RESPONSE, status, detail, claimedCode === undefined ? {} : { claimedCode });
 }
 
 /** The CoreApp's own refusal, opened: its code, if it is one whose documented status matches. */

@@ -90,8 +90,10 @@ export class WsServer {
       clientTracking: false,
       verifyClient: (info, callback) => {
         if (this.#pendingUpgrades >= this.#maxPendingUpgrades) {
-          this.#logger.warn({ event: 'wa_transport.ws.refused', code: ErrorCode.OVERLOADED, status: 503 }, 'websocket upgrade refused');
-          return callback(false, 503);
+          const peer = info.req.socket.remoteAddress;
+          this.#logger.warn({ event: 'wa_transport.ws.refused', code: ErrorCode.OVERLOADED, status: 503, peer }, 'websocket upgrade refused');
+          const refusal = unsealedRefusal(ErrorCode.OVERLOADED, 503);
+          return callback(false, refusal.status, refusal.body, refusal.headers);
         }
         this.#pendingUpgrades++;
         void this.#verify(info.req).then((verdict) => {
@@ -175,7 +177,8 @@ export class WsServer {
       const code = isWaTransportError(error) ? error.code : 'internal';
       const status = isWaTransportError(error) ? helloStatusFor(error) : 503;
       this.#logger.warn({ event: 'wa_transport.ws.refused', code, status, peer }, 'websocket upgrade refused');
-      if (hello === undefined || !isWaTransportError(error) || !isAfterAuthentication(error.code)) return { status };
+      if (!isWaTransportError(error)) return { status };
+      if (hello === undefined || !isAfterAuthentication(error.code)) return unsealedRefusal(error.code, status);
       const id = toText(readNonce(fromText(hello, this.#options.endpoint.maxEnvelopeBytes)));
       const refusal = this.#options.endpoint.seal({ error: error.code }, { context: helloRefusalContext(id, status) });
       return {
@@ -192,6 +195,15 @@ interface Refusal {
   readonly status: number;
   readonly body?: string;
   readonly headers?: Record<string, string>;
+}
+
+/**
+ * A refusal before authentication: unsealed JSON `{ "error": code }`, as HTTP answers it
+ * (PROTOCOL §8.1, §8.2). ws's default is `text/html` "Unauthorized", which left a client unable
+ * to tell a wrong secret from anything else; the code is only a claim, but it is one.
+ */
+function unsealedRefusal(code: ErrorCode, status: number): Refusal {
+  return { status, body: JSON.stringify({ error: code }), headers: { 'Content-Type': 'application/json' } };
 }
 
 /** The media type of a sealed refusal in the text form (ws writes the body as a string). */

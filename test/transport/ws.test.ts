@@ -73,6 +73,30 @@ async function startServer(options: Partial<WsServerOptions> = {}, port = 0): Pr
   return { ...running, received, logger };
 }
 
+/** An upgrade request by hand: the refusal's status, media type and JSON body. */
+function rawUpgrade(url: string, headers: Record<string, string>): Promise<{ status: number; contentType: string; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { headers });
+    socket.on('open', () => reject(new Error('upgrade accepted')));
+    socket.on('error', () => {});
+    socket.on('unexpected-response', (_request, response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => {
+        socket.terminate();
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // not JSON: compared as text
+        }
+        resolve({ status: response.statusCode ?? 0, contentType: String(response.headers['content-type']), body });
+      });
+    });
+  });
+}
+
 function client(options: Parameters<typeof connectWs>[0]): WsClient {
   const c = connectWs(options);
   cleanups.push(() => c.close());
@@ -256,22 +280,49 @@ describe('WebSocket channel', () => {
       expect(JSON.stringify(server.logger.records)).not.toContain(SECRET);
     });
 
-    it('surfaces a refused client as close code 4001, stopping when told not to reconnect', async () => {
+    it('surfaces a refused client as close code 4001 and an error that tells a wrong secret from a skewed clock', async () => {
       const server = await startServer();
-      const cases: Array<[Endpoint, string]> = [
-        // A wrong secret: refused before authentication, so the refusal cannot be sealed.
-        [await web({ secret: OTHER_SECRET }), 'upgrade refused: 401 (unsealed)'],
+      const cases: Array<[Endpoint, string, object]> = [
+        // A wrong secret: refused before authentication, so the refusal cannot be sealed; its
+        // code comes as a claim, as over HTTP.
+        [
+          await web({ secret: OTHER_SECRET }),
+          `upgrade refused: 401 (unsealed, claims ${ErrorCode.UNKNOWN_KEY})`,
+          { code: ErrorCode.UNSEALED_RESPONSE, claimedCode: ErrorCode.UNKNOWN_KEY, sealed: false, status: 401 },
+        ],
         // A clock a minute ahead: refused after authentication, sealed, so the client knows why.
-        [await web({ clock: () => Date.now() + 60_000 }), `upgrade refused: 401 ${ErrorCode.FUTURE}`],
+        [
+          await web({ clock: () => Date.now() + 60_000 }),
+          `upgrade refused: 401 ${ErrorCode.FUTURE}`,
+          { code: ErrorCode.FUTURE, claimedCode: undefined, sealed: true, status: 401 },
+        ],
       ];
-      for (const [endpoint, reason] of cases) {
+      for (const [endpoint, reason, error] of cases) {
         const events: WsClientCloseEvent[] = [];
         const c = client({ endpoint, url: server.url, reconnect: false, onClose: (e) => events.push(e) });
-        await expect(c.ready()).rejects.toMatchObject({ code: 'ERR_WA_WS_CLOSED' });
-        expect(events).toEqual([{ code: WsCloseCode.AUTH_FAILED, reason, willReconnect: false, delayMs: undefined }]);
+        const refusal = await c.ready().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(isWaTransportError(refusal)).toBe(true);
+        expect(refusal).toMatchObject(error);
+        expect(events).toEqual([
+          { code: WsCloseCode.AUTH_FAILED, reason, error: refusal, willReconnect: false, delayMs: undefined },
+        ]);
       }
       expect(server.connections).toEqual([]);
       expect(server.received).toEqual([]);
+    });
+
+    it('answers an upgrade refused before authentication with JSON { error } and its status, like HTTP', async () => {
+      const server = await startServer();
+      const noHello = await rawUpgrade(server.url, {});
+      expect(noHello).toMatchObject({ status: 401, contentType: 'application/json', body: { error: ErrorCode.MALFORMED } });
+      const other = await web({ secret: OTHER_SECRET });
+      const target = new URL(server.url).pathname;
+      const hello = other.sealText(new Uint8Array(0), { context: `wa-ws/1:hello:${target}` });
+      const wrongSecret = await rawUpgrade(server.url, { 'wa-hello': hello });
+      expect(wrongSecret).toMatchObject({ status: 401, contentType: 'application/json', body: { error: ErrorCode.UNKNOWN_KEY } });
     });
 
     it('refuses a server that cannot prove the secret: its welcome fails, the client closes 4001', async () => {
