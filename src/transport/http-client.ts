@@ -90,6 +90,14 @@ export interface HttpResponse<T = unknown> {
 export { HttpStatusError };
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
+/**
+ * What an operator checks first for a claimed code. ERR_WA_FORGED for every request of a client
+ * that holds the secret is, in practice, a path rewritten between the two sides.
+ */
+const UNSEALED_HINTS: Partial<Record<ErrorCode, string>> = {
+  [ErrorCode.FORGED]:
+    'the CoreApp authenticates the method, path and query it receives: if a proxy strips a path prefix, give the CoreApp that pathPrefix',
+};
 /** Sealed refusals worth another attempt: the CoreApp could not check the request now. */
 const RETRIABLE_CODES = new Set<string>([ErrorCode.REPLAY_STORE_UNAVAILABLE, ErrorCode.REPLAY_CACHE_FULL]);
 /** Network failures worth another attempt (undici and socket error codes). */
@@ -210,7 +218,7 @@ export class HttpClient {
     });
     const status = response.statusCode;
     const bytes = await readLimited(response.body, this.#maxResponseBytes, response.headers['content-length'], status);
-    if (mediaType(response.headers['content-type']) !== ENVELOPE_CONTENT_TYPE) throw unsealedAnswer(status, bytes);
+    if (mediaType(response.headers['content-type']) !== ENVELOPE_CONTENT_TYPE) throw unsealedAnswer(status, bytes, 'answer', UNSEALED_HINTS);
     // The header only says which context to open under: a lie about it fails authentication.
     const rejected = response.headers[REJECTION_HEADER] !== undefined;
     let opened;

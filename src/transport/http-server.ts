@@ -113,7 +113,18 @@ export interface SealedServerOptions {
    * request is still answered.
    */
   onHandlerError?: (error: unknown, request: SealedRequest) => unknown;
-  /** Where a failing `onHandlerError` is reported. Default silent. */
+  /**
+   * The path prefix a reverse proxy in front of this CoreApp strips: `/core` when the WebApp's
+   * `baseUrl` is `https://gateway/core` and the proxy forwards `/core/v1/orders` as
+   * `/v1/orders`. Requests are bound to the target the WebApp sealed for, so they are
+   * authenticated as `pathPrefix + target`; handlers still see the target as received.
+   * Without it every such request fails with ERR_WA_FORGED. Default: none.
+   */
+  pathPrefix?: string;
+  /**
+   * Where a failing `onHandlerError` and hints on failed authentication are reported. Default:
+   * the endpoint's logger.
+   */
   logger?: Logger;
 }
 
@@ -202,6 +213,8 @@ export class SealedHttp {
   readonly #limits: BodyLimits;
   readonly #onHandlerError: SealedServerOptions['onHandlerError'];
   readonly #logger: Logger;
+  readonly #pathPrefix: string;
+  #lastForgedHint = -Infinity;
 
   constructor(options: SealedServerOptions) {
     if (options.endpoint?.role !== 'coreapp') {
@@ -220,6 +233,7 @@ export class SealedHttp {
     };
     this.#onHandlerError = options.onHandlerError;
     this.#logger = options.logger ?? silentLogger;
+    this.#pathPrefix = pathPrefix(options.pathPrefix);
   }
 
   /** Never throws: every failure becomes an outcome from the table above. */
@@ -232,11 +246,12 @@ export class SealedHttp {
       requestId = singleHeader(input.headers, REQUEST_ID_HEADER);
       envelope = method === 'GET' ? envelopeHeader(input.headers) : await input.body(this.#limits);
       opened = await this.endpoint.open<T>(envelope, {
-        context: requestContext(method, input.target),
+        context: requestContext(method, this.#pathPrefix + input.target),
         ...(requestId === undefined ? {} : { requestId }),
         ...(input.peer === undefined ? {} : { peer: input.peer }),
       });
     } catch (error) {
+      if (isWaTransportError(error, ErrorCode.FORGED)) this.#forgedHint(method, input);
       return this.#rejection(error, envelope);
     }
     const queryAt = input.target.indexOf('?');
@@ -261,6 +276,24 @@ export class SealedHttp {
       reply = new SealedReply(INTERNAL_ERROR, 500);
     }
     return { status: reply.status, headers: SEALED_HEADERS, body: this.#sealReply(reply, opened.nonce, request), handled: true };
+  }
+
+  /**
+   * The one case where a holder of the secret gets ERR_WA_FORGED for every request: the path it
+   * sealed for is not the one this CoreApp receives (a proxy strips or adds a prefix). Only the
+   * receiving side can say which path it bound, so it says so, at most once a minute (forgeries
+   * are anyone's to send).
+   */
+  #forgedHint(method: string, input: HttpInput): void {
+    const now = performance.now();
+    if (now - this.#lastForgedHint < FORGED_HINT_EVERY_MS) return;
+    this.#lastForgedHint = now;
+    const target = this.#pathPrefix + input.target;
+    this.#logger.warn(
+      { event: 'wa_transport.http.forged', code: ErrorCode.FORGED, method, target, peer: input.peer },
+      `request failed authentication as ${method} ${target}: the sender must seal for the path this CoreApp binds; ` +
+        'if a proxy strips a path prefix, set pathPrefix to it',
+    );
   }
 
   #handlerFailed(error: unknown, request: SealedRequest): void {
@@ -290,6 +323,17 @@ export class SealedHttp {
       return this.endpoint.seal(INTERNAL_ERROR, { context: responseContext(500, nonce) });
     }
   }
+}
+
+/** At most one `wa_transport.http.forged` hint per this many ms. */
+const FORGED_HINT_EVERY_MS = 60_000;
+
+function pathPrefix(prefix: string | undefined): string {
+  if (prefix === undefined || prefix === '') return '';
+  if (typeof prefix !== 'string' || !/^\/[^?#]*[^/?#]$/.test(prefix)) {
+    throw new WaTransportError(ErrorCode.CONFIG, 'pathPrefix must start with "/", not end with "/", and hold no ? or #');
+  }
+  return prefix;
 }
 
 const SEALED_HEADERS = { 'content-type': ENVELOPE_CONTENT_TYPE, 'cache-control': 'no-store' } as const;

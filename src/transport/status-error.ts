@@ -36,7 +36,12 @@ const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
  * secret (ERR_WA_UNKNOWN_KEY, ERR_WA_FORGED) from a sealed, authenticated refusal such as a
  * clock difference, though anyone on the path could have written it.
  */
-export function unsealedAnswer(status: number, bytes: Uint8Array, what = 'answer'): HttpStatusError {
+export function unsealedAnswer(
+  status: number,
+  bytes: Uint8Array,
+  what = 'answer',
+  hints: Partial<Record<ErrorCode, string>> = {},
+): HttpStatusError {
   let claimed: unknown;
   try {
     claimed = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { error?: unknown }).error;
@@ -44,6 +49,10 @@ export function unsealedAnswer(status: number, bytes: Uint8Array, what = 'answer
     claimed = undefined;
   }
   const claimedCode = typeof claimed === 'string' && KNOWN_CODES.has(claimed) ? claimed : undefined;
-  const detail = claimedCode === undefined ? `${what} is not sealed` : `${what} is not sealed; it claims ${claimedCode}`;
+  const hint = claimedCode === undefined ? undefined : hints[claimedCode as ErrorCode];
+  const detail =
+    claimedCode === undefined
+      ? `${what} is not sealed`
+      : `${what} is not sealed; it claims ${claimedCode}${hint === undefined ? '' : ` (${hint})`}`;
   return new HttpStatusError(ErrorCode.UNSEALED_RESPONSE, status, detail, claimedCode === undefined ? {} : { claimedCode });
 }
