@@ -43,7 +43,11 @@ export interface EndpointOptions extends VerifierOptions {
   previousSecrets?: ReadonlyArray<string | Uint8Array>;
   /** Largest envelope, in bytes, that is sealed or opened. Default 4 MiB. */
   maxEnvelopeBytes?: number;
-  /** A pino logger (or anything with the same `warn`). Rejections are logged; default silent. */
+  /**
+   * A pino logger (or anything with the same `warn` and `info`). Rejections are logged here,
+   * and so is everything built on this endpoint (HTTP client and handlers, WebSocket server and
+   * client) that is not given a logger of its own. Events: docs/logging.md. Default silent.
+   */
   logger?: Logger;
   /** Told of every seal, open and rejection: the hook for metrics and clock-health tracking. */
   observer?: EndpointObserver;
@@ -156,6 +160,11 @@ export class Endpoint {
     this.#clock = options.clock ?? Date.now;
     this.#logger = options.logger ?? silentLogger;
     this.#observer = options.observer;
+  }
+
+  /** The logger given to `createEndpoint` (silent without one): the transports' default. */
+  get logger(): Logger {
+    return this.#logger;
   }
 
   /** Key id of the secret this endpoint seals with. */
@@ -374,7 +383,8 @@ export class Endpoint {
 export type EndpointLike = Pick<
   Endpoint,
   'role' | 'maxEnvelopeBytes' | 'seal' | 'sealText' | 'open' | 'openSync' | 'openReply' | 'newRequestId'
->;
+> &
+  Partial<Pick<Endpoint, 'logger'>>;
 
 /** Creates an endpoint once libsodium is ready. */
 export async function createEndpoint(options: EndpointOptions): Promise<Endpoint> {

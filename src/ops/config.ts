@@ -201,7 +201,8 @@ export async function loadConfig(env: Env = process.env, options: LoadConfigOpti
   const warn = (variable: string, message: string, kind: 'security' | 'deprecation'): void => {
     warnings.push(message);
     if (options.logger !== undefined) {
-      options.logger.warn({ event: `wa_transport.config.${kind}`, variable }, message);
+      const event = kind === 'security' ? 'wa_transport.config.security' : 'wa_transport.config.deprecation';
+      options.logger.warn({ event, variable }, message);
     } else {
       process.emitWarning(message, {
         type: kind === 'deprecation' ? 'DeprecationWarning' : 'SecurityWarning',

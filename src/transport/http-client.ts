@@ -28,6 +28,7 @@ import {
 } from './http-binding.js';
 import { HttpStatusError, unsealedAnswer } from './status-error.js';
 import { type ClientTlsOptions, clientTlsOptions } from './tls.js';
+import { type Logger, loggerOf } from '../log.js';
 import { asksForTls, nonNegativeInteger, positiveInteger } from '../options.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -47,6 +48,8 @@ export interface HttpClientOptions {
   maxResponseBytes?: number;
   /** Automatic retries (same request id, fresh seal). `false` turns them off. */
   retry?: RetryOptions | false;
+  /** Refusals and retries are logged here (docs/logging.md). Default: the endpoint's logger. */
+  logger?: Logger;
 }
 
 /**
@@ -122,6 +125,7 @@ export class HttpClient {
   readonly #timeoutMs: number;
   readonly #maxResponseBytes: number;
   readonly #retry: Required<RetryOptions>;
+  readonly #logger: Logger;
 
   constructor(options: HttpClientOptions) {
     if (options.endpoint?.role !== 'webapp') {
@@ -143,6 +147,7 @@ export class HttpClient {
     this.#timeoutMs = positiveInteger(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs');
     this.#maxResponseBytes = positiveInteger(options.maxResponseBytes ?? options.endpoint.maxEnvelopeBytes, 'maxResponseBytes');
     this.#retry = retryOptions(options.retry);
+    this.#logger = loggerOf(options.logger, options.endpoint);
     this.#ownsDispatcher = options.dispatcher === undefined;
     this.#dispatcher = options.dispatcher ?? new Agent({ connect: clientTlsOptions(options.tls ?? {}) });
   }
@@ -176,7 +181,12 @@ export class HttpClient {
           attempt < this.#retry.attempts &&
           options.signal?.aborted !== true &&
           performance.now() - started + delay <= this.#retry.withinMs;
+        if (error instanceof HttpStatusError) this.#refused(error, url);
         if (!retry) throw error;
+        this.#logger.info(
+          { event: 'wa_transport.http.retry', side: 'client', peer: url.host, attempt, delayMs: delay, reason: reasonOf(error) },
+          'http request retried',
+        );
         await sleep(delay, undefined, options.signal === undefined ? {} : { signal: options.signal });
       }
     }
@@ -232,6 +242,22 @@ export class HttpClient {
     }
     if (rejected) throw sealedRefusal(status, opened.payload);
     return { status, payload: opened.payload as T, keyId: opened.keyId, timestamp: opened.timestamp };
+  }
+
+  /** The same event and fields as the CoreApp's refusal, plus what only the client knows. */
+  #refused(error: HttpStatusError, url: URL): void {
+    this.#logger.warn(
+      {
+        event: 'wa_transport.http.refused',
+        side: 'client',
+        status: error.status,
+        code: error.code,
+        peer: url.host,
+        sealed: error.sealed,
+        claimedCode: error.claimedCode,
+      },
+      'http request refused',
+    );
   }
 
   get<T = unknown>(path: string, payload?: unknown, options?: HttpRequestOptions): Promise<HttpResponse<T>> {
@@ -294,6 +320,12 @@ function sealedRefusal(status: number, payload: unknown): HttpStatusError {
     return new HttpStatusError(code as ErrorCode, status, 'refused by the CoreApp', { sealed: true });
   }
   return new HttpStatusError(ErrorCode.PAYLOAD, status, 'sealed refusal without a known code');
+}
+
+/** A code for the retry log: ours, or the network error's (undici, socket). */
+function reasonOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 function isRetriable(error: unknown): boolean {

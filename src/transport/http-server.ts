@@ -14,7 +14,7 @@ import type { EndpointLike, Opened } from '../endpoint.js';
 import { readNonce } from '../envelope/format.js';
 import { fromText } from '../envelope/text.js';
 import { ErrorCode, WaTransportError, isAfterAuthentication, isWaTransportError } from '../errors.js';
-import { type Logger, silentLogger } from '../log.js';
+import { type Logger, loggerOf } from '../log.js';
 import { positiveInteger } from '../options.js';
 import {
   ENVELOPE_CONTENT_TYPE,
@@ -232,7 +232,7 @@ export class SealedHttp {
       pending: new PendingBytes(positiveInteger(options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES, 'maxPendingBytes')),
     };
     this.#onHandlerError = options.onHandlerError;
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = loggerOf(options.logger, options.endpoint);
     this.#pathPrefix = pathPrefix(options.pathPrefix);
   }
 
@@ -252,7 +252,7 @@ export class SealedHttp {
       });
     } catch (error) {
       if (isWaTransportError(error, ErrorCode.FORGED)) this.#forgedHint(method, input);
-      return this.#rejection(error, envelope);
+      return this.#rejection(error, envelope, input.peer);
     }
     const queryAt = input.target.indexOf('?');
     const request: SealedRequest<T> = {
@@ -290,7 +290,7 @@ export class SealedHttp {
     this.#lastForgedHint = now;
     const target = this.#pathPrefix + input.target;
     this.#logger.warn(
-      { event: 'wa_transport.http.forged', code: ErrorCode.FORGED, method, target, peer: input.peer },
+      { event: 'wa_transport.http.forged', side: 'server', code: ErrorCode.FORGED, method, target, peer: input.peer },
       `request failed authentication as ${method} ${target}: the sender must seal for the path this CoreApp binds; ` +
         'if a proxy strips a path prefix, set pathPrefix to it',
     );
@@ -305,8 +305,9 @@ export class SealedHttp {
    * A refusal after authentication is sealed and bound to the request (its nonce and the
    * status), so the client can tell it from one made up on the path; any other is plain JSON.
    */
-  #rejection(error: unknown, envelope: Uint8Array | string | undefined): HttpOutcome {
+  #rejection(error: unknown, envelope: Uint8Array | string | undefined, peer: string | undefined): HttpOutcome {
     const code = isWaTransportError(error) ? error.code : ErrorCode.CONFIG;
+    this.#logger.warn({ event: 'wa_transport.http.refused', side: 'server', status: REJECTION_STATUS[code], code, peer }, 'http request refused');
     if (envelope === undefined || !isAfterAuthentication(code)) return rejection(code);
     const bytes = typeof envelope === 'string' ? fromText(envelope, this.endpoint.maxEnvelopeBytes) : envelope;
     const status = REJECTION_STATUS[code];

@@ -11,7 +11,7 @@ import { readNonce } from '../envelope/format.js';
 import { fromText, toText } from '../envelope/text.js';
 import { callSafely } from '../callbacks.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
-import { type Logger, silentLogger } from '../log.js';
+import { type Logger, loggerOf } from '../log.js';
 import { MAX_TIMER_MS, asksForTls, endpointLike, nonNegativeNumber, optionalFunction, optionsObject } from '../options.js';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_BUFFERED_BYTES, WsChannel, WsChannelError, type WsCloseEvent } from './ws-channel.js';
 import { HttpStatusError, unsealedAnswer } from './status-error.js';
@@ -64,7 +64,7 @@ export interface WsClientOptions {
    */
   tls?: ClientTlsOptions;
   agent?: Agent;
-  /** Refusals, closes and dead peers are logged here. */
+  /** Refused upgrades and failed channels are logged here (docs/logging.md). Default: the endpoint's logger. */
   logger?: Logger;
 }
 
@@ -129,7 +129,7 @@ export class WsClient {
     }
     for (const name of ['onOpen', 'onMessage', 'onClose'] as const) optionalFunction(options[name], name);
     this.#reconnect = options.reconnect === false ? false : reconnectOptions(options.reconnect);
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = loggerOf(options.logger, options.endpoint);
     this.#heartbeatMs = nonNegativeNumber(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs', MAX_TIMER_MS);
     this.#maxBufferedBytes = nonNegativeNumber(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes');
     this.#handshakeTimeoutMs = nonNegativeNumber(options.handshakeTimeoutMs ?? 10_000, 'handshakeTimeoutMs', MAX_TIMER_MS);
@@ -264,8 +264,22 @@ export class WsClient {
   #closed(channel: WsChannel, event: WsCloseEvent & { error?: HttpStatusError | undefined }): void {
     if (this.#channel === channel) this.#channel = undefined;
     this.#refusal = event.error;
-    if (event.code === WsCloseCode.AUTH_FAILED) {
-      this.#logger.warn({ event: 'wa_transport.ws.refused', url: this.#url.origin, reason: event.reason }, 'websocket');
+    // The same event and fields as the server's refusal, plus what only the client knows. A
+    // welcome that fails is the channel's own `wa_transport.ws.rejected`.
+    const refusal = event.error;
+    if (refusal !== undefined) {
+      this.#logger.warn(
+        {
+          event: 'wa_transport.ws.refused',
+          side: 'client',
+          status: refusal.status,
+          code: refusal.code,
+          peer: this.#url.host,
+          sealed: refusal.sealed,
+          claimedCode: refusal.claimedCode,
+        },
+        'websocket upgrade refused',
+      );
     }
     let delayMs: number | undefined;
     if (!this.#stopped && this.#reconnect !== false && this.#failures < this.#reconnect.maxAttempts) {

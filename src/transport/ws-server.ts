@@ -13,7 +13,7 @@ import type { EndpointLike } from '../endpoint.js';
 import { readNonce } from '../envelope/format.js';
 import { fromText, toText } from '../envelope/text.js';
 import { ErrorCode, WaTransportError, isAfterAuthentication, isWaTransportError } from '../errors.js';
-import { type Logger, silentLogger } from '../log.js';
+import { type Logger, loggerOf } from '../log.js';
 import { MAX_TIMER_MS, endpointLike, nonNegativeNumber, optionalFunction, optionsObject, positiveInteger } from '../options.js';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_BUFFERED_BYTES, WsChannel, type WsCloseEvent } from './ws-channel.js';
 import {
@@ -52,7 +52,7 @@ export interface WsServerOptions {
    * replay store, so only a flood keeps this many in flight.
    */
   maxPendingUpgrades?: number;
-  /** Refused upgrades and closed channels are logged here (code, peer, connection id). */
+  /** Refused upgrades and failed channels are logged here (docs/logging.md). Default: the endpoint's logger. */
   logger?: Logger;
 }
 
@@ -76,7 +76,7 @@ export class WsServer {
     this.#options = optionsObject(options, 'WsServer options');
     endpointLike(options.endpoint, 'endpoint');
     for (const name of ['onConnection', 'onMessage', 'onClose'] as const) optionalFunction(options[name], name);
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = loggerOf(options.logger, options.endpoint);
     this.#heartbeatMs = nonNegativeNumber(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs', MAX_TIMER_MS);
     this.#maxBufferedBytes = nonNegativeNumber(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes');
     this.#maxPendingUpgrades = positiveInteger(options.maxPendingUpgrades ?? DEFAULT_MAX_PENDING_UPGRADES, 'maxPendingUpgrades');
@@ -91,7 +91,10 @@ export class WsServer {
       verifyClient: (info, callback) => {
         if (this.#pendingUpgrades >= this.#maxPendingUpgrades) {
           const peer = info.req.socket.remoteAddress;
-          this.#logger.warn({ event: 'wa_transport.ws.refused', code: ErrorCode.OVERLOADED, status: 503, peer }, 'websocket upgrade refused');
+          this.#logger.warn(
+            { event: 'wa_transport.ws.refused', side: 'server', status: 503, code: ErrorCode.OVERLOADED, peer },
+            'websocket upgrade refused',
+          );
           const refusal = unsealedRefusal(ErrorCode.OVERLOADED, 503);
           return callback(false, refusal.status, refusal.body, refusal.headers);
         }
@@ -176,7 +179,7 @@ export class WsServer {
     } catch (error) {
       const code = isWaTransportError(error) ? error.code : 'internal';
       const status = isWaTransportError(error) ? helloStatusFor(error) : 503;
-      this.#logger.warn({ event: 'wa_transport.ws.refused', code, status, peer }, 'websocket upgrade refused');
+      this.#logger.warn({ event: 'wa_transport.ws.refused', side: 'server', status, code, peer }, 'websocket upgrade refused');
       if (!isWaTransportError(error)) return { status };
       if (hello === undefined || !isAfterAuthentication(error.code)) return unsealedRefusal(error.code, status);
       const id = toText(readNonce(fromText(hello, this.#options.endpoint.maxEnvelopeBytes)));
