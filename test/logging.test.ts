@@ -111,7 +111,15 @@ describe('logging', () => {
 
       const [server] = eventsOf(coreLog, 'wa_transport.http.refused');
       const [clientSide] = eventsOf(webLog, 'wa_transport.http.refused');
-      expect(server).toMatchObject({ side: 'server', status: 401, code: ErrorCode.UNKNOWN_KEY, peer: '127.0.0.1' });
+      expect(server).toMatchObject({
+        side: 'server',
+        status: 401,
+        code: ErrorCode.UNKNOWN_KEY,
+        peer: '127.0.0.1',
+        method: 'POST',
+        target: '/v1/echo',
+      });
+      expect(clientSide).toMatchObject({ method: 'POST', target: '/v1/echo' });
       expect(clientSide).toMatchObject({
         side: 'client',
         status: 401,
@@ -138,7 +146,8 @@ describe('logging', () => {
 
     const [serverSide] = eventsOf(coreLog, 'wa_transport.ws.refused');
     const [clientSide] = eventsOf(webLog, 'wa_transport.ws.refused');
-    expect(serverSide).toMatchObject({ side: 'server', status: 401, code: ErrorCode.UNKNOWN_KEY, peer: '127.0.0.1' });
+    expect(serverSide).toMatchObject({ side: 'server', status: 401, code: ErrorCode.UNKNOWN_KEY, peer: '127.0.0.1', target: '/ws' });
+    expect(clientSide).toMatchObject({ target: '/ws' });
     expect(clientSide).toMatchObject({ side: 'client', status: 401, code: ErrorCode.UNSEALED_RESPONSE, claimedCode: ErrorCode.UNKNOWN_KEY });
     expect(Object.keys(clientSide!).sort()).toEqual([...Object.keys(serverSide!), 'sealed', 'claimedCode'].sort());
   });

@@ -181,7 +181,7 @@ export class HttpClient {
           attempt < this.#retry.attempts &&
           options.signal?.aborted !== true &&
           performance.now() - started + delay <= this.#retry.withinMs;
-        if (error instanceof HttpStatusError) this.#refused(error, url);
+        if (error instanceof HttpStatusError) this.#refused(error, verb, url);
         if (!retry) throw error;
         this.#logger.info(
           { event: 'wa_transport.http.retry', side: 'client', peer: url.host, attempt, delayMs: delay, reason: reasonOf(error) },
@@ -245,7 +245,7 @@ export class HttpClient {
   }
 
   /** The same event and fields as the CoreApp's refusal, plus what only the client knows. */
-  #refused(error: HttpStatusError, url: URL): void {
+  #refused(error: HttpStatusError, method: string, url: URL): void {
     this.#logger.warn(
       {
         event: 'wa_transport.http.refused',
@@ -253,6 +253,8 @@ export class HttpClient {
         status: error.status,
         code: error.code,
         peer: url.host,
+        method,
+        target: url.pathname + url.search,
         sealed: error.sealed,
         claimedCode: error.claimedCode,
       },

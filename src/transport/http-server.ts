@@ -15,7 +15,7 @@ import { readNonce } from '../envelope/format.js';
 import { fromText } from '../envelope/text.js';
 import { ErrorCode, WaTransportError, isAfterAuthentication, isWaTransportError } from '../errors.js';
 import { type Logger, loggerOf } from '../log.js';
-import { positiveInteger } from '../options.js';
+import { pathPrefix, positiveInteger } from '../options.js';
 import {
   ENVELOPE_CONTENT_TYPE,
   ENVELOPE_HEADER,
@@ -252,7 +252,7 @@ export class SealedHttp {
       });
     } catch (error) {
       if (isWaTransportError(error, ErrorCode.FORGED)) this.#forgedHint(method, input);
-      return this.#rejection(error, envelope, input.peer);
+      return this.#rejection(error, envelope, input.peer, method, this.#pathPrefix + input.target);
     }
     const queryAt = input.target.indexOf('?');
     const request: SealedRequest<T> = {
@@ -305,9 +305,13 @@ export class SealedHttp {
    * A refusal after authentication is sealed and bound to the request (its nonce and the
    * status), so the client can tell it from one made up on the path; any other is plain JSON.
    */
-  #rejection(error: unknown, envelope: Uint8Array | string | undefined, peer: string | undefined): HttpOutcome {
+  /** `method` and `target` as bound (`pathPrefix` included): beside the client's own, they show a path rewritten on the way. */
+  #rejection(error: unknown, envelope: Uint8Array | string | undefined, peer: string | undefined, method: string, target: string): HttpOutcome {
     const code = isWaTransportError(error) ? error.code : ErrorCode.CONFIG;
-    this.#logger.warn({ event: 'wa_transport.http.refused', side: 'server', status: REJECTION_STATUS[code], code, peer }, 'http request refused');
+    this.#logger.warn(
+      { event: 'wa_transport.http.refused', side: 'server', status: REJECTION_STATUS[code], code, peer, method, target },
+      'http request refused',
+    );
     if (envelope === undefined || !isAfterAuthentication(code)) return rejection(code);
     const bytes = typeof envelope === 'string' ? fromText(envelope, this.endpoint.maxEnvelopeBytes) : envelope;
     const status = REJECTION_STATUS[code];
@@ -328,14 +332,6 @@ export class SealedHttp {
 
 /** At most one `wa_transport.http.forged` hint per this many ms. */
 const FORGED_HINT_EVERY_MS = 60_000;
-
-function pathPrefix(prefix: string | undefined): string {
-  if (prefix === undefined || prefix === '') return '';
-  if (typeof prefix !== 'string' || !/^\/[^?#]*[^/?#]$/.test(prefix)) {
-    throw new WaTransportError(ErrorCode.CONFIG, 'pathPrefix must start with "/", not end with "/", and hold no ? or #');
-  }
-  return prefix;
-}
 
 const SEALED_HEADERS = { 'content-type': ENVELOPE_CONTENT_TYPE, 'cache-control': 'no-store' } as const;
 

@@ -275,6 +275,7 @@ export class WsClient {
           status: refusal.status,
           code: refusal.code,
           peer: this.#url.host,
+          target: this.#url.pathname + this.#url.search,
           sealed: refusal.sealed,
           claimedCode: refusal.claimedCode,
         },

@@ -14,7 +14,15 @@ import { readNonce } from '../envelope/format.js';
 import { fromText, toText } from '../envelope/text.js';
 import { ErrorCode, WaTransportError, isAfterAuthentication, isWaTransportError } from '../errors.js';
 import { type Logger, loggerOf } from '../log.js';
-import { MAX_TIMER_MS, endpointLike, nonNegativeNumber, optionalFunction, optionsObject, positiveInteger } from '../options.js';
+import {
+  MAX_TIMER_MS,
+  endpointLike,
+  nonNegativeNumber,
+  optionalFunction,
+  optionsObject,
+  pathPrefix,
+  positiveInteger,
+} from '../options.js';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_BUFFERED_BYTES, WsChannel, type WsCloseEvent } from './ws-channel.js';
 import {
   HELLO_HEADER,
@@ -36,6 +44,12 @@ export interface WsServerOptions {
   server?: HttpServer | HttpsServer;
   /** Accept upgrades for this pathname only; others get HTTP 400. Default: any path. */
   path?: string;
+  /**
+   * The path prefix a reverse proxy in front strips (as `SealedServerOptions.pathPrefix`): the
+   * client's hello is bound to the target it asked for, so it is opened as `pathPrefix +
+   * target`. Without it every hello through such a proxy fails with ERR_WA_FORGED. Default: none.
+   */
+  pathPrefix?: string;
   /** A client was authenticated and its channel is open. */
   onConnection?(channel: WsChannel, request: IncomingMessage): void;
   /** A frame arrived, authentic and in sequence. A returned promise holds the next frame back. */
@@ -62,6 +76,7 @@ export class WsServer {
   readonly #heartbeatMs: number;
   readonly #maxBufferedBytes: number;
   readonly #maxPendingUpgrades: number;
+  readonly #pathPrefix: string;
   #pendingUpgrades = 0;
   readonly #wss: WebSocketServer;
   /** Connection ids of upgrade requests whose hello opened, until ws hands over the socket. */
@@ -79,6 +94,7 @@ export class WsServer {
     this.#logger = loggerOf(options.logger, options.endpoint);
     this.#heartbeatMs = nonNegativeNumber(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs', MAX_TIMER_MS);
     this.#maxBufferedBytes = nonNegativeNumber(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes');
+    this.#pathPrefix = pathPrefix(options.pathPrefix);
     this.#maxPendingUpgrades = positiveInteger(options.maxPendingUpgrades ?? DEFAULT_MAX_PENDING_UPGRADES, 'maxPendingUpgrades');
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -92,7 +108,7 @@ export class WsServer {
         if (this.#pendingUpgrades >= this.#maxPendingUpgrades) {
           const peer = info.req.socket.remoteAddress;
           this.#logger.warn(
-            { event: 'wa_transport.ws.refused', side: 'server', status: 503, code: ErrorCode.OVERLOADED, peer },
+            { event: 'wa_transport.ws.refused', side: 'server', status: 503, code: ErrorCode.OVERLOADED, peer, target: info.req.url },
             'websocket upgrade refused',
           );
           const refusal = unsealedRefusal(ErrorCode.OVERLOADED, 503);
@@ -171,7 +187,7 @@ export class WsServer {
       if (requestId !== undefined && typeof requestId !== 'string') throw new WaTransportError(ErrorCode.MALFORMED);
       hello = header;
       const opened = await this.#options.endpoint.open(hello, {
-        context: helloContext(request.url ?? '/'),
+        context: helloContext(this.#pathPrefix + (request.url ?? '/')),
         ...(requestId === undefined ? {} : { requestId }),
         peer,
       });
@@ -179,7 +195,9 @@ export class WsServer {
     } catch (error) {
       const code = isWaTransportError(error) ? error.code : 'internal';
       const status = isWaTransportError(error) ? helloStatusFor(error) : 503;
-      this.#logger.warn({ event: 'wa_transport.ws.refused', side: 'server', status, code, peer }, 'websocket upgrade refused');
+      // `target` as bound: beside the client's own, it shows a path rewritten on the way.
+      const target = this.#pathPrefix + (request.url ?? '/');
+      this.#logger.warn({ event: 'wa_transport.ws.refused', side: 'server', status, code, peer, target }, 'websocket upgrade refused');
       if (!isWaTransportError(error)) return { status };
       if (hello === undefined || !isAfterAuthentication(error.code)) return unsealedRefusal(error.code, status);
       const id = toText(readNonce(fromText(hello, this.#options.endpoint.maxEnvelopeBytes)));

@@ -8,7 +8,8 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -702,5 +703,45 @@ describe('WebSocket channel', () => {
         },
       ),
     );
+  });
+
+  it('behind a proxy that strips a path prefix: refused without pathPrefix, open with it', async () => {
+    const upstream = await startServer({ pathPrefix: '/core' });
+    const plain = await startServer();
+    const proxyFor = async (target: number): Promise<string> => {
+      // Forwards an upgrade for /core/x to the target as /x, bytes as they are (nginx: proxy_pass http://core/;).
+      const proxy = createServer();
+      proxy.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+        const upstreamSocket = connect(target, '127.0.0.1', () => {
+          const path = (request.url ?? '/').replace(/^\/core(?=\/|$)/, '') || '/';
+          const lines = [`${request.method} ${path} HTTP/1.1`];
+          for (let i = 0; i < request.rawHeaders.length; i += 2) lines.push(`${request.rawHeaders[i]}: ${request.rawHeaders[i + 1]}`);
+          upstreamSocket.write(`${lines.join('\r\n')}\r\n\r\n`);
+          upstreamSocket.write(head);
+          socket.pipe(upstreamSocket).pipe(socket);
+        });
+        upstreamSocket.on('error', () => socket.destroy());
+        socket.on('error', () => upstreamSocket.destroy());
+      });
+      proxy.listen(0, '127.0.0.1');
+      await once(proxy, 'listening');
+      cleanups.push(
+        () =>
+          new Promise<void>((resolve) => {
+            proxy.closeAllConnections();
+            proxy.close(() => resolve());
+          }),
+      );
+      return `ws://127.0.0.1:${(proxy.address() as AddressInfo).port}/core/ws`;
+    };
+    const endpoint = await web();
+
+    const refused = client({ endpoint, url: await proxyFor(plain.port), reconnect: false });
+    await expect(refused.ready()).rejects.toMatchObject({ code: ErrorCode.UNSEALED_RESPONSE, claimedCode: ErrorCode.FORGED });
+
+    const accepted = client({ endpoint, url: await proxyFor(upstream.port), reconnect: false });
+    const channel = await accepted.ready();
+    await channel.send('through the proxy');
+    await vi.waitFor(() => expect(upstream.received).toEqual(['through the proxy']));
   });
 });
