@@ -25,7 +25,7 @@ import { ErrorCode, WaTransportError, isWaTransportError } from './errors.js';
 import { Keyring } from './keys.js';
 import { type Logger, silentLogger } from './log.js';
 import { optionsObject } from './options.js';
-import type { EndpointObserver } from './observer.js';
+import { type EndpointObserver, offerLogger } from './observer.js';
 import { decodeMsgpack, encodeMsgpack } from './payload.js';
 import { type Clock, Verifier, type VerifierOptions } from './verifier.js';
 
@@ -160,6 +160,7 @@ export class Endpoint {
     this.#clock = options.clock ?? Date.now;
     this.#logger = options.logger ?? silentLogger;
     this.#observer = options.observer;
+    if (options.logger !== undefined) offerLogger(options.observer, options.logger);
   }
 
   /** The logger given to `createEndpoint` (silent without one): the transports' default. */

@@ -14,6 +14,9 @@ import WebSocket from 'ws';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createEndpoint, type EndpointLike } from '../src/endpoint.js';
 import { ErrorCode } from '../src/errors.js';
+import { ClockHealth } from '../src/ops/clock-health.js';
+import { Metrics } from '../src/ops/metrics.js';
+import { combineObservers } from '../src/observer.js';
 import { RotatingEndpoint } from '../src/ops/rotation.js';
 import { toText } from '../src/envelope/text.js';
 import { acceptSealedBodies, sealedFastify } from '../src/transport/fastify.js';
@@ -184,5 +187,33 @@ describe('logging', () => {
       errorCode: 'WS_ERR_INVALID_OPCODE',
       errorMessage: expect.stringContaining('invalid opcode 15'),
     });
+  });
+
+  it('Metrics and ClockHealth observing an endpoint log to its logger unless given their own', async () => {
+    const log = recordingLogger();
+    const own = recordingLogger();
+    const health = new ClockHealth();
+    const metrics = new Metrics({
+      rejectionAlert: {
+        threshold: 2,
+        onSpike: () => {
+          throw new Error('alert hook bug');
+        },
+      },
+    });
+    const core = await createEndpoint({
+      role: 'coreapp',
+      secret: SECRET,
+      logger: log,
+      observer: combineObservers(metrics, health, new ClockHealth({ logger: own })),
+    });
+    // A WebApp whose clock is 20 s ahead: every envelope is ERR_WA_FUTURE, which ClockHealth counts.
+    const web = await createEndpoint({ role: 'webapp', secret: SECRET, clock: () => Date.now() + 20_000 });
+    for (let i = 0; i < 5; i++) await expect(core.open(web.seal(i))).rejects.toMatchObject({ code: ErrorCode.FUTURE });
+    expect(eventsOf(log, 'wa_transport.clock_skew')).toEqual([expect.objectContaining({ rejecting: true })]);
+    expect(eventsOf(log, 'wa_transport.callback_failed')).toEqual([
+      expect.objectContaining({ callback: 'rejectionAlert.onSpike', error: 'Error' }),
+    ]);
+    expect(eventsOf(own, 'wa_transport.clock_skew')).toHaveLength(1);
   });
 });

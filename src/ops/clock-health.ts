@@ -34,7 +34,7 @@ import {
   optionsObject,
   positiveInteger,
 } from '../options.js';
-import type { EndpointObserver, OpenedEvent, RejectedEvent } from '../observer.js';
+import { type EndpointObserver, type OpenedEvent, type RejectedEvent, TAKE_ENDPOINT_LOGGER } from '../observer.js';
 import { type Clock, DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../verifier.js';
 
 export interface ClockHealthOptions {
@@ -50,7 +50,7 @@ export interface ClockHealthOptions {
   minSamples?: number;
   /** At most one warning per this many ms while the offset stays too large. Default 60,000. */
   warnEveryMs?: number;
-  /** Where the warning goes (pino or anything with `warn` and `info`). Default silent. */
+  /** Where the warning goes (pino or anything with `warn` and `info`). Default: the logger of the endpoint it observes, else silent. */
   logger?: Logger;
   /** Also told of each warning, e.g. to raise an alert. */
   onWarning?(report: ClockHealthReport): void;
@@ -86,7 +86,8 @@ export class ClockHealth implements EndpointObserver {
   #lastEvaluated = -Infinity;
   #lastWarned = -Infinity;
   #drifting = false;
-  readonly #logger: Logger;
+  #logger: Logger;
+  readonly #ownLogger: boolean;
   readonly #onWarning: ((report: ClockHealthReport) => void) | undefined;
   readonly #clock: Clock;
 
@@ -102,8 +103,14 @@ export class ClockHealth implements EndpointObserver {
     this.minSamples = Math.min(positiveInteger(options.minSamples ?? 5, 'minSamples'), samples);
     this.warnEveryMs = nonNegativeNumber(options.warnEveryMs ?? 60_000, 'warnEveryMs');
     this.#logger = options.logger ?? silentLogger;
+    this.#ownLogger = options.logger !== undefined;
     this.#onWarning = optionalFunction(options.onWarning, 'onWarning');
     this.#clock = optionalFunction(options.clock, 'clock') ?? Date.now;
+  }
+
+  /** Without a `logger` option, the endpoint's (`createEndpoint({ logger, observer })`). */
+  [TAKE_ENDPOINT_LOGGER](logger: Logger): void {
+    if (!this.#ownLogger) this.#logger = logger;
   }
 
   opened(event: OpenedEvent): void {

@@ -14,7 +14,7 @@ import { callSafely } from '../callbacks.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { optionalFunction, optionsObject, positiveInteger } from '../options.js';
-import type { EndpointObserver, OpenedEvent, RejectedEvent } from '../observer.js';
+import { type EndpointObserver, type OpenedEvent, type RejectedEvent, TAKE_ENDPOINT_LOGGER } from '../observer.js';
 import type { Clock } from '../verifier.js';
 
 /** Upper bounds (ms) of the store-latency histogram: a memory store is ~0, Redis ~0.2–5. */
@@ -55,7 +55,7 @@ export interface MetricsOptions {
   rejectionAlert?: RejectionAlertOptions;
   /** Default `Date.now`. */
   clock?: Clock;
-  /** Where a failing hook or cache probe is reported. Default silent. */
+  /** Where a failing hook or cache probe is reported. Default: the logger of the endpoint it observes, else silent. */
   logger?: Pick<Logger, 'warn'>;
 }
 
@@ -119,15 +119,22 @@ export class Metrics implements EndpointObserver {
   #spikes = 0;
   readonly #store: ReplayCacheStats | undefined;
   readonly #alert: RejectionWindow | undefined;
-  readonly #logger: Pick<Logger, 'warn'>;
+  #logger: Pick<Logger, 'warn'>;
+  readonly #ownLogger: boolean;
   #prom: PromMetrics | undefined;
 
   constructor(options: MetricsOptions = {}) {
     optionsObject(options, 'Metrics options');
     this.#store = options.replayStore;
     this.#logger = options.logger ?? silentLogger;
+    this.#ownLogger = options.logger !== undefined;
     const clock = optionalFunction(options.clock, 'clock') ?? Date.now;
     this.#alert = options.rejectionAlert && new RejectionWindow(options.rejectionAlert, clock);
+  }
+
+  /** Without a `logger` option, the endpoint's (`createEndpoint({ logger, observer })`). */
+  [TAKE_ENDPOINT_LOGGER](logger: Logger): void {
+    if (!this.#ownLogger) this.#logger = logger;
   }
 
   sealed(bytes: number): void {
