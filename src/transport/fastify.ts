@@ -2,7 +2,7 @@
  * Fastify (5) adapter over `SealedHttp` (src/transport/http-server.ts): the same opening,
  * status table and response sealing as the node:http wrapper. Types only from `fastify`.
  *
- *   acceptSealedBodies(app);   // once per instance (or encapsulated context)
+ *   acceptSealedBodies(app);   // per instance (or encapsulated context); again is harmless
  *   app.post('/v1/orders', sealedFastify({ endpoint }, (req) => createOrder(req.payload)));
  *
  * `acceptSealedBodies` registers our media type with a parser that reads nothing: the route
@@ -14,6 +14,9 @@ import { ENVELOPE_CONTENT_TYPE } from './http-binding.js';
 import { type SealedHandler, SealedHttp, type SealedServerOptions, nodeInput } from './http-server.js';
 
 export function acceptSealedBodies(app: FastifyInstance): void {
+  // Idempotent: Fastify refuses a second parser for one type (FST_ERR_CTP_ALREADY_PRESENT) and
+  // start-up crashes, which two plugins that each make sure of it would hit.
+  if (app.hasContentTypeParser(ENVELOPE_CONTENT_TYPE)) return;
   app.addContentTypeParser(ENVELOPE_CONTENT_TYPE, (_request, _payload, done) => done(null));
 }
 

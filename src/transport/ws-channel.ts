@@ -132,7 +132,11 @@ export class WsChannel {
     ws.on('error', (error: Error & { code?: unknown }) => {
       // ws closes the socket itself after an error (with 1002/1007/1008/1009 when it can send one).
       this.#wsCloseCode ??= closeCodeForWsError(error.code);
-      this.#log('wa_transport.ws.error', { wsError: typeof error.code === 'string' ? error.code : error.name });
+      // ws's and the socket's messages name the fault (frame, address), never frame content.
+      this.#log('wa_transport.ws.error', {
+        errorCode: typeof error.code === 'string' ? error.code : error.name,
+        errorMessage: error.message,
+      });
     });
     ws.on('close', (code, reason) => this.#onClose(code, reason.toString()));
 
