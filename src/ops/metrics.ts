@@ -165,7 +165,10 @@ export class Metrics implements EndpointObserver {
         count: this.#latencyCount,
         sum: this.#latencySum,
         max: this.#latencyMax,
-        buckets: STORE_LATENCY_BUCKETS_MS.map((le, i) => ({ le, count: (cumulative += this.#latencyBuckets[i]!) })),
+        buckets: STORE_LATENCY_BUCKETS_MS.map((le, i) => {
+          cumulative += this.#latencyBuckets[i]!;
+          return { le, count: cumulative };
+        }),
       },
       rejectionSpikes: this.#spikes,
     };

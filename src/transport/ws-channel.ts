@@ -15,7 +15,7 @@ import { inspect } from 'node:util';
 import type WebSocket from 'ws';
 import { callSafely } from '../callbacks.js';
 import type { EndpointLike } from '../endpoint.js';
-import { ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
+import { type ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
   type FrameDirection,
