@@ -15,6 +15,7 @@ import { ErrorCode, WaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { optionalFunction, optionsObject, positiveInteger } from '../options.js';
 import type { EndpointObserver, OpenedEvent, RejectedEvent } from '../observer.js';
+import type { ReplayStore } from '../replay/store.js';
 import type { Clock } from '../verifier.js';
 
 /** Upper bounds (ms) of the store-latency histogram: a memory store is ~0, Redis ~0.2–5. */
@@ -50,8 +51,12 @@ export interface RejectionAlertOptions {
 }
 
 export interface MetricsOptions {
-  /** The replay store whose size `snapshot()` reports (e.g. the endpoint's `MemoryReplayStore`). */
-  replayStore?: ReplayCacheStats;
+  /**
+   * The endpoint's replay store, any kind (what `replayStoreFromConfig` returns is typed
+   * `ReplayStore`). `snapshot()` reports its size when it counts its entries
+   * (`MemoryReplayStore`), else null (a Redis store counts round trips, not nonces).
+   */
+  replayStore?: ReplayStore | ReplayCacheStats;
   rejectionAlert?: RejectionAlertOptions;
   /** Default `Date.now`. */
   clock?: Clock;
@@ -107,7 +112,7 @@ export class Metrics implements EndpointObserver {
   #latencySum = 0;
   #latencyMax = 0;
   #spikes = 0;
-  readonly #store: ReplayCacheStats | undefined;
+  readonly #store: ReplayStore | ReplayCacheStats | undefined;
   readonly #alert: RejectionWindow | undefined;
   readonly #logger: Pick<Logger, 'warn'>;
   #prom: PromMetrics | undefined;
@@ -235,9 +240,11 @@ export class Metrics implements EndpointObserver {
   }
 
   #cacheStats(): { entries: number; bytes: number | null } | undefined {
-    if (this.#store === undefined) return undefined;
+    const store = this.#store;
+    if (store === undefined || !('stats' in store) || typeof store.stats !== 'function') return undefined;
     try {
-      const stats = this.#store.stats();
+      const stats: Partial<ReturnType<ReplayCacheStats['stats']>> = (store as ReplayCacheStats).stats();
+      if (typeof stats.entries !== 'number') return undefined;
       return { entries: stats.entries, bytes: stats.bytes ?? null };
     } catch (error) {
       this.#logger.warn({ event: 'wa_transport.metrics.stats_failed', err: error }, 'replay store stats failed');
