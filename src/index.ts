@@ -23,7 +23,6 @@ export type { MemoryReplayStoreOptions, MemoryReplayStoreStats } from './replay/
 export type { ReplayStore } from './replay/store.js';
 export { TieredReplayStore } from './replay/tiered.js';
 export type { TieredReplayStoreOptions, UnavailablePolicy } from './replay/tiered.js';
-export type { RedisReplayStoreOptions, RedisReplayStoreStats } from './replay/redis.js';
 export { Verifier, DEFAULT_WINDOW_MS, DEFAULT_MAX_SKEW_MS } from './verifier.js';
 export type { Clock, VerifierOptions } from './verifier.js';
 export { MAX_DEPTH } from './payload.js';
