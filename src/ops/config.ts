@@ -15,7 +15,7 @@ import { ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
 import { SecretKeys, checkSecretStrength, secretBytes } from '../keys.js';
 import type { Logger } from '../log.js';
 import { MemoryReplayStore } from '../replay/memory.js';
-import type { RedisReplayStoreOptions } from '../replay/redis.js';
+import type { RedisStoreSettings } from '../replay/redis-settings.js';
 import type { ReplayStore } from '../replay/store.js';
 import { type SecurityLevel, securityLevelFromEnv } from '../transport/tls-profiles.js';
 import { type DbSslFiles, type DbSslOptions, readDbSsl } from './db-tls.js';
@@ -274,7 +274,7 @@ export function endpointOptionsFromConfig(
  */
 export async function replayStoreFromConfig(
   config: WaConfig,
-  options: Omit<RedisReplayStoreOptions, 'url' | 'client'> & { connectTimeoutMs?: number } = {},
+  options: RedisStoreSettings & { connectTimeoutMs?: number } = {},
 ): Promise<ReplayStore> {
   const url = config.replayRedisUrl;
   if (url === undefined) return new MemoryReplayStore({ retentionMs: config.windowMs });

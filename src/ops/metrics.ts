@@ -15,6 +15,7 @@ import { ErrorCode, WaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { optionalFunction, optionsObject, positiveInteger } from '../options.js';
 import { type EndpointObserver, type OpenedEvent, type RejectedEvent, TAKE_ENDPOINT_LOGGER } from '../observer.js';
+import type { ReplayStore } from '../replay/store.js';
 import type { Clock } from '../verifier.js';
 
 /** Upper bounds (ms) of the store-latency histogram: a memory store is ~0, Redis ~0.2–5. */
@@ -50,8 +51,12 @@ export interface RejectionAlertOptions {
 }
 
 export interface MetricsOptions {
-  /** The replay store whose size `snapshot()` reports (e.g. the endpoint's `MemoryReplayStore`). */
-  replayStore?: ReplayCacheStats;
+  /**
+   * The endpoint's replay store, any kind (what `replayStoreFromConfig` returns is typed
+   * `ReplayStore`). `snapshot()` reports its size when it counts its entries
+   * (`MemoryReplayStore`), else null (a Redis store counts round trips, not nonces).
+   */
+  replayStore?: ReplayStore | ReplayCacheStats;
   rejectionAlert?: RejectionAlertOptions;
   /** Default `Date.now`. */
   clock?: Clock;
@@ -117,7 +122,7 @@ export class Metrics implements EndpointObserver {
   #latencySum = 0;
   #latencyMax = 0;
   #spikes = 0;
-  readonly #store: ReplayCacheStats | undefined;
+  readonly #store: ReplayStore | ReplayCacheStats | undefined;
   readonly #alert: RejectionWindow | undefined;
   #logger: Pick<Logger, 'warn'>;
   readonly #ownLogger: boolean;
@@ -185,7 +190,10 @@ export class Metrics implements EndpointObserver {
         count: this.#latencyCount,
         sum: this.#latencySum,
         max: this.#latencyMax,
-        buckets: STORE_LATENCY_BUCKETS_MS.map((le, i) => ({ le, count: (cumulative += this.#latencyBuckets[i]!) })),
+        buckets: STORE_LATENCY_BUCKETS_MS.map((le, i) => {
+          cumulative += this.#latencyBuckets[i]!;
+          return { le, count: cumulative };
+        }),
       },
       rejectionSpikes: this.#spikes,
     };
@@ -272,9 +280,11 @@ export class Metrics implements EndpointObserver {
   }
 
   #cacheStats(): { entries: number; bytes: number | null } | undefined {
-    if (this.#store === undefined) return undefined;
+    const store = this.#store;
+    if (store === undefined || !('stats' in store) || typeof store.stats !== 'function') return undefined;
     try {
-      const stats = this.#store.stats();
+      const stats: Partial<ReturnType<ReplayCacheStats['stats']>> = (store as ReplayCacheStats).stats();
+      if (typeof stats.entries !== 'number') return undefined;
       return { entries: stats.entries, bytes: stats.bytes ?? null };
     } catch (error) {
       this.#logger.warn({ event: 'wa_transport.metrics.stats_failed', err: error }, 'replay store stats failed');

@@ -26,10 +26,12 @@
  *   this Redis is the power to replay (README › Security model).
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
 import { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../defaults.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
+import type { RedisStoreSettings } from './redis-settings.js';
 import type { ReplayStore } from './store.js';
 import { nonNegativeInteger, positiveInteger } from '../options.js';
 
@@ -80,7 +82,7 @@ if g then return g end
 redis.call('SET', KEYS[1], ARGV[1])
 return '+' .. ARGV[1]`;
 
-export interface RedisReplayStoreOptions {
+export interface RedisReplayStoreOptions extends RedisStoreSettings {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…`. Default `redis://127.0.0.1:6379`. Ignored with `client`. */
   url?: string;
   /**
@@ -89,28 +91,6 @@ export interface RedisReplayStoreOptions {
    * disconnected rather than wait out `commandTimeoutMs`. Redis Cluster is not supported.
    */
   client?: Redis;
-  /**
-   * Prepended to every key. Default `wa:n:`. Keys are scoped by the envelope's key id under
-   * it, so deployments with different secrets never collide; a prefix of your own separates
-   * anything else (tests, environments).
-   */
-  keyPrefix?: string;
-  /** Longest wait for Redis to answer a batch, in ms; then the batch fails closed. Default 1000. */
-  commandTimeoutMs?: number;
-  /**
-   * How long a nonce is remembered after its envelope's timestamp, in ms (on Redis's clock).
-   * Default 11,000: the default window plus 1 s of clock difference between nodes and Redis.
-   * Every verifier using the store needs a window no longer than this.
-   */
-  retentionMs?: number;
-  /**
-   * How long to refuse after Redis restarted, failed over or lost keys, in ms: the longest a
-   * key lives (retentionMs + the verifiers' skew). Default 21,000. 0 turns the restart, canary
-   * and eviction checks off (and sends no INFO): only for a Redis whose data never goes away.
-   */
-  restartHoldMs?: number;
-  /** Told of every change between available and unavailable. Default silent. */
-  logger?: Logger;
 }
 
 export interface RedisReplayStoreStats {
@@ -197,6 +177,7 @@ export class RedisReplayStore implements ReplayStore {
       this.#client = options.client;
       this.#owned = false;
     } else {
+      const Redis = loadRedis();
       this.#client = new Redis(options.url ?? DEFAULT_REDIS_URL, {
         commandTimeout: this.commandTimeoutMs,
         connectTimeout: Math.max(this.commandTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
@@ -534,6 +515,25 @@ export async function createRedisReplayStore(
     throw error;
   }
   return store;
+}
+
+/**
+ * ioredis is an optional peer dependency, loaded when the first store makes its own client: the
+ * package and its other entry points (replayStoreFromConfig without a Redis URL among them)
+ * work without it installed. It is CommonJS, so it loads synchronously, in the constructor.
+ */
+function loadRedis(): typeof Redis {
+  try {
+    return (createRequire(import.meta.url)('ioredis') as typeof import('ioredis')).Redis;
+  } catch (error) {
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    if (code !== 'MODULE_NOT_FOUND' || typeof message !== 'string' || !message.includes("'ioredis'")) throw error;
+    throw new WaTransportError(
+      ErrorCode.CONFIG,
+      'the Redis replay store needs ioredis, an optional peer dependency of wa-transport: npm install ioredis',
+      { cause: error },
+    );
+  }
 }
 
 class TimeoutError extends Error {}

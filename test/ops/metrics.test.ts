@@ -116,6 +116,17 @@ describe('Metrics', () => {
     expect(broken.snapshot().replayCacheEntries).toBeNull();
   });
 
+  it('takes any ReplayStore, and reports a size only for one that counts its entries', () => {
+    // What replayStoreFromConfig returns is typed ReplayStore (issue 15: TS2741 here before).
+    const plain: ReplayStore = { retentionMs: 1000, recordIfAbsent: () => true };
+    expect(new Metrics({ replayStore: plain }).snapshot().replayCacheEntries).toBeNull();
+    // The Redis store's stats() counts round trips, not nonces.
+    const redisLike = Object.assign(plain, { stats: () => ({ roundTrips: 3, commands: 9 }) });
+    expect(new Metrics({ replayStore: redisLike }).snapshot().replayCacheEntries).toBeNull();
+    const memory: ReplayStore = new MemoryReplayStore();
+    expect(new Metrics({ replayStore: memory }).snapshot().replayCacheEntries).toBe(0);
+  });
+
   it('fires the spike hook once when rejections cross the rate, and again after it falls', async () => {
     const spikes: RejectionSpike[] = [];
     const { web, core, coreMetrics, advance } = await pair({
