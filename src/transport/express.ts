@@ -11,8 +11,8 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ErrorCode, WaTransportError } from '../errors.js';
+import type { BodyLimits } from './http-body.js';
 import {
-  type BodyLimits,
   type SealedHandler,
   SealedHttp,
   type SealedServerOptions,

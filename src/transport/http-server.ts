@@ -16,6 +16,7 @@ import { fromText } from '../envelope/text.js';
 import { ErrorCode, WaTransportError, isAfterAuthentication, isWaTransportError } from '../errors.js';
 import { type Logger, loggerOf } from '../log.js';
 import { pathPrefix, positiveInteger } from '../options.js';
+import { type BodyLimits, type BodySink, type BodySource, PendingBodies, collectBody } from './http-body.js';
 import {
   ENVELOPE_CONTENT_TYPE,
   ENVELOPE_HEADER,
@@ -158,74 +159,12 @@ export interface HttpOutcome {
 
 const INTERNAL_ERROR = { error: 'internal' } as const;
 
-/** The shared core: open a request, run the handler, seal its answer. */
-/** What a request body may cost before it is authenticated. */
-export interface BodyLimits {
-  /** Largest body, in bytes (ERR_WA_TOO_LARGE beyond). */
-  readonly maxBytes: number;
-  /** How long the body may take to arrive, in ms (ERR_WA_BODY_TIMEOUT after). */
-  readonly timeoutMs: number;
-  /** The budget shared by every request of one handler (ERR_WA_OVERLOADED when spent). */
-  readonly pending: PendingBodies;
-}
-
-/** A request body holding bytes of the budget; `evict` refuses it and gives its bytes back. */
-export interface PendingBody {
-  evict(): void;
-}
-
-/**
- * Request bodies received and not yet authenticated, against two ceilings: their bytes, and
- * their number. When a body needs room the budget does not have, the bodies that started first
- * are evicted (refused, ERR_WA_OVERLOADED) until it fits: an honest body completes within
- * milliseconds of starting, so the oldest holders are the stalled ones, and a flood of them
- * cannot keep a new request out (a refused newcomer would let 1,000 stalled clients starve
- * everyone).
- */
-export class PendingBodies {
-  #held = 0;
-  /** Holders in the order they started (a Map iterates in insertion order), with their bytes. */
-  readonly #holders = new Map<PendingBody, number>();
-
-  constructor(
-    readonly maxBytes: number,
-    readonly maxBodies: number,
-  ) {}
-
-  get held(): number {
-    return this.#held;
-  }
-
-  /** Counts `body` as pending, evicting the oldest body when there are `maxBodies` already. */
-  enter(body: PendingBody): void {
-    if (this.#holders.size >= this.maxBodies) this.#holders.keys().next().value?.evict();
-    this.#holders.set(body, 0);
-  }
-
-  /** Takes `bytes` for `body`, evicting older bodies if needed; false when it cannot fit at all. */
-  take(body: PendingBody, bytes: number): boolean {
-    if ((this.#holders.get(body) ?? 0) + bytes > this.maxBytes) return false;
-    for (const [older] of this.#holders) {
-      if (this.#held + bytes <= this.maxBytes) break;
-      if (older !== body) older.evict(); // gives its bytes back
-    }
-    this.#held += bytes;
-    this.#holders.set(body, (this.#holders.get(body) ?? 0) + bytes);
-    return true;
-  }
-
-  /** Gives back everything `body` holds, and its place. */
-  release(body: PendingBody): void {
-    this.#held -= this.#holders.get(body) ?? 0;
-    this.#holders.delete(body);
-  }
-}
-
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 const DEFAULT_BODY_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
 const DEFAULT_MAX_PENDING_REQUESTS = 1024;
 
+/** The shared core: open a request, run the handler, seal its answer. */
 export class SealedHttp {
   readonly endpoint: EndpointLike;
   readonly maxBodyBytes: number;
@@ -385,56 +324,35 @@ function refusalHeaders(status: number): Record<string, string> {
   return {};
 }
 
-/**
- * Reads a body within `limits`: refuses at once when Content-Length says more than `maxBytes`,
- * and stops reading as soon as the count passes it (ERR_WA_TOO_LARGE); counts as one of the
- * pending bodies (the oldest may be evicted to make room); takes every chunk from
- * the shared budget of unauthenticated bytes (older bodies may be evicted to make room, and
- * this one may be evicted later: ERR_WA_OVERLOADED);
- * gives up after `timeoutMs` (ERR_WA_BODY_TIMEOUT). A stream that fails or is cut short is
- * ERR_WA_MALFORMED. The budget is given back when the body is complete or refused.
- */
+/** Reads a node:http request body within `limits` (see `collectBody`). */
 export function readBody(stream: Readable, limits: BodyLimits, headers?: IncomingHttpHeaders): Promise<Uint8Array> {
-  const declared = Number(headers?.['content-length'] ?? 0);
-  if (declared > limits.maxBytes) return Promise.reject(new WaTransportError(ErrorCode.TOO_LARGE));
-  if (stream.readableEnded) return Promise.reject(new WaTransportError(ErrorCode.MALFORMED));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const timer = setTimeout(() => done(new WaTransportError(ErrorCode.BODY_TIMEOUT)), limits.timeoutMs);
-    const body: PendingBody = { evict: () => done(new WaTransportError(ErrorCode.OVERLOADED)) };
-    let settled = false;
-    const done = (error: WaTransportError | undefined): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      limits.pending.release(body);
+  return collectBody(streamSource(stream), limits, headers?.['content-length']);
+}
+
+function streamSource(stream: Readable): BodySource {
+  let sink: BodySink | undefined;
+  const onData = (chunk: Buffer): void => sink?.chunk(chunk);
+  const onEnd = (): void => sink?.end();
+  const onFail = (): void => sink?.fail();
+  return {
+    start(to) {
+      sink = to;
+      // Already read by someone else (a body parser that ran first): nothing left to read.
+      if (stream.readableEnded) return to.fail();
+      stream.on('data', onData);
+      stream.on('end', onEnd);
+      stream.on('error', onFail);
+      stream.on('close', onFail);
+    },
+    stop() {
       stream.off('data', onData);
       stream.off('end', onEnd);
-      stream.off('error', onError);
-      stream.off('close', onClose);
-      if (error === undefined) resolve(new Uint8Array(Buffer.concat(chunks, total)));
-      else {
-        chunks.length = 0;
-        stream.pause();
-        reject(error);
-      }
-    };
-    const onData = (chunk: Buffer): void => {
-      if (total + chunk.length > limits.maxBytes) return done(new WaTransportError(ErrorCode.TOO_LARGE));
-      if (!limits.pending.take(body, chunk.length)) return done(new WaTransportError(ErrorCode.OVERLOADED));
-      total += chunk.length;
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => done(undefined);
-    const onError = (): void => done(new WaTransportError(ErrorCode.MALFORMED));
-    const onClose = (): void => done(new WaTransportError(ErrorCode.MALFORMED));
-    stream.on('data', onData);
-    stream.on('end', onEnd);
-    stream.on('error', onError);
-    stream.on('close', onClose);
-    limits.pending.enter(body); // last: it may evict an older body, never this one
-  });
+      stream.off('error', onFail);
+      stream.off('close', onFail);
+      // The rest of a refused body is not read: the connection is closed after the answer.
+      stream.pause();
+    },
+  };
 }
 
 /** Writes an outcome to a node:http response (Express's `res` is one too). */

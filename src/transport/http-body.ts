@@ -1,0 +1,134 @@
+/**
+ * What a request body may cost before it is authenticated (PROTOCOL §8.1, "Unauthenticated input
+ * is bounded"), counted once for every server binding: node:http streams (./http-server.ts) and
+ * WHATWG streams (./fetch.ts) only say how their bytes arrive.
+ */
+import { ErrorCode, WaTransportError } from '../errors.js';
+
+/** What a request body may cost before it is authenticated. */
+export interface BodyLimits {
+  /** Largest body, in bytes (ERR_WA_TOO_LARGE beyond). */
+  readonly maxBytes: number;
+  /** How long the body may take to arrive, in ms (ERR_WA_BODY_TIMEOUT after). */
+  readonly timeoutMs: number;
+  /** The budget shared by every request of one handler (ERR_WA_OVERLOADED when spent). */
+  readonly pending: PendingBodies;
+}
+
+/** A request body holding bytes of the budget; `evict` refuses it and gives its bytes back. */
+export interface PendingBody {
+  evict(): void;
+}
+
+/**
+ * Request bodies received and not yet authenticated, against two ceilings: their bytes, and
+ * their number. When a body needs room the budget does not have, the bodies that started first
+ * are evicted (refused, ERR_WA_OVERLOADED) until it fits: an honest body completes within
+ * milliseconds of starting, so the oldest holders are the stalled ones, and a flood of them
+ * cannot keep a new request out (a refused newcomer would let 1,000 stalled clients starve
+ * everyone).
+ */
+export class PendingBodies {
+  #held = 0;
+  /** Holders in the order they started (a Map iterates in insertion order), with their bytes. */
+  readonly #holders = new Map<PendingBody, number>();
+
+  constructor(
+    readonly maxBytes: number,
+    readonly maxBodies: number,
+  ) {}
+
+  get held(): number {
+    return this.#held;
+  }
+
+  /** Counts `body` as pending, evicting the oldest body when there are `maxBodies` already. */
+  enter(body: PendingBody): void {
+    if (this.#holders.size >= this.maxBodies) this.#holders.keys().next().value?.evict();
+    this.#holders.set(body, 0);
+  }
+
+  /** Takes `bytes` for `body`, evicting older bodies if needed; false when it cannot fit at all. */
+  take(body: PendingBody, bytes: number): boolean {
+    if ((this.#holders.get(body) ?? 0) + bytes > this.maxBytes) return false;
+    for (const [older] of this.#holders) {
+      if (this.#held + bytes <= this.maxBytes) break;
+      if (older !== body) older.evict(); // gives its bytes back
+    }
+    this.#held += bytes;
+    this.#holders.set(body, (this.#holders.get(body) ?? 0) + bytes);
+    return true;
+  }
+
+  /** Gives back everything `body` holds, and its place. */
+  release(body: PendingBody): void {
+    this.#held -= this.#holders.get(body) ?? 0;
+    this.#holders.delete(body);
+  }
+}
+
+/** Where a body's bytes come from; told of them through a `BodySink`. */
+export interface BodySource {
+  /** Starts delivering the body to `sink`. */
+  start(sink: BodySink): void;
+  /** Stops delivering: called once, when the body is complete or refused. */
+  stop(): void;
+}
+
+export interface BodySink {
+  chunk(bytes: Uint8Array): void;
+  end(): void;
+  /** The stream failed or was cut short. */
+  fail(): void;
+}
+
+/**
+ * Reads a body within `limits`: refuses at once when the declared length (Content-Length) says
+ * more than `maxBytes`, and stops as soon as the count passes it (ERR_WA_TOO_LARGE); counts as
+ * one of the pending bodies (the oldest may be evicted to make room); takes every chunk from the
+ * shared budget of unauthenticated bytes (older bodies may be evicted to make room, and this one
+ * may be evicted later: ERR_WA_OVERLOADED); gives up after `timeoutMs`
+ * (ERR_WA_BODY_TIMEOUT). A stream that fails or is cut short is ERR_WA_MALFORMED. The budget
+ * is given back when the body is complete or refused.
+ */
+export function collectBody(source: BodySource, limits: BodyLimits, declaredLength: string | null | undefined): Promise<Uint8Array> {
+  if (Number(declaredLength ?? 0) > limits.maxBytes) return Promise.reject(new WaTransportError(ErrorCode.TOO_LARGE));
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    let settled = false;
+    const body: PendingBody = { evict: () => done(new WaTransportError(ErrorCode.OVERLOADED)) };
+    const timer = setTimeout(() => done(new WaTransportError(ErrorCode.BODY_TIMEOUT)), limits.timeoutMs);
+    const done = (error: WaTransportError | undefined): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      limits.pending.release(body);
+      source.stop();
+      if (error !== undefined) {
+        chunks.length = 0;
+        reject(error);
+        return;
+      }
+      const bytes = new Uint8Array(total);
+      let offset = 0;
+      for (const chunk of chunks) {
+        bytes.set(chunk, offset);
+        offset += chunk.length;
+      }
+      resolve(bytes);
+    };
+    limits.pending.enter(body); // may evict an older body, never this one
+    source.start({
+      chunk: (bytes) => {
+        if (settled) return;
+        if (total + bytes.length > limits.maxBytes) return done(new WaTransportError(ErrorCode.TOO_LARGE));
+        if (!limits.pending.take(body, bytes.length)) return done(new WaTransportError(ErrorCode.OVERLOADED));
+        total += bytes.length;
+        chunks.push(bytes);
+      },
+      end: () => done(undefined),
+      fail: () => done(new WaTransportError(ErrorCode.MALFORMED)),
+    });
+  });
+}
