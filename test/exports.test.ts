@@ -130,6 +130,7 @@ const SURFACE: Record<string, { values: string[]; types: string[] }> = {
   },
   './express': { values: ['sealedExpress'], types: [] },
   './fastify': { values: ['acceptSealedBodies', 'sealedFastify'], types: [] },
+  './fetch': { values: ['sealedFetchHandler'], types: [] },
   './ws': {
     values: ['WsClient', 'WsServer'],
     types: [
@@ -256,7 +257,8 @@ describe('what an entry loads', () => {
     expect(files.filter((file) => file.startsWith('transport/'))).toEqual(['transport/http-binding.ts', 'transport/ws-protocol.ts']);
   });
 
-  it.each(['wa-transport', 'wa-transport/protocol'])('%s loads no transport, no Redis client and no network module', async (specifier) => {
+  // /fetch too: a web-standard handler runs where there is no node:http (Deno, Bun, workers).
+  it.each(['wa-transport', 'wa-transport/protocol', 'wa-transport/fetch'])('%s loads no transport, no Redis client and no network module', async (specifier) => {
     const { packages, builtins } = await loadedBy(specifier);
     expect(packages.filter((name) => TRANSPORT_PACKAGES.includes(name))).toEqual([]);
     expect(builtins.filter((name) => NETWORK_BUILTINS.includes(name))).toEqual([]);

@@ -1,8 +1,9 @@
 /**
  * The CoreApp side of HTTP: open a sealed request, call the handler with its payload, seal the
  * handler's answer bound to that request. `SealedHttp.serve` is the one place this happens;
- * `sealedHandler` (node:http), `sealedExpress` and `sealedFastify` only adapt their framework's
- * request and response to it. The bindings and statuses are in ./http-binding.ts.
+ * `sealedHandler` (node:http), `sealedExpress`, `sealedFastify` and `sealedFetchHandler` (web
+ * Request/Response) only adapt their framework's request and response to it, and read bodies
+ * through ./http-body.ts. The bindings and statuses are in ./http-binding.ts.
  *
  * After authentication everything is sealed, including a handler's failure (500, `{error:
  * "internal"}`), so the client can tell an authentic 500 from a forged one.

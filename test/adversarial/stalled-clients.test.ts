@@ -15,10 +15,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createEndpoint, generateSecret } from '../../src/index.js';
 import { toText } from '../../src/envelope/text.js';
 import { ENVELOPE_CONTENT_TYPE } from '../../src/protocol.js';
-import { HttpClient, sealedHandler } from '../../src/transport/http.js';
+import { HttpClient } from '../../src/transport/http.js';
 import { WsServer } from '../../src/transport/ws.js';
 import { HELLO_HEADER, helloContext } from '../../src/transport/ws-protocol.js';
 import { TEST_TIMEOUT_MS, recordFigures, scale } from '../soak/figures.js';
+import { type Binding, sealedServer } from '../transport/http-fixture.js';
 
 const toStop: Array<() => unknown> = [];
 afterAll(async () => {
@@ -103,10 +104,10 @@ describe('clients that send part of a body and stall', () => {
   }, TEST_TIMEOUT_MS);
 });
 
-describe('limits on unauthenticated input', () => {
+describe.each<Binding>(['node:http', 'fetch'])('limits on request bodies (%s)', (binding) => {
   it('a body over 1 MiB is refused 413 by default, before it is read', async () => {
     const core = await createEndpoint({ role: 'coreapp', secret: generateSecret() });
-    const port = await listen(createServer(sealedHandler({ endpoint: core }, () => 1)));
+    const port = await listen(sealedServer(binding, { endpoint: core }, () => 1));
     const socket = await stall(port, MiB + 1, 0);
     expect(await statusOf(socket, 2000)).toBe('413');
     socket.destroy();
@@ -114,7 +115,7 @@ describe('limits on unauthenticated input', () => {
 
   it('a body slower than bodyTimeoutMs is refused 408 and its connection closed', async () => {
     const core = await createEndpoint({ role: 'coreapp', secret: generateSecret() });
-    const port = await listen(createServer(sealedHandler({ endpoint: core, bodyTimeoutMs: 200 }, () => 1)));
+    const port = await listen(sealedServer(binding, { endpoint: core, bodyTimeoutMs: 200 }, () => 1));
     const socket = await stall(port, 1000, 10);
     expect(await statusOf(socket, 5000)).toBe('408');
     await once(socket, 'close');
@@ -124,7 +125,7 @@ describe('limits on unauthenticated input', () => {
     const secret = generateSecret();
     const core = await createEndpoint({ role: 'coreapp', secret });
     const web = await createEndpoint({ role: 'webapp', secret });
-    const port = await listen(createServer(sealedHandler({ endpoint: core, maxPendingBytes: 100_000 }, (r) => r.payload)));
+    const port = await listen(sealedServer(binding, { endpoint: core, maxPendingBytes: 100_000 }, (r) => r.payload));
     const first = await stall(port, 90_000, 90_000 - 1); // holds 90 kB of the 100 kB, and stalls
     const firstStatus = statusOf(first, 5000);
     const second = await stall(port, 50_000, 20_000); // needs room: the older body is evicted
@@ -140,7 +141,7 @@ describe('limits on unauthenticated input', () => {
     const secret = generateSecret();
     const core = await createEndpoint({ role: 'coreapp', secret });
     const web = await createEndpoint({ role: 'webapp', secret });
-    const port = await listen(createServer(sealedHandler({ endpoint: core, maxPendingRequests: 2 }, (r) => r.payload)));
+    const port = await listen(sealedServer(binding, { endpoint: core, maxPendingRequests: 2 }, (r) => r.payload));
     // Each declares a body and sends none: nothing of the byte budget, one place each.
     const first = await stall(port, 100, 0);
     const firstStatus = statusOf(first, 5000);
@@ -157,7 +158,9 @@ describe('limits on unauthenticated input', () => {
     second.destroy();
     third.destroy();
   });
+});
 
+describe('limits on WebSocket upgrades', () => {
   it('past maxPendingUpgrades a WebSocket upgrade is refused 503 before its hello is checked', async () => {
     const secret = generateSecret();
     const core = await createEndpoint({

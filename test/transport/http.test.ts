@@ -1,9 +1,9 @@
 /**
  * HTTP transport over real sockets on 127.0.0.1: the same scenarios against each adapter
- * (node:http, Express, Fastify), each asserting the documented status and that a rejected
- * request never reaches the handler.
+ * (node:http, Express, Fastify, the web-standard handler on Hono), each asserting the
+ * documented status and that a rejected request never reaches the handler.
  */
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import express from 'express';
@@ -19,13 +19,9 @@ import { sealedHandler, sealedReply, type SealedHandler, type SealedRequest, typ
 import { toText } from '../../src/envelope/text.js';
 import { REJECTION_HEADER, rejectionContext } from '../../src/transport/http-binding.js';
 import { ManualClock, OTHER_SECRET, SECRET } from '../helpers.js';
+import { type Running, sealedServer, startServer } from './http-fixture.js';
 
-type Adapter = 'node' | 'express' | 'fastify';
-
-interface Running {
-  url: string;
-  close(): Promise<void>;
-}
+type Adapter = 'node' | 'express' | 'fastify' | 'hono';
 
 async function listen(adapter: Adapter, options: SealedServerOptions, handler: SealedHandler): Promise<Running> {
   if (adapter === 'fastify') {
@@ -36,24 +32,12 @@ async function listen(adapter: Adapter, options: SealedServerOptions, handler: S
     const { port } = app.server.address() as AddressInfo;
     return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
   }
-  let server: Server;
   if (adapter === 'express') {
     const app = express();
     app.use(sealedExpress(options, handler));
-    server = createServer(app);
-  } else {
-    server = createServer(sealedHandler(options, handler));
+    return startServer(createServer(app));
   }
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return startServer(sealedServer(adapter === 'node' ? 'node:http' : 'fetch', options, handler));
 }
 
 /** The CoreApp's routes, by path. Records every request that reaches it. */
@@ -82,7 +66,7 @@ async function raw(url: string, body: Uint8Array | string, method = 'POST', head
   return { status: res.statusCode, body: Buffer.from(bytes).toString('utf8'), bytes, headers: res.headers };
 }
 
-describe.each<Adapter>(['node', 'express', 'fastify'])('%s adapter', (adapter) => {
+describe.each<Adapter>(['node', 'express', 'fastify', 'hono'])('%s adapter', (adapter) => {
   const clock = new ManualClock(Date.now());
   const seen: SealedRequest[] = [];
   let core: Endpoint;
@@ -457,16 +441,7 @@ describe('behind a proxy that strips a path prefix', () => {
       );
       req.pipe(forwarded);
     });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const { port } = proxy.address() as AddressInfo;
-    return {
-      url: `http://127.0.0.1:${port}`,
-      close: () =>
-        new Promise<void>((resolve) => {
-          proxy.closeAllConnections();
-          proxy.close(() => resolve());
-        }),
-    };
+    return startServer(proxy);
   }
 
   it('without pathPrefix: ERR_WA_FORGED claimed, with a hint on both sides naming the path the CoreApp bound', async () => {

@@ -5,5 +5,6 @@ export * as express from 'wa-transport/express';
 export * as fastify from 'wa-transport/fastify';
 export * as ws from 'wa-transport/ws';
 export * as tls from 'wa-transport/tls';
+export * as fetch from 'wa-transport/fetch';
 export * as ops from 'wa-transport/ops';
 export * as protocol from 'wa-transport/protocol';
