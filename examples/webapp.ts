@@ -5,14 +5,20 @@
  *   WA_SECRET=... COREAPP_URL=https://localhost:8443 TLS_CA_FILE=cert.pem npx tsx examples/webapp.ts
  *
  * Environment: WA_SECRET (required), COREAPP_URL (default http://127.0.0.1:8443),
- * TLS_CA_FILE (trust this CA for HTTPS/WSS), TLS_CERT_FILE + TLS_KEY_FILE (client certificate).
+ * TLS_CA_FILE (trust this CA for HTTPS/WSS), TLS_CERT_FILE + TLS_KEY_FILE (client certificate),
+ * ADMIN_PORT (then it stays up, serving an admin page of what the round gave on that port).
  *
  */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
+import express from 'express';
+import helmet from 'helmet';
 import { createEndpoint } from 'wa-transport';
 import { HttpClient } from 'wa-transport/http';
 import type { ClientTlsOptions } from 'wa-transport/tls';
 import { WsClient } from 'wa-transport/ws';
+import { ADMIN_HEADERS, adminPage } from './admin-page.js';
 
 export interface WebAppOptions {
   secret: string;
@@ -63,6 +69,36 @@ export async function runWebApp(options: WebAppOptions) {
   }
 }
 
+export interface AdminOptions {
+  /** Default 0: any free port. */
+  port?: number;
+  /** Default 127.0.0.1: the page is for operators, not for the internet. */
+  host?: string;
+  /** What the page shows, read at each visit. Never a secret: anyone who reaches it reads it. */
+  facts: () => Record<string, string | number>;
+}
+
+/**
+ * The WebApp's admin page, for people in a browser: it goes out with the web admin's headers
+ * from `helmet` (docs/admin-headers.md). Put your own login in front of it.
+ */
+export async function startAdmin(options: AdminOptions): Promise<{ url: string; close(): Promise<void> }> {
+  const app = express();
+  app.get('/admin', helmet(ADMIN_HEADERS), (_req, res) => void res.type('html').send(adminPage('WebApp', options.facts())));
+  const server: Server = await new Promise((resolve) => {
+    const listening = app.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve(listening));
+  });
+  const { address, port } = server.address() as AddressInfo;
+  return {
+    url: `http://${address}:${port}/admin`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 // Standalone: configured by the environment.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const env = process.env;
@@ -74,9 +110,21 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const caFile = env['TLS_CA_FILE'];
   const certFile = env['TLS_CERT_FILE'];
   const keyFile = env['TLS_KEY_FILE'];
-  await runWebApp({
+  const url = env['COREAPP_URL'] ?? 'http://127.0.0.1:8443';
+  const round = await runWebApp({
     secret,
-    url: env['COREAPP_URL'] ?? 'http://127.0.0.1:8443',
+    url,
     tls: { ...(caFile ? { caFile } : {}), ...(certFile && keyFile ? { certFile, keyFile } : {}) },
   });
+  const adminPort = env['ADMIN_PORT'];
+  if (adminPort !== undefined) {
+    const admin = await startAdmin({
+      port: Number(adminPort),
+      facts: () => ({ CoreApp: url, 'last transfer': round.transfer.status, balance: round.balance.payload.balance }),
+    });
+    console.log(`Admin page on ${admin.url}`);
+    const stop = (): void => void admin.close().then(() => process.exit(0));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  }
 }
