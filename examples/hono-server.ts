@@ -34,5 +34,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   if (secret === undefined) throw new Error('WA_SECRET is not set');
   const app = createHonoApp(await createEndpoint({ role: 'coreapp', secret }));
   const port = Number(process.env['PORT'] ?? 8080);
-  serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => console.log(`Hono CoreApp on http://127.0.0.1:${port}`));
+  serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () =>
+    console.log(`Hono CoreApp on http://127.0.0.1:${port}`),
+  );
 }

@@ -91,7 +91,11 @@ export interface BodySink {
  * (ERR_WA_BODY_TIMEOUT). A stream that fails or is cut short is ERR_WA_MALFORMED. The budget
  * is given back when the body is complete or refused.
  */
-export function collectBody(source: BodySource, limits: BodyLimits, declaredLength: string | null | undefined): Promise<Uint8Array> {
+export function collectBody(
+  source: BodySource,
+  limits: BodyLimits,
+  declaredLength: string | null | undefined,
+): Promise<Uint8Array> {
   if (Number(declaredLength ?? 0) > limits.maxBytes) return Promise.reject(new WaTransportError(ErrorCode.TOO_LARGE));
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];

@@ -35,7 +35,14 @@ interface Seen {
   body: unknown;
 }
 
-const COMPARED_HEADERS = ['content-type', 'cache-control', 'content-length', REJECTION_HEADER, 'connection', 'retry-after'];
+const COMPARED_HEADERS = [
+  'content-type',
+  'cache-control',
+  'content-length',
+  REJECTION_HEADER,
+  'connection',
+  'retry-after',
+];
 
 describe('the fetch binding answers exactly as the node:http one', () => {
   const store = flakyStore(false);
@@ -52,7 +59,8 @@ describe('the fetch binding answers exactly as the node:http one', () => {
     intruder = await createEndpoint({ role: 'webapp', secret: OTHER_SECRET });
     late = await createEndpoint({ role: 'webapp', secret: SECRET, clock: () => Date.now() - 11_000 });
     const routes: SealedHandler = (req) => {
-      if (req.path === '/v1/created') return sealedReply({ id: 7, withRequestId: req.requestId !== undefined }, { status: 201 });
+      if (req.path === '/v1/created')
+        return sealedReply({ id: 7, withRequestId: req.requestId !== undefined }, { status: 201 });
       if (req.path === '/v1/fail') throw new Error('handler bug');
       return { method: req.method, target: req.target, echo: req.payload };
     };
@@ -71,7 +79,12 @@ describe('the fetch binding answers exactly as the node:http one', () => {
   async function send(
     url: string,
     target: string,
-    options: { method?: string; body?: Uint8Array | string; envelope?: Uint8Array; headers?: Record<string, string | string[]> },
+    options: {
+      method?: string;
+      body?: Uint8Array | string;
+      envelope?: Uint8Array;
+      headers?: Record<string, string | string[]>;
+    },
   ): Promise<Seen> {
     const method = options.method ?? 'POST';
     const body = method === 'GET' ? undefined : (options.body ?? options.envelope ?? '');
@@ -94,7 +107,10 @@ describe('the fetch binding answers exactly as the node:http one', () => {
   }
 
   const seal = (sender: Endpoint, target: string, method = 'POST', requestId?: string) =>
-    sender.seal({ amount: 42 }, { context: requestContext(method, target), ...(requestId === undefined ? {} : { requestId }) });
+    sender.seal(
+      { amount: 42 },
+      { context: requestContext(method, target), ...(requestId === undefined ? {} : { requestId }) },
+    );
 
   /** Each case, and what the node:http binding is documented to answer (PROTOCOL §6, §8.1). */
   const cases: Array<{ name: string; expected: number; run: (url: string) => Promise<Seen> }> = [
@@ -103,7 +119,10 @@ describe('the fetch binding answers exactly as the node:http one', () => {
       expected: 201,
       run: (url) => {
         const id = web.newRequestId();
-        return send(url, '/v1/created?a=b', { envelope: seal(web, '/v1/created?a=b', 'POST', id), headers: { [REQUEST_ID_HEADER]: id } });
+        return send(url, '/v1/created?a=b', {
+          envelope: seal(web, '/v1/created?a=b', 'POST', id),
+          headers: { [REQUEST_ID_HEADER]: id },
+        });
       },
     },
     {
@@ -119,7 +138,11 @@ describe('the fetch binding answers exactly as the node:http one', () => {
         return send(url, '/v1/echo', { method: 'GET', envelope, headers: { [ENVELOPE_HEADER]: toText(envelope) } });
       },
     },
-    { name: 'a handler that throws', expected: 500, run: (url) => send(url, '/v1/fail', { envelope: seal(web, '/v1/fail') }) },
+    {
+      name: 'a handler that throws',
+      expected: 500,
+      run: (url) => send(url, '/v1/fail', { envelope: seal(web, '/v1/fail') }),
+    },
     { name: 'garbage', expected: 400, run: (url) => send(url, '/v1/echo', { body: 'not an envelope' }) },
     { name: 'an empty body', expected: 400, run: (url) => send(url, '/v1/echo', {}) },
     { name: 'a GET without an envelope', expected: 400, run: (url) => send(url, '/v1/echo', { method: 'GET' }) },
@@ -136,7 +159,10 @@ describe('the fetch binding answers exactly as the node:http one', () => {
       expected: 400,
       run: (url) => {
         const id = web.newRequestId();
-        return send(url, '/v1/echo', { envelope: seal(web, '/v1/echo', 'POST', id), headers: { [REQUEST_ID_HEADER]: [id, id] } });
+        return send(url, '/v1/echo', {
+          envelope: seal(web, '/v1/echo', 'POST', id),
+          headers: { [REQUEST_ID_HEADER]: [id, id] },
+        });
       },
     },
     {
@@ -148,11 +174,31 @@ describe('the fetch binding answers exactly as the node:http one', () => {
         return send(url, '/v1/echo', { body: envelope });
       },
     },
-    { name: 'an envelope moved to another route', expected: 401, run: (url) => send(url, '/v1/other', { body: seal(web, '/v1/echo') }) },
-    { name: 'an envelope moved to another method', expected: 401, run: (url) => send(url, '/v1/echo', { method: 'PUT', body: seal(web, '/v1/echo') }) },
-    { name: 'another secret', expected: 401, run: (url) => send(url, '/v1/echo', { body: seal(intruder, '/v1/echo') }) },
-    { name: 'a reflected envelope', expected: 401, run: (url) => send(url, '/v1/echo', { body: seal(core, '/v1/echo') }) },
-    { name: 'a declared body over the limit', expected: 413, run: (url) => send(url, '/v1/echo', { body: new Uint8Array(5000) }) },
+    {
+      name: 'an envelope moved to another route',
+      expected: 401,
+      run: (url) => send(url, '/v1/other', { body: seal(web, '/v1/echo') }),
+    },
+    {
+      name: 'an envelope moved to another method',
+      expected: 401,
+      run: (url) => send(url, '/v1/echo', { method: 'PUT', body: seal(web, '/v1/echo') }),
+    },
+    {
+      name: 'another secret',
+      expected: 401,
+      run: (url) => send(url, '/v1/echo', { body: seal(intruder, '/v1/echo') }),
+    },
+    {
+      name: 'a reflected envelope',
+      expected: 401,
+      run: (url) => send(url, '/v1/echo', { body: seal(core, '/v1/echo') }),
+    },
+    {
+      name: 'a declared body over the limit',
+      expected: 413,
+      run: (url) => send(url, '/v1/echo', { body: new Uint8Array(5000) }),
+    },
     {
       name: 'a replayed envelope',
       expected: 409,
@@ -212,7 +258,11 @@ describe('sealedFetchHandler', () => {
   it('runs with no server at all: a Request in, a Response out', async () => {
     const core = await createEndpoint({ role: 'coreapp', secret: SECRET });
     const web = await createEndpoint({ role: 'webapp', secret: SECRET });
-    const handle = sealedFetchHandler({ endpoint: core }, (req) => ({ path: req.path, echo: req.payload, peer: req.peer }));
+    const handle = sealedFetchHandler({ endpoint: core }, (req) => ({
+      path: req.path,
+      echo: req.payload,
+      peer: req.peer,
+    }));
     const envelope = web.seal('hi', { context: requestContext('POST', '/v1/echo') });
     const response = await handle(new Request('https://coreapp.internal/v1/echo', { method: 'POST', body: envelope }));
     expect(response.status).toBe(200);
@@ -227,8 +277,14 @@ describe('sealedFetchHandler', () => {
     const core = await createEndpoint({ role: 'coreapp', secret: SECRET });
     const web = await createEndpoint({ role: 'webapp', secret: SECRET });
     const app = new Hono();
-    app.mount('/api', sealedFetchHandler({ endpoint: core }, () => 'ok'));
-    app.mount('/core', sealedFetchHandler({ endpoint: core, pathPrefix: '/core' }, (req) => req.path));
+    app.mount(
+      '/api',
+      sealedFetchHandler({ endpoint: core }, () => 'ok'),
+    );
+    app.mount(
+      '/core',
+      sealedFetchHandler({ endpoint: core, pathPrefix: '/core' }, (req) => req.path),
+    );
     const post = (target: string) =>
       app.request(target, { method: 'POST', body: web.seal(1, { context: requestContext('POST', target) }) });
     const mounted = await post('/api/x');
@@ -249,7 +305,10 @@ describe('sealedFetchHandler', () => {
       await next();
     });
     app.all('/*', (c) => handle(c.req.raw));
-    const response = await app.request('/x', { method: 'POST', body: web.seal(1, { context: requestContext('POST', '/x') }) });
+    const response = await app.request('/x', {
+      method: 'POST',
+      body: web.seal(1, { context: requestContext('POST', '/x') }),
+    });
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({ error: ErrorCode.MALFORMED });
     expect(seen).toEqual([]);
@@ -257,7 +316,9 @@ describe('sealedFetchHandler', () => {
 
   it('needs a CoreApp endpoint', async () => {
     const web = await createEndpoint({ role: 'webapp', secret: SECRET });
-    expect(() => sealedFetchHandler({ endpoint: web }, () => 1)).toThrow(expect.objectContaining({ code: ErrorCode.CONFIG }));
+    expect(() => sealedFetchHandler({ endpoint: web }, () => 1)).toThrow(
+      expect.objectContaining({ code: ErrorCode.CONFIG }),
+    );
   });
 });
 
