@@ -1,49 +1,137 @@
 /**
- * The README's examples run: every ```ts block preceded by `<!-- example: runs … -->` is written
- * inside the package (so `import … from 'wa-transport'` resolves to this checkout's sources via
- * the "source" export condition) and executed; it must exit 0 by itself.
+ * The docs' examples run. Every ```ts block of README.md and docs/*.md preceded by
+ * `<!-- example: runs … -->` is written inside the package and imported in this process, in the
+ * order of its page (vitest.config.ts resolves `wa-transport/…` to this checkout's sources, as
+ * `--conditions=source` does for node); a comment after a `console.log` states what it prints,
+ * and is held to it. The blocks of one page share an environment, so README's CoreApp (listening
+ * on PORT) answers README's WebApp (calling COREAPP_URL); what they leave running is stopped the
+ * way a service is, by their SIGTERM listeners. One block marked `runs as its own process` is
+ * also spawned as a user runs it, the one check of the package's name and exports from outside.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { format, promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { generateSecret } from '../src/keys.js';
 import { sharedRedisUrl } from './redis/shared.js';
 
 const run = promisify(execFile);
 const root = new URL('../', import.meta.url);
-const scratch = new URL('test/.readme-examples/', root);
-const readme = readFileSync(new URL('README.md', root), 'utf8');
-const examples = [...readme.matchAll(/<!-- example: runs[^>]*-->\n```ts\n([\s\S]*?)```/g)].map((m, i) => ({
-  name: `example ${i + 1}: ${m[1]!.split('\n').find((l) => l.startsWith('//') || l.includes('import'))?.slice(0, 60)}`,
-  code: m[1]!,
-}));
+const scratch = new URL('test/.doc-examples/', root);
 
-// The Redis examples read WA_REPLAY_REDIS_URL: the run's own server, never the machine's.
-let redisUrl = '';
-beforeAll(async () => {
-  redisUrl = await sharedRedisUrl();
-});
+interface Example {
+  readonly name: string;
+  readonly code: string;
+  readonly file: URL;
+  readonly spawn: boolean;
+  readonly needsRedis: boolean;
+}
+
+const BLOCK = /(<!-- example: runs([^>]*)-->\n)?```ts\n([\s\S]*?)```/g;
+
+function examplesOf(page: string): { examples: Example[]; unmarked: number } {
+  const text = readFileSync(new URL(page, root), 'utf8');
+  const examples: Example[] = [];
+  let unmarked = 0;
+  for (const m of text.matchAll(BLOCK)) {
+    if (m[1] === undefined) {
+      unmarked++;
+      continue;
+    }
+    const code = m[3]!;
+    const i = examples.length;
+    const line = text.slice(0, m.index).split('\n').length + 1;
+    const first = code.split('\n').find((l) => l.startsWith('//') || l.includes('import')) ?? '';
+    examples.push({
+      name: `${page}:${line} ${first.slice(0, 60)}`,
+      code,
+      file: new URL(`${page.replace(/\W/g, '-')}-${i}.ts`, scratch),
+      spawn: m[2]!.includes('runs as its own process'),
+      needsRedis: m[2]!.includes('Redis'),
+    });
+  }
+  return { examples, unmarked };
+}
+
+/** A comment after a console.log states what it prints. */
+function claims(code: string): string[] {
+  return [...code.matchAll(/console\.log\(.*\);?\s*\/\/\s*(.+)$/gm)].map((m) => m[1]!.trim());
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const pages = ['README.md', ...readdirSync(new URL('docs/', root)).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const all = pages.map((page) => ({ page, ...examplesOf(page) }));
+
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-describe('README examples', () => {
-  it('has runnable examples', () => {
-    expect(examples.length).toBeGreaterThan(0);
-  });
-
-  it.each(examples.map((e, i) => ({ ...e, i })))('$name', async ({ code, i }) => {
-    mkdirSync(scratch, { recursive: true });
-    const file = new URL(`example-${i}.mts`, scratch);
-    writeFileSync(file, code);
-    const env = { ...process.env };
-    delete env['WA_SECRET'];
-    env['WA_REPLAY_REDIS_URL'] = redisUrl;
-    const { stdout } = await run(process.execPath, ['--conditions=source', '--import', 'tsx', file.pathname], {
-      cwd: root.pathname,
-      timeout: 60_000,
-      env,
-    });
-    // A comment after a console.log states what it prints: hold the example to it.
-    const claims = [...code.matchAll(/console\.log\(.*\);?\s*\/\/\s*(.+)$/gm)].map((m) => m[1]!.trim());
-    for (const claim of claims) expect(stdout).toContain(claim);
-  });
+it('has runnable examples', () => {
+  expect(all.flatMap((p) => p.examples).length).toBeGreaterThan(0);
 });
+
+for (const { page, examples } of all.filter((p) => p.examples.length > 0)) {
+  describe(page, () => {
+    const saved = { ...process.env };
+    let before = new Set<NodeJS.SignalsListener>();
+
+    beforeAll(async () => {
+      before = new Set(process.listeners('SIGTERM'));
+      mkdirSync(scratch, { recursive: true });
+      const port = await freePort();
+      process.env['WA_SECRET'] = generateSecret();
+      process.env['PORT'] = String(port);
+      process.env['COREAPP_URL'] = `http://127.0.0.1:${port}`;
+      // The Redis examples read WA_REPLAY_REDIS_URL: the run's own server, never the machine's.
+      if (examples.some((e) => e.needsRedis)) process.env['WA_REPLAY_REDIS_URL'] = await sharedRedisUrl();
+    });
+
+    afterAll(async () => {
+      for (const listener of process.listeners('SIGTERM')) {
+        if (before.has(listener)) continue;
+        process.removeListener('SIGTERM', listener);
+        await listener('SIGTERM');
+      }
+      for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+      Object.assign(process.env, saved);
+    });
+
+    for (const example of examples) {
+      it(example.name, async () => {
+        writeFileSync(example.file, example.code);
+        const printed: string[] = [];
+        const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
+          printed.push(format(...args));
+        });
+        try {
+          await import(/* @vite-ignore */ example.file.href);
+        } finally {
+          log.mockRestore();
+        }
+        const output = printed.join('\n');
+        for (const claim of claims(example.code)) expect(output).toContain(claim);
+      });
+
+      if (example.spawn) {
+        it(`${example.name} (as its own process)`, async () => {
+          const file = new URL(example.file.href.replace(/\.ts$/, '.spawned.mts'));
+          writeFileSync(file, example.code);
+          const env = { ...process.env };
+          delete env['WA_SECRET'];
+          const { stdout } = await run(process.execPath, ['--conditions=source', '--import', 'tsx', file.pathname], {
+            cwd: root.pathname,
+            timeout: 60_000,
+            env,
+          });
+          for (const claim of claims(example.code)) expect(stdout).toContain(claim);
+        });
+      }
+    }
+  });
+}
