@@ -72,8 +72,12 @@ const all = pages.map((page) => ({ page, ...examplesOf(page) }));
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-it('has runnable examples', () => {
-  expect(all.flatMap((p) => p.examples).length).toBeGreaterThan(0);
+it('README has only runnable TypeScript examples, and the docs have some', () => {
+  const readme = all.find((p) => p.page === 'README.md')!;
+  expect(readme.unmarked).toBe(0);
+  expect(readme.examples.length).toBeGreaterThanOrEqual(3);
+  expect(all.filter((p) => p.page.startsWith('docs/') && p.examples.length > 0).length).toBeGreaterThanOrEqual(5);
+  expect(all.flatMap((p) => p.examples).filter((e) => e.spawn)).toHaveLength(1);
 });
 
 for (const { page, examples } of all.filter((p) => p.examples.length > 0)) {
