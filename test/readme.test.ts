@@ -9,7 +9,7 @@
  * also spawned as a user runs it, the one check of the package's name and exports from outside.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { format, promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -78,6 +78,35 @@ it('README has only runnable TypeScript examples, and the docs have some', () =>
   expect(readme.examples.length).toBeGreaterThanOrEqual(3);
   expect(all.filter((p) => p.page.startsWith('docs/') && p.examples.length > 0).length).toBeGreaterThanOrEqual(5);
   expect(all.flatMap((p) => p.examples).filter((e) => e.spawn)).toHaveLength(1);
+});
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+function slug(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+const prose = (page: URL): string => readFileSync(page, 'utf8').replace(/```[\s\S]*?```/g, '');
+
+// The pages link to each other and to PROTOCOL's tables instead of copying them: hold every
+// relative link, and its heading, to the page it names.
+it.each(pages)('%s: every relative link resolves, heading included', (page) => {
+  const from = new URL(page, root);
+  const broken: string[] = [];
+  for (const [, href] of prose(from).matchAll(/\]\(([^)\s]+)\)/g)) {
+    if (/^[a-z]+:/.test(href!)) continue;
+    const [file, heading] = href!.split('#');
+    const target = file ? new URL(file, from) : from;
+    if (!existsSync(target)) broken.push(href!);
+    else if (heading && target.pathname.endsWith('.md')) {
+      const headings = [...prose(target).matchAll(/^#+\s+(.*)$/gm)].map((m) => slug(m[1]!));
+      if (!headings.includes(heading)) broken.push(href!);
+    }
+  }
+  expect(broken).toEqual([]);
 });
 
 for (const { page, examples } of all.filter((p) => p.examples.length > 0)) {
