@@ -109,6 +109,16 @@ it.each(pages)('%s: every relative link resolves, heading included', (page) => {
   expect(broken).toEqual([]);
 });
 
+// One table per fact: copies drift (the README once held four tables of statuses and codes).
+it.each([
+  { table: 'errors, statuses and close codes', row: /^\|\s*(`ERR_WA_|4001\s*\|)/m, home: 'docs/PROTOCOL.md' },
+  { table: 'environment variables', row: /^\|\s*`WA_SECRET`\s*\|/m, home: 'docs/operations.md' },
+  { table: 'dependencies', row: /^\|\s*`libsodium-wrappers`\s*\|/m, home: 'docs/api.md' },
+])('the table of $table is only in $home', ({ row, home }) => {
+  const holders = pages.filter((page) => row.test(prose(new URL(page, root))));
+  expect(holders).toEqual([home]);
+});
+
 for (const { page, examples } of all.filter((p) => p.examples.length > 0)) {
   describe(page, () => {
     const saved = { ...process.env };
