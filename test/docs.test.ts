@@ -114,6 +114,7 @@ it.each([
   { table: 'errors, statuses and close codes', row: /^\|\s*(`ERR_WA_|4001\s*\|)/m, home: 'docs/PROTOCOL.md' },
   { table: 'environment variables', row: /^\|\s*`WA_SECRET`\s*\|/m, home: 'docs/operations.md' },
   { table: 'dependencies', row: /^\|\s*`libsodium-wrappers`\s*\|/m, home: 'docs/api.md' },
+  { table: 'log events', row: /^\|\s*`wa_transport\.replay_store\.hold`\s*\|/m, home: 'docs/logging.md' },
 ])('the table of $table is only in $home', ({ row, home }) => {
   const holders = pages.filter((page) => row.test(prose(new URL(page, root))));
   expect(holders).toEqual([home]);
