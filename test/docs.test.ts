@@ -67,7 +67,12 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-const pages = ['README.md', ...readdirSync(new URL('docs/', root)).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const pages = [
+  'README.md',
+  ...readdirSync(new URL('docs/', root))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 const all = pages.map((page) => ({ page, ...examplesOf(page) }));
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
