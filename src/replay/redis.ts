@@ -30,6 +30,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../defaults.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
+import { parseAddresses } from './addresses.js';
 import type { ReplayStore } from './store.js';
 import { nonNegativeInteger, positiveInteger } from '../options.js';
 
@@ -237,7 +238,7 @@ export class RedisReplayStore implements ReplayStore {
           ? new Redis(options.url ?? DEFAULT_REDIS_URL, base)
           : new Redis({
               ...base,
-              sentinels: addresses(options.sentinels, 'sentinels'),
+              sentinels: parseAddresses(options.sentinels, 'sentinels'),
               name: sentinelMaster(options.sentinelMaster),
               // Told by the sentinels (+switch-master) instead of waiting for the old master's socket to fail.
               failoverDetector: true,
@@ -602,7 +603,7 @@ export class RedisClusterReplayStore implements ReplayStore {
   constructor(options: RedisReplayStoreOptions) {
     checkOneConnection(options);
     if (options.clusterNodes === undefined) throw new WaTransportError(ErrorCode.CONFIG, 'clusterNodes is required');
-    const nodes = addresses(options.clusterNodes, 'clusterNodes');
+    const nodes = parseAddresses(options.clusterNodes, 'clusterNodes');
     const count = positiveInteger(options.clusterBuckets ?? DEFAULT_CLUSTER_BUCKETS, 'clusterBuckets');
     if (count > MAX_CLUSTER_BUCKETS) throw new WaTransportError(ErrorCode.CONFIG, `clusterBuckets must be at most ${MAX_CLUSTER_BUCKETS}`);
     const prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
@@ -770,21 +771,6 @@ function checkOneConnection(options: RedisReplayStoreOptions): void {
   if (options.sentinelMaster !== undefined && options.sentinels === undefined) {
     throw new WaTransportError(ErrorCode.CONFIG, 'sentinelMaster needs sentinels');
   }
-}
-
-/** `host:port` items as ioredis takes them; an error names the option and the item. */
-export function addresses(items: readonly string[], option: string): Array<{ host: string; port: number }> {
-  if (!Array.isArray(items) || items.length === 0) {
-    throw new WaTransportError(ErrorCode.CONFIG, `${option} must list at least one host:port`);
-  }
-  return items.map((item) => {
-    const match = typeof item === 'string' ? /^(\[[0-9a-fA-F:.]+\]|[^\s:/@\[\]]+):(\d{1,5})$/.exec(item) : null;
-    const port = Number(match?.[2]);
-    if (match === null || !(port >= 1 && port <= 65535)) {
-      throw new WaTransportError(ErrorCode.CONFIG, `${option}: ${String(item)} is not host:port (port 1-65535)`);
-    }
-    return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
-  });
 }
 
 function sentinelMaster(name: string | undefined): string {
