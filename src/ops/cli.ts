@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { inspect, parseArgs } from 'node:util';
-import { type WaConfig, endpointOptionsFromConfig, loadConfig } from './config.js';
+import { type WaConfig, type WaConfigSummary, endpointOptionsFromConfig, loadConfig } from './config.js';
 import { type Role, createEndpoint } from '../endpoint.js';
 import { Direction, PayloadFormat, readHeader } from '../envelope/format.js';
 import { fromText } from '../envelope/text.js';
@@ -59,7 +59,7 @@ WA_SECRET and WA_PREVIOUS_SECRETS. Give the same secret to the WebApp and the Co
   'check-env': `Usage: wa-transport check-env [--json]
 
 Validates WA_SECRET, WA_PREVIOUS_SECRETS, WA_REPLAY_WINDOW_MS, WA_MAX_SKEW_MS,
-WA_WEB_SECURITY_LEVEL, WA_REPLAY_REDIS_URL and WA_DB_SSL_* from the environment and
+WA_WEB_SECURITY_LEVEL, WA_REPLAY_REDIS_* and WA_DB_SSL_* from the environment and
 prints what would be used: key ids, never secrets. Warnings go to stderr.
 
 Options:
@@ -214,7 +214,7 @@ async function checkEnv(args: readonly string[]): Promise<number> {
     ['WA_REPLAY_WINDOW_MS', `${summary.windowMs}`],
     ['WA_MAX_SKEW_MS', `${summary.maxSkewMs}`],
     ['WA_WEB_SECURITY_LEVEL', summary.webSecurityLevel],
-    ['WA_REPLAY_REDIS_URL', summary.replayRedisUrl ?? 'not set (in-memory replay store: one process only)'],
+    ['replay store', replayStoreRow(summary)],
     [
       'database TLS',
       ssl === null
@@ -437,3 +437,17 @@ main(process.argv.slice(2)).then(
     process.exitCode = report(error);
   },
 );
+
+/** Which replay store the configuration asks for, and where (never a password). */
+function replayStoreRow(summary: WaConfigSummary): string {
+  switch (summary.replayRedisMode) {
+    case 'url':
+      return `Redis ${summary.replayRedisUrl} (WA_REPLAY_REDIS_URL)`;
+    case 'sentinel':
+      return `Redis master "${summary.replayRedisSentinelMaster}" behind sentinels ${summary.replayRedisNodes!.join(', ')} (WA_REPLAY_REDIS_SENTINELS)`;
+    case 'cluster':
+      return `Redis Cluster, seed nodes ${summary.replayRedisNodes!.join(', ')} (WA_REPLAY_REDIS_CLUSTER_NODES)`;
+    default:
+      return 'in memory: one process only (no WA_REPLAY_REDIS_* set)';
+  }
+}

@@ -30,7 +30,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../defaults.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
-import { parseAddresses } from './addresses.js';
+import { type HostAndPort, parseAddresses } from './addresses.js';
 import type { ReplayStore } from './store.js';
 import { nonNegativeInteger, positiveInteger } from '../options.js';
 
@@ -597,6 +597,7 @@ export class RedisClusterReplayStore implements ReplayStore {
   readonly retentionMs: number;
   readonly restartHoldMs: number;
   readonly #cluster: Cluster;
+  readonly #seeds: readonly HostAndPort[];
   readonly #buckets: readonly RedisReplayStore[];
   #closed = false;
 
@@ -604,6 +605,7 @@ export class RedisClusterReplayStore implements ReplayStore {
     checkOneConnection(options);
     if (options.clusterNodes === undefined) throw new WaTransportError(ErrorCode.CONFIG, 'clusterNodes is required');
     const nodes = parseAddresses(options.clusterNodes, 'clusterNodes');
+    this.#seeds = nodes;
     const count = positiveInteger(options.clusterBuckets ?? DEFAULT_CLUSTER_BUCKETS, 'clusterBuckets');
     if (count > MAX_CLUSTER_BUCKETS) throw new WaTransportError(ErrorCode.CONFIG, `clusterBuckets must be at most ${MAX_CLUSTER_BUCKETS}`);
     const prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
@@ -646,9 +648,36 @@ export class RedisClusterReplayStore implements ReplayStore {
     };
   }
 
-  /** Resolves once the cluster client is ready (slots known), else ERR_WA_REPLAY_STORE_UNAVAILABLE. */
+  /**
+   * Resolves once the cluster client is ready (slots known, `cluster_state:ok`), else
+   * ERR_WA_REPLAY_STORE_UNAVAILABLE, saying the cluster's state when a node can tell it (ioredis
+   * waits, silently, for a failed cluster to be ok again).
+   */
   async connected(timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<void> {
-    await this.#buckets[0]!.connected(timeoutMs);
+    try {
+      await this.#buckets[0]!.connected(timeoutMs);
+    } catch (error) {
+      const state = await this.#stateFromAnyNode();
+      throw state === undefined || state === 'ok' ? error : unavailable(`cluster_state is ${state}`, error);
+    }
+  }
+
+  /** `cluster_state` as the first seed node that answers tells it. */
+  async #stateFromAnyNode(): Promise<string | undefined> {
+    for (const { host, port } of this.#seeds) {
+      const node = new Redis(port, host, { ...connectionOptions(this.commandTimeoutMs), lazyConnect: true, retryStrategy: () => null });
+      node.on('error', () => {});
+      try {
+        await withTimeout(node.connect(), this.commandTimeoutMs);
+        const state = field(String(await withTimeout(node.cluster('INFO'), this.commandTimeoutMs)), 'cluster_state');
+        if (state !== undefined) return state;
+      } catch {
+        // the next seed may answer
+      } finally {
+        node.disconnect();
+      }
+    }
+    return undefined;
   }
 
   /**

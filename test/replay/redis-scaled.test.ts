@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Endpoint, ErrorCode, createEndpoint, generateSecret, isWaTransportError } from '../../src/index.js';
 import type { ReplayStore } from '../../src/replay/store.js';
+import { loadConfig, replayStoreFromConfig } from '../../src/ops/config.js';
 import { RedisClusterReplayStore, createRedisReplayStore } from '../../src/replay/redis.js';
 import { type RedisClusterHandle, type RedisSentinelHandle, startCluster, startSentinel } from '../redis/servers.js';
 
@@ -207,7 +208,16 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
     expect(perMaster.every((n) => n > 0)).toBe(true); // spread over every master
   }, 60_000);
 
-  it('refuses a cluster in fail state and bad seeds, naming what is wrong', async () => {
+  it('is what replayStoreFromConfig builds from WA_REPLAY_REDIS_CLUSTER_NODES', async () => {
+    const config = await loadConfig({ WA_SECRET: generateSecret(), WA_REPLAY_REDIS_CLUSTER_NODES: cluster.seeds.join(',') });
+    const store = await replayStoreFromConfig(config, { restartHoldMs: 0 });
+    stores.push(store as RedisClusterReplayStore);
+    expect(store).toBeInstanceOf(RedisClusterReplayStore);
+    expect(await store.recordIfAbsent(new Uint8Array(24).fill(9), Date.now(), Date.now(), 'k')).toBe(true);
+    expect(await store.recordIfAbsent(new Uint8Array(24).fill(9), Date.now(), Date.now(), 'k')).toBe(false);
+  });
+
+  it('refuses bad seeds and two ways at once, naming what is wrong', async () => {
     await expect(createRedisReplayStore({ clusterNodes: ['127.0.0.1:0'] })).rejects.toMatchObject({
       code: ErrorCode.CONFIG,
       message: expect.stringContaining('clusterNodes: 127.0.0.1:0 is not host:port'),
@@ -242,6 +252,25 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
   }, 90_000);
 });
 
+it('a cluster in fail state is refused at start, not used', async () => {
+  const broken = await startCluster({ masters: 3, replicasPerMaster: 0 });
+  try {
+    const slot = 0;
+    const victim = (await broken.nodes()).find((n) => n.slots.some(([from, to]) => slot >= from && slot <= to))!;
+    process.kill(victim.pid!, 'SIGKILL');
+    const alive = broken.seeds.filter((seed) => !seed.endsWith(`:${victim.port}`));
+    const asker = new Redis(Number(alive[0]!.split(':')[1]), '127.0.0.1');
+    // Until the other masters mark it failed (cluster-node-timeout), the cluster still says ok.
+    while (!/cluster_state:fail/.test(String(await asker.cluster('INFO')))) await sleep(100);
+    asker.disconnect();
+    const error: unknown = await createRedisReplayStore({ clusterNodes: alive, connectTimeoutMs: 2000 }).catch((e: unknown) => e);
+    expect(isWaTransportError(error, ErrorCode.REPLAY_STORE_UNAVAILABLE)).toBe(true);
+    expect((error as Error).message).toContain('cluster_state is fail');
+  } finally {
+    await broken.stop();
+  }
+}, 60_000);
+
 describe('behind Sentinel (1 master, 1 replica, 3 sentinels)', () => {
   let sentinel: RedisSentinelHandle;
   beforeAll(async () => {
@@ -249,6 +278,18 @@ describe('behind Sentinel (1 master, 1 replica, 3 sentinels)', () => {
   }, 60_000);
   afterAll(async () => {
     await sentinel?.stop();
+  });
+
+  it('is what replayStoreFromConfig builds from WA_REPLAY_REDIS_SENTINELS and _SENTINEL_MASTER', async () => {
+    const config = await loadConfig({
+      WA_SECRET: generateSecret(),
+      WA_REPLAY_REDIS_SENTINELS: sentinel.sentinels.join(','),
+      WA_REPLAY_REDIS_SENTINEL_MASTER: sentinel.masterName,
+    });
+    const store = await replayStoreFromConfig(config, { restartHoldMs: 0 });
+    stores.push(store as RedisClusterReplayStore);
+    expect(await store.recordIfAbsent(new Uint8Array(24).fill(7), Date.now(), Date.now(), 'k')).toBe(true);
+    expect(await store.recordIfAbsent(new Uint8Array(24).fill(7), Date.now(), Date.now(), 'k')).toBe(false);
   });
 
   it('an unknown master name and a missing one are refused clearly', async () => {
@@ -283,8 +324,4 @@ describe('behind Sentinel (1 master, 1 replica, 3 sentinels)', () => {
     expect(figures.legitRefused).toBeGreaterThan(0);
     expect(figures.recovered).toBe(true);
   }, 90_000);
-});
-
-it('RedisClusterReplayStore is what clusterNodes gives', () => {
-  expect(typeof RedisClusterReplayStore).toBe('function');
 });
