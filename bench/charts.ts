@@ -45,7 +45,7 @@ export function formatValue(x: number): string {
   return x.toFixed(2);
 }
 
-function escape(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
@@ -64,17 +64,17 @@ export function barChartSvg(chart: BarChart): string {
   const body: string[] = [];
   let y = TOP;
   for (const group of chart.groups) {
-    body.push(`<text x="10" y="${y + 15}" font-weight="bold">${escape(group.label)}</text>`);
+    body.push(`<text x="10" y="${y + 15}" font-weight="bold">${escapeXml(group.label)}</text>`);
     y += GROUP_HEADER;
     for (const bar of group.bars) {
       const mid = y + BAR_HEIGHT / 2 + 4;
-      body.push(`<text x="${LABEL_WIDTH - 6}" y="${mid}" text-anchor="end">${escape(bar.series)}</text>`);
+      body.push(`<text x="${LABEL_WIDTH - 6}" y="${mid}" text-anchor="end">${escapeXml(bar.series)}</text>`);
       if (bar.value === undefined || bar.value <= 0) {
         body.push(`<text x="${LABEL_WIDTH + 4}" y="${mid}" fill="#777">not measured</text>`);
       } else {
         const end = Math.max(LABEL_WIDTH + 1, x(bar.value));
         body.push(`<rect x="${LABEL_WIDTH}" y="${y}" width="${(end - LABEL_WIDTH).toFixed(1)}" height="${BAR_HEIGHT}" fill="${colour(bar.series)}"/>`);
-        body.push(`<text x="${(end + 4).toFixed(1)}" y="${mid}">${formatValue(bar.value)}${escape(chart.unit)}</text>`);
+        body.push(`<text x="${(end + 4).toFixed(1)}" y="${mid}">${formatValue(bar.value)}${escapeXml(chart.unit)}</text>`);
       }
       y += BAR_HEIGHT + BAR_GAP;
     }
@@ -92,8 +92,8 @@ export function barChartSvg(chart: BarChart): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
-    `<text x="10" y="22" font-size="16" font-weight="bold">${escape(chart.title)}</text>`,
-    chart.subtitle === undefined ? '' : `<text x="10" y="42" fill="#555">${escape(chart.subtitle)}</text>`,
+    `<text x="10" y="22" font-size="16" font-weight="bold">${escapeXml(chart.title)}</text>`,
+    chart.subtitle === undefined ? '' : `<text x="10" y="42" fill="#555">${escapeXml(chart.subtitle)}</text>`,
     ...grid,
     ...body,
     '</svg>',

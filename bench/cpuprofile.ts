@@ -80,7 +80,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const { functions, idle } = selfTimes(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, skip >= 0 ? Number(process.argv[skip + 1]) : 0);
   console.log(`Idle (event loop waiting): ${(100 * idle).toFixed(1)}% of samples; shares below are of the busy ones.\n`);
   console.log('| # | function | where | self |\n|--:|---|---|--:|');
-  functions
-    .slice(0, top)
-    .forEach((r, i) => console.log(`| ${i + 1} | \`${r.name}\` | ${r.where === '' ? '—' : `\`${r.where}\``} | ${(100 * r.share).toFixed(1)}% |`));
+  for (const [i, r] of functions.slice(0, top).entries()) {
+    console.log(`| ${i + 1} | \`${r.name}\` | ${r.where === '' ? '—' : `\`${r.where}\``} | ${(100 * r.share).toFixed(1)}% |`);
+  }
 }

@@ -69,6 +69,7 @@ export async function benchRejection(size: number, timing: TimingOptions, onSlic
     });
     let valid: Uint8Array[] = [];
     let forged: Uint8Array[] = [];
+    // biome-ignore lint/correctness/noUnusedVariables: written, never read, so the JIT cannot drop the work measured
     let sink = 0;
     tasks.push(
       {

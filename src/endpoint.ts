@@ -25,7 +25,7 @@ import { ErrorCode, WaTransportError, isWaTransportError } from './errors.js';
 import { Keyring } from './keys.js';
 import { type Logger, silentLogger } from './log.js';
 import { optionsObject } from './options.js';
-import type { EndpointObserver } from './observer.js';
+import { type EndpointObserver, offerLogger } from './observer.js';
 import { decodeMsgpack, encodeMsgpack } from './payload.js';
 import { type Clock, Verifier, type VerifierOptions } from './verifier.js';
 
@@ -46,7 +46,11 @@ export interface EndpointOptions extends VerifierOptions {
    * @default 4_194_304 (4 MiB)
    */
   maxEnvelopeBytes?: number;
-  /** A pino logger (or anything with the same `warn`). Rejections are logged; default silent. */
+  /**
+   * A pino logger (or anything with the same `warn` and `info`). Rejections are logged here,
+   * and so is everything built on this endpoint (HTTP client and handlers, WebSocket server and
+   * client) that is not given a logger of its own. Events: docs/logging.md. Default silent.
+   */
   logger?: Logger;
   /** Told of every seal, open and rejection: the hook for metrics and clock-health tracking. */
   observer?: EndpointObserver;
@@ -159,6 +163,12 @@ export class Endpoint {
     this.#clock = options.clock ?? Date.now;
     this.#logger = options.logger ?? silentLogger;
     this.#observer = options.observer;
+    if (options.logger !== undefined) offerLogger(options.observer, options.logger);
+  }
+
+  /** The logger given to `createEndpoint` (silent without one): the transports' default. */
+  get logger(): Logger {
+    return this.#logger;
   }
 
   /** Key id of the secret this endpoint seals with. */
@@ -377,7 +387,8 @@ export class Endpoint {
 export type EndpointLike = Pick<
   Endpoint,
   'role' | 'maxEnvelopeBytes' | 'seal' | 'sealText' | 'open' | 'openSync' | 'openReply' | 'newRequestId'
->;
+> &
+  Partial<Pick<Endpoint, 'logger'>>;
 
 /** Creates an endpoint once libsodium is ready. */
 export async function createEndpoint(options: EndpointOptions): Promise<Endpoint> {

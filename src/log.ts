@@ -13,3 +13,11 @@ export const silentLogger: Logger = {
   warn() {},
   info() {},
 };
+
+/**
+ * The logger of something built on an endpoint: its own `logger` option when given, else the
+ * endpoint's (`createEndpoint({ logger })`), so one logger passed once reaches every transport.
+ */
+export function loggerOf(own: Logger | undefined, endpoint: { readonly logger?: Logger } | undefined): Logger {
+  return own ?? endpoint?.logger ?? silentLogger;
+}

@@ -4,6 +4,28 @@
  */
 import { isPromiseLike } from './callbacks.js';
 import type { ErrorCode } from './errors.js';
+import type { Logger } from './log.js';
+
+/**
+ * How an endpoint offers its logger to an observer made before it and given none (`Metrics`,
+ * `ClockHealth`): they are passed to `createEndpoint`, so they cannot borrow its logger when
+ * they are built. A symbol, not a method name: it is no part of what users implement.
+ */
+export const TAKE_ENDPOINT_LOGGER: unique symbol = Symbol('wa-transport.takeEndpointLogger');
+
+/** An observer that can take the endpoint's logger. */
+export interface TakesEndpointLogger {
+  [TAKE_ENDPOINT_LOGGER]?(logger: Logger): void;
+}
+
+/** Offers `logger` to `observer` if it takes one. Never throws into the endpoint's constructor. */
+export function offerLogger(observer: EndpointObserver | undefined, logger: Logger): void {
+  try {
+    (observer as TakesEndpointLogger | undefined)?.[TAKE_ENDPOINT_LOGGER]?.(logger);
+  } catch {
+    // An observer's own business; the endpoint works without it.
+  }
+}
 
 export interface OpenedEvent {
   readonly keyId: string;
@@ -35,14 +57,18 @@ export interface EndpointObserver {
  * (`callSafely`).
  */
 export function combineObservers(...observers: EndpointObserver[]): EndpointObserver {
-  return {
+  const combined: EndpointObserver & TakesEndpointLogger = {
     sealed: (bytes) => tellEach(observers, (o) => o.sealed?.(bytes)),
     opened: (event) => tellEach(observers, (o) => o.opened?.(event)),
     rejected: (event) => tellEach(observers, (o) => o.rejected?.(event)),
+    [TAKE_ENDPOINT_LOGGER]: (logger) => {
+      for (const observer of observers) offerLogger(observer, logger);
+    },
   };
+  return combined;
 }
 
-function tellEach(observers: EndpointObserver[], tell: (observer: EndpointObserver) => unknown): void | Promise<unknown> {
+function tellEach(observers: EndpointObserver[], tell: (observer: EndpointObserver) => unknown): Promise<unknown> | undefined {
   let thrown: { error: unknown } | undefined;
   const pending: Array<PromiseLike<unknown>> = [];
   for (const observer of observers) {

@@ -59,3 +59,17 @@ export function endpointLike<E extends object>(value: E, name: string): E {
   }
   return value;
 }
+
+/** Whether a `tls` option sets anything: an empty `{}` (a config with no TLS variables set) asks for nothing. */
+export function asksForTls(tls: object | undefined): boolean {
+  return typeof tls === 'object' && tls !== null && Object.values(tls).some((value) => value !== undefined);
+}
+
+/** A `pathPrefix` option: what a reverse proxy strips from the target (empty: none). */
+export function pathPrefix(prefix: string | undefined): string {
+  if (prefix === undefined || prefix === '') return '';
+  if (typeof prefix !== 'string' || !/^\/[^?#]*[^/?#]$/.test(prefix)) {
+    throw new WaTransportError(ErrorCode.CONFIG, 'pathPrefix must start with "/", not end with "/", and hold no ? or #');
+  }
+  return prefix;
+}

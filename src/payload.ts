@@ -191,6 +191,7 @@ export function checkMsgpack(bytes: Uint8Array): boolean {
     } else if (token <= 0xbf) {
       strLength = token & 0x1f;
     } else {
+      // biome-ignore format: one line per msgpack token reads as the spec's table
       switch (token) {
         case 0xc0: case 0xc2: case 0xc3: break;
         case 0xcc: case 0xd0: skip = 1; break;

@@ -270,10 +270,14 @@ describe('what an entry loads', () => {
   it.each([
     ['wa-transport/http', 'undici'],
     ['wa-transport/ws', 'ws'],
-    ['wa-transport/redis', 'ioredis'],
   ])('%s loads %s (the check sees a load)', async (specifier, name) => {
     const { packages, builtins } = await loadedBy(specifier);
     expect(packages).toContain(name);
     expect(builtins).toContain('tls');
+  });
+
+  it('wa-transport/redis loads ioredis only when a store is made (an optional peer)', async () => {
+    const { packages } = await loadedBy('wa-transport/redis');
+    expect(packages).not.toContain('ioredis');
   });
 });

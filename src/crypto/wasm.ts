@@ -33,10 +33,12 @@ interface SodiumModule {
   readonly HEAPU8: Uint8Array;
   _malloc(bytes: number): number;
   _free(pointer: number): void;
+  // biome-ignore format: arguments grouped as in libsodium's C prototype
   _crypto_aead_xchacha20poly1305_ietf_encrypt(
     c: number, clenP: number, m: number, mlenLow: number, mlenHigh: number,
     ad: number, adlenLow: number, adlenHigh: number, nsec: number, npub: number, k: number,
   ): number;
+  // biome-ignore format: arguments grouped as in libsodium's C prototype
   _crypto_aead_xchacha20poly1305_ietf_decrypt(
     m: number, mlenP: number, nsec: number, c: number, clenLow: number, clenHigh: number,
     ad: number, adlenLow: number, adlenHigh: number, npub: number, k: number,
@@ -123,6 +125,7 @@ export const wasmBackend: AeadBackend = {
     heap.set(prefix, dataAt);
     heap.set(plaintext, messageAt);
     const adAt = placeAssociatedData(heap, base, dataAt, prefixLength, adSuffix);
+    // biome-ignore format: one line of arguments, in the C prototype's order
     const status = m._crypto_aead_xchacha20poly1305_ietf_encrypt(
       messageAt, 0, messageAt, length, 0, adAt, prefixLength + suffixLength, 0, 0, dataAt + nonceOffset, base + KEY_AT,
     );
@@ -152,6 +155,7 @@ export const wasmBackend: AeadBackend = {
     heap.set(key, base + KEY_AT);
     heap.set(sealed, dataAt);
     const adAt = placeAssociatedData(heap, base, dataAt, prefixLength, adSuffix);
+    // biome-ignore format: one line of arguments, in the C prototype's order
     const status = m._crypto_aead_xchacha20poly1305_ietf_decrypt(
       messageAt, 0, 0, messageAt, length + AEAD_TAG_BYTES, 0, adAt, prefixLength + suffixLength, 0, dataAt + nonceOffset, base + KEY_AT,
     );

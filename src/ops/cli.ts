@@ -7,14 +7,16 @@
  * Exit status, as shell users expect: 0 success; 1 invalid (bad configuration, malformed or
  * rejected envelope); 2 usage error (unknown command or option, missing argument).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { inspect, parseArgs } from 'node:util';
-import { type WaConfig, type WaConfigSummary, endpointOptionsFromConfig, loadConfig } from './config.js';
+import { type Env, type WaConfig, type WaConfigSummary, endpointOptionsFromConfig, loadConfig } from './config.js';
+import { sodiumReady } from '../crypto/ready.js';
 import { type Role, createEndpoint } from '../endpoint.js';
 import { Direction, PayloadFormat, readHeader } from '../envelope/format.js';
 import { fromText } from '../envelope/text.js';
 import { ErrorCode, isWaTransportError } from '../errors.js';
-import { generateSecret } from '../keys.js';
+import { SecretKeys, generateSecret, secretBytes } from '../keys.js';
 import type { Logger } from '../log.js';
 import { MemoryReplayStore } from '../replay/memory.js';
 import { requestContext } from '../transport/http-binding.js';
@@ -53,14 +55,15 @@ Exit status: 0 success, 1 invalid or rejected, 2 usage error.
 
 Prints a new secret: 32 random bytes as base64url (43 characters), suitable for
 WA_SECRET and WA_PREVIOUS_SECRETS. Give the same secret to the WebApp and the CoreApp.
+Its key id goes to stderr: check-env on each side must show the same one.
 
   export WA_SECRET="$(npx wa-transport keygen)"
 `,
   'check-env': `Usage: wa-transport check-env [--json]
 
-Validates WA_SECRET, WA_PREVIOUS_SECRETS, WA_REPLAY_WINDOW_MS, WA_MAX_SKEW_MS,
-WA_WEB_SECURITY_LEVEL, WA_REPLAY_REDIS_* and WA_DB_SSL_* from the environment and
-prints what would be used: key ids, never secrets. Warnings go to stderr.
+Validates WA_SECRET, WA_PREVIOUS_SECRETS (or their _FILE forms), WA_REPLAY_WINDOW_MS,
+WA_MAX_SKEW_MS, WA_WEB_SECURITY_LEVEL, WA_REPLAY_REDIS_* and WA_DB_SSL_* from the
+environment and prints what would be used: key ids, never secrets. Warnings go to stderr.
 
 Options:
   --json       Print the settings as JSON
@@ -98,36 +101,57 @@ Exit status: 0 opened, 1 configuration invalid or envelope rejected, 2 usage err
 
 type Command = Exclude<keyof typeof HELP, 'main'>;
 
-interface Io {
-  out(text: string): void;
-  err(text: string): void;
+/** Where a run reads and writes: the process's own streams and environment, or a test's. */
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** The environment the WA_* variables are read from. */
+  env: Env;
+  /** Everything on standard input, for an envelope given as "-". */
+  stdin(): string;
 }
 
-const io: Io = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
+const processIo: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  env: process.env,
+  stdin: () => readFileSync(0, 'utf8'),
 };
 
 /** Warnings from loading the configuration go to stderr, not through process warnings. */
-const stderrLogger: Logger = {
-  warn: (_record, message) => io.err(`warning: ${message ?? ''}\n`),
-  info: () => {},
-};
+function stderrLogger(io: CliIo): Logger {
+  return {
+    warn: (_record, message) => io.stderr(`warning: ${message ?? ''}\n`),
+    info: () => {},
+  };
+}
 const quietLogger: Logger = { warn: () => {}, info: () => {} };
 
-async function main(argv: readonly string[]): Promise<number> {
+/**
+ * Runs one command line (`argv` without the program name) and resolves with its exit status;
+ * never rejects for a user error, which is written to `io.stderr` as the shell user sees it.
+ */
+export async function run(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  try {
+    return await main(argv, io);
+  } catch (error) {
+    return report(error, io);
+  }
+}
+
+async function main(argv: readonly string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined) {
-    io.err(HELP.main);
+    io.stderr(HELP.main);
     return EXIT_USAGE;
   }
   if (command === '-h' || command === '--help' || command === 'help') {
     const topic = rest[0];
-    io.out(topic !== undefined && isCommand(topic) ? HELP[topic] : HELP.main);
+    io.stdout(topic !== undefined && isCommand(topic) ? HELP[topic] : HELP.main);
     return EXIT_OK;
   }
   if (command === '--version') {
-    io.out(`${version()}\n`);
+    io.stdout(`${version()}\n`);
     return EXIT_OK;
   }
   if (!isCommand(command)) {
@@ -135,13 +159,13 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   switch (command) {
     case 'keygen':
-      return keygen(rest);
+      return keygen(rest, io);
     case 'check-env':
-      return checkEnv(rest);
+      return checkEnv(rest, io);
     case 'inspect':
-      return inspectCommand(rest);
+      return inspectCommand(rest, io);
     case 'open':
-      return open(rest);
+      return open(rest, io);
     default:
       throw new UsageError(`unknown command "${command satisfies never}"`);
   }
@@ -159,6 +183,7 @@ function version(): string {
 
 /** parseArgs with --help on every command; returns undefined when help was printed. */
 function parse(
+  io: CliIo,
   command: Command,
   args: readonly string[],
   options: Record<string, { type: 'string' | 'boolean' }>,
@@ -176,7 +201,7 @@ function parse(
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   if (parsed.values['help'] === true) {
-    io.out(HELP[command]);
+    io.stdout(HELP[command]);
     return undefined;
   }
   if (parsed.positionals.length !== positionals) {
@@ -189,18 +214,24 @@ function parse(
   return parsed as { values: Record<string, string | boolean | undefined>; positionals: string[] };
 }
 
-function keygen(args: readonly string[]): number {
-  if (parse('keygen', args, {}, 0) === undefined) return EXIT_OK;
-  io.out(`${generateSecret()}\n`);
+async function keygen(args: readonly string[], io: CliIo): Promise<number> {
+  if (parse(io, 'keygen', args, {}, 0) === undefined) return EXIT_OK;
+  const secret = generateSecret();
+  // The key id on stderr, so `$(wa-transport keygen)` still captures the secret alone: it is
+  // what check-env prints and logs carry, the one thing two operators can compare aloud.
+  await sodiumReady();
+  const keyId = new SecretKeys(secretBytes(secret)).keyIdHex;
+  io.stdout(`${secret}\n`);
+  io.stderr(`key id ${keyId} (check-env shows it for WA_SECRET)\n`);
   return EXIT_OK;
 }
 
-async function checkEnv(args: readonly string[]): Promise<number> {
-  const parsed = parse('check-env', args, { json: { type: 'boolean' } }, 0);
+async function checkEnv(args: readonly string[], io: CliIo): Promise<number> {
+  const parsed = parse(io, 'check-env', args, { json: { type: 'boolean' } }, 0);
   if (parsed === undefined) return EXIT_OK;
-  const config = await loadConfig(process.env, { logger: stderrLogger });
+  const config = await loadConfig(io.env, { logger: stderrLogger(io) });
   if (parsed.values['json'] === true) {
-    io.out(`${JSON.stringify(config, null, 2)}\n`);
+    io.stdout(`${JSON.stringify(config, null, 2)}\n`);
     return EXIT_OK;
   }
   const summary = config.toJSON();
@@ -227,13 +258,13 @@ async function checkEnv(args: readonly string[]): Promise<number> {
     ],
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
-  io.out(`${rows.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join('\n')}\nok\n`);
+  io.stdout(`${rows.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join('\n')}\nok\n`);
   return EXIT_OK;
 }
 
 /** The envelope argument, or stdin for "-". */
-function envelopeBytes(arg: string): Uint8Array {
-  const text = arg === '-' ? readFileSync(0, 'utf8').trim() : arg;
+function envelopeBytes(arg: string, io: CliIo): Uint8Array {
+  const text = arg === '-' ? io.stdin().trim() : arg;
   return fromText(text, MAX_ENVELOPE_BYTES);
 }
 
@@ -246,12 +277,12 @@ const FORMAT_NAMES: Record<number, string> = {
   [PayloadFormat.BYTES]: 'bytes',
 };
 
-async function inspectCommand(args: readonly string[]): Promise<number> {
-  const parsed = parse('inspect', args, { json: { type: 'boolean' } }, 1);
+async function inspectCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const parsed = parse(io, 'inspect', args, { json: { type: 'boolean' } }, 1);
   if (parsed === undefined) return EXIT_OK;
-  const header = readHeader(envelopeBytes(parsed.positionals[0]!));
+  const header = readHeader(envelopeBytes(parsed.positionals[0]!, io));
   const now = Date.now();
-  const known = await keyIdOwner(header.keyId);
+  const known = await keyIdOwner(header.keyId, io.env);
   if (parsed.values['json'] === true) {
     const json = {
       version: header.version,
@@ -263,10 +294,10 @@ async function inspectCommand(args: readonly string[]): Promise<number> {
       ageMs: now - header.timestamp,
       nonce: Buffer.from(header.nonce).toString('hex'),
     };
-    io.out(`${JSON.stringify(json, null, 2)}\n`);
+    io.stdout(`${JSON.stringify(json, null, 2)}\n`);
     return EXIT_OK;
   }
-  io.out(
+  io.stdout(
     [
       `version    ${header.version}`,
       `direction  ${DIRECTION_NAMES[header.direction]}`,
@@ -281,11 +312,11 @@ async function inspectCommand(args: readonly string[]): Promise<number> {
 }
 
 /** Which configured secret a key id belongs to, when the environment has a valid config. */
-async function keyIdOwner(keyId: string): Promise<string | undefined> {
-  if (process.env['WA_SECRET'] === undefined) return undefined;
+async function keyIdOwner(keyId: string, env: Env): Promise<string | undefined> {
+  if (env['WA_SECRET'] === undefined && env['WA_SECRET_FILE'] === undefined) return undefined;
   let config: WaConfig;
   try {
-    config = await loadConfig(process.env, { logger: quietLogger });
+    config = await loadConfig(env, { logger: quietLogger });
   } catch {
     return undefined; // inspect does not need a configuration; check-env reports what is wrong
   }
@@ -294,8 +325,9 @@ async function keyIdOwner(keyId: string): Promise<string | undefined> {
   return i >= 0 ? `WA_PREVIOUS_SECRETS item ${i + 1}` : 'not configured here';
 }
 
-async function open(args: readonly string[]): Promise<number> {
+async function open(args: readonly string[], io: CliIo): Promise<number> {
   const parsed = parse(
+    io,
     'open',
     args,
     {
@@ -312,11 +344,11 @@ async function open(args: readonly string[]): Promise<number> {
   if (roleArg !== undefined && roleArg !== 'webapp' && roleArg !== 'coreapp') {
     throw new UsageError('--role must be webapp or coreapp');
   }
-  const bytes = envelopeBytes(parsed.positionals[0]!);
+  const bytes = envelopeBytes(parsed.positionals[0]!, io);
   const header = readHeader(bytes);
   const role: Role =
     (roleArg as Role | undefined) ?? (header.direction === Direction.WEBAPP_TO_COREAPP ? 'coreapp' : 'webapp');
-  const config = await loadConfig(process.env, { logger: stderrLogger });
+  const config = await loadConfig(io.env, { logger: stderrLogger(io) });
   const endpoint = await createEndpoint(
     endpointOptionsFromConfig(config, role, {
       windowMs: DEBUG_WINDOW_MS,
@@ -335,14 +367,14 @@ async function open(args: readonly string[]): Promise<number> {
     });
   } catch (error) {
     const hint = isWaTransportError(error) ? OPEN_HINTS[error.code] : undefined;
-    if (hint !== undefined) io.err(`hint: ${hint(header.keyId, config)}\n`);
+    if (hint !== undefined) io.stderr(`hint: ${hint(header.keyId, config)}\n`);
     throw error;
   }
   const age = Date.now() - opened.timestamp;
   if (age > config.windowMs) {
-    io.err(`note: older than WA_REPLAY_WINDOW_MS (${config.windowMs} ms): a live endpoint rejects it (${ErrorCode.EXPIRED})\n`);
+    io.stderr(`note: older than WA_REPLAY_WINDOW_MS (${config.windowMs} ms): a live endpoint rejects it (${ErrorCode.EXPIRED})\n`);
   } else if (-age > config.maxSkewMs) {
-    io.err(`note: further ahead than WA_MAX_SKEW_MS (${config.maxSkewMs} ms): a live endpoint rejects it (${ErrorCode.FUTURE})\n`);
+    io.stderr(`note: further ahead than WA_MAX_SKEW_MS (${config.maxSkewMs} ms): a live endpoint rejects it (${ErrorCode.FUTURE})\n`);
   }
   if (parsed.values['json'] === true) {
     const json = {
@@ -353,14 +385,14 @@ async function open(args: readonly string[]): Promise<number> {
       format: FORMAT_NAMES[header.format],
       payload: opened.payload,
     };
-    io.out(`${JSON.stringify(json, jsonReplacer, 2)}\n`);
+    io.stdout(`${JSON.stringify(json, jsonReplacer, 2)}\n`);
     return EXIT_OK;
   }
   const payload =
     opened.payload instanceof Uint8Array
       ? `${opened.payload.length} bytes, base64url: ${Buffer.from(opened.payload).toString('base64url')}`
       : inspect(opened.payload, { depth: null, colors: false, maxArrayLength: 1000, maxStringLength: 100_000 });
-  io.out(
+  io.stdout(
     [
       `key id     ${opened.keyId}`,
       `timestamp  ${isoOrRaw(opened.timestamp)} (${describeAge(age)})`,
@@ -414,29 +446,37 @@ function describeAge(ageMs: number): string {
   return ageMs >= 0 ? `${amount(ageMs)} ago` : `${amount(-ageMs)} in the future of this machine's clock`;
 }
 
-function report(error: unknown): number {
+function report(error: unknown, io: CliIo): number {
   if (error instanceof UsageError) {
-    io.err(`wa-transport: ${error.message}\nRun "wa-transport --help" for usage.\n`);
+    io.stderr(`wa-transport: ${error.message}\nRun "wa-transport --help" for usage.\n`);
     return EXIT_USAGE;
   }
   if (isWaTransportError(error)) {
-    io.err(`wa-transport: ${error.code}: ${error.message}\n`);
+    io.stderr(`wa-transport: ${error.code}: ${error.message}\n`);
     return EXIT_INVALID;
   }
   // Not one of ours (e.g. stdin unreadable): still no stack trace for a shell user.
   const message = error instanceof Error ? error.message : String(error);
-  io.err(`wa-transport: ${message}\n`);
+  io.stderr(`wa-transport: ${message}\n`);
   return EXIT_INVALID;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
+/** Run as the `wa-transport` bin (through npm's symlink too), not when imported by a test. */
+function isMain(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  void run(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.exitCode = report(error);
-  },
-);
+  });
+}
 
 /** Which replay store the configuration asks for, and where (never a password). */
 function replayStoreRow(summary: WaConfigSummary): string {

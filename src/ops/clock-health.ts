@@ -34,7 +34,7 @@ import {
   optionsObject,
   positiveInteger,
 } from '../options.js';
-import type { EndpointObserver, OpenedEvent, RejectedEvent } from '../observer.js';
+import { type EndpointObserver, type OpenedEvent, type RejectedEvent, TAKE_ENDPOINT_LOGGER } from '../observer.js';
 import { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../defaults.js';
 import type { Clock } from '../verifier.js';
 
@@ -51,7 +51,7 @@ export interface ClockHealthOptions {
   minSamples?: number;
   /** At most one warning per this many ms while the offset stays too large. Default 60,000. */
   warnEveryMs?: number;
-  /** Where the warning goes (pino or anything with `warn` and `info`). Default silent. */
+  /** Where the warning goes (pino or anything with `warn` and `info`). Default: the logger of the endpoint it observes, else silent. */
   logger?: Logger;
   /** Also told of each warning, e.g. to raise an alert. */
   onWarning?(report: ClockHealthReport): void;
@@ -87,7 +87,8 @@ export class ClockHealth implements EndpointObserver {
   #lastEvaluated = -Infinity;
   #lastWarned = -Infinity;
   #drifting = false;
-  readonly #logger: Logger;
+  #logger: Logger;
+  readonly #ownLogger: boolean;
   readonly #onWarning: ((report: ClockHealthReport) => void) | undefined;
   readonly #clock: Clock;
 
@@ -103,8 +104,14 @@ export class ClockHealth implements EndpointObserver {
     this.minSamples = Math.min(positiveInteger(options.minSamples ?? 5, 'minSamples'), samples);
     this.warnEveryMs = nonNegativeNumber(options.warnEveryMs ?? 60_000, 'warnEveryMs');
     this.#logger = options.logger ?? silentLogger;
+    this.#ownLogger = options.logger !== undefined;
     this.#onWarning = optionalFunction(options.onWarning, 'onWarning');
     this.#clock = optionalFunction(options.clock, 'clock') ?? Date.now;
+  }
+
+  /** Without a `logger` option, the endpoint's (`createEndpoint({ logger, observer })`). */
+  [TAKE_ENDPOINT_LOGGER](logger: Logger): void {
+    if (!this.#ownLogger) this.#logger = logger;
   }
 
   opened(event: OpenedEvent): void {
@@ -155,6 +162,10 @@ export class ClockHealth implements EndpointObserver {
       if (time - this.#lastWarned < this.warnEveryMs) return;
       this.#lastWarned = time;
       const median = Math.round(report.medianSkewMs!);
+      const code = median > 0 ? 'ERR_WA_FUTURE' : 'ERR_WA_EXPIRED';
+      // Past the limit itself the verifier already refuses the peer's envelopes: saying "before
+      // they are rejected" to an operator whose every request fails would send them the wrong way.
+      const rejecting = Math.abs(report.medianSkewMs!) > report.limitMs;
       this.#logger.warn(
         {
           event: 'wa_transport.clock_skew',
@@ -163,10 +174,13 @@ export class ClockHealth implements EndpointObserver {
           maxSkewMs: report.maxSkewMs,
           limitMs: report.limitMs,
           samples: report.samples,
+          rejecting,
         },
-        `peer clock offset ${median > 0 ? '+' : ''}${median} ms (median of ${report.samples}) is past ` +
-          `${Math.round(this.warnFraction * 100)}% of the ${report.limitMs} ms limit: ` +
-          `check NTP on both sides before envelopes are rejected as ${median > 0 ? 'ERR_WA_FUTURE' : 'ERR_WA_EXPIRED'}` +
+        `peer clock offset ${median > 0 ? '+' : ''}${median} ms (median of ${report.samples}) ` +
+          (rejecting
+            ? `is past the ${report.limitMs} ms limit: envelopes ARE being rejected as ${code}; fix NTP on both sides`
+            : `is past ${Math.round(this.warnFraction * 100)}% of the ${report.limitMs} ms limit: ` +
+              `check NTP on both sides before envelopes are rejected as ${code}`) +
           (median < 0 ? ' (or look for a queue delaying messages)' : ''),
       );
       if (this.#onWarning) callSafely(this.#logger, 'onWarning', () => this.#onWarning?.(report));

@@ -7,6 +7,7 @@
  * `toString` and `util.inspect` show key ids, file paths and a password-free Redis URL only.
  * `endpointOptionsFromConfig` is the one way to hand the secrets to an endpoint.
  */
+import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { sodiumReady } from '../crypto/ready.js';
 import type { EndpointOptions, Role } from '../endpoint.js';
@@ -14,8 +15,8 @@ import { ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
 import { SecretKeys, checkSecretStrength, secretBytes } from '../keys.js';
 import type { Logger } from '../log.js';
 import { MemoryReplayStore } from '../replay/memory.js';
-import type { RedisReplayStoreOptions } from '../replay/redis.js';
 import { parseAddresses } from '../replay/addresses.js';
+import type { RedisStoreSettings } from '../replay/redis-settings.js';
 import type { ReplayStore } from '../replay/store.js';
 import { type SecurityLevel, securityLevelFromEnv } from '../transport/tls-profiles.js';
 import { type DbSslFiles, type DbSslOptions, readDbSsl } from './db-tls.js';
@@ -48,7 +49,9 @@ export interface LoadConfigOptions {
 /** Every variable loadConfig reads. Anything else named WA_* is refused (see ignoreVariables). */
 export const KNOWN_VARIABLES: readonly string[] = [
   'WA_SECRET',
+  'WA_SECRET_FILE',
   'WA_PREVIOUS_SECRETS',
+  'WA_PREVIOUS_SECRETS_FILE',
   'WA_REPLAY_WINDOW_MS',
   'WA_MAX_SKEW_MS',
   'WA_WEB_SECURITY_LEVEL',
@@ -202,7 +205,8 @@ export async function loadConfig(env: Env = process.env, options: LoadConfigOpti
   const warn = (variable: string, message: string, kind: 'security' | 'deprecation'): void => {
     warnings.push(message);
     if (options.logger !== undefined) {
-      options.logger.warn({ event: `wa_transport.config.${kind}`, variable }, message);
+      const event = kind === 'security' ? 'wa_transport.config.security' : 'wa_transport.config.deprecation';
+      options.logger.warn({ event, variable }, message);
     } else {
       process.emitWarning(message, {
         type: kind === 'deprecation' ? 'DeprecationWarning' : 'SecurityWarning',
@@ -292,9 +296,7 @@ export function endpointOptionsFromConfig(
  */
 export async function replayStoreFromConfig(
   config: WaConfig,
-  options: Omit<RedisReplayStoreOptions, 'url' | 'client' | 'sentinels' | 'sentinelMaster' | 'clusterNodes'> & {
-    connectTimeoutMs?: number;
-  } = {},
+  options: RedisStoreSettings & { connectTimeoutMs?: number } = {},
 ): Promise<ReplayStore> {
   const redis = config.replayRedis;
   if (redis === undefined) return new MemoryReplayStore({ retentionMs: config.windowMs });
@@ -361,26 +363,60 @@ function editDistance(a: string, b: string): number {
 }
 
 function readSecrets(env: Env): Secrets {
-  const secret = value(env, 'WA_SECRET');
-  if (secret === undefined) {
+  const given = secretVariable(env, 'WA_SECRET');
+  if (given === undefined) {
     throw configError('WA_SECRET', 'is required; generate one with `npx wa-transport keygen`');
   }
-  checkSecretStrength(secretBytes(secret, 'WA_SECRET'), 'WA_SECRET');
+  const secret = given.value;
+  checkSecretStrength(secretBytes(secret, given.name), given.name);
 
-  const list = value(env, 'WA_PREVIOUS_SECRETS');
+  const list = secretVariable(env, 'WA_PREVIOUS_SECRETS');
   // Generated secrets are base64url or hex, neither of which contains a comma. Items are not
   // trimmed: like WA_SECRET, an item with surrounding whitespace is refused (PROTOCOL §3.1).
-  const previousSecrets = list === undefined ? [] : list.split(',');
+  const previousSecrets = list === undefined ? [] : list.value.split(',');
   previousSecrets.forEach((previous, i) => {
-    const name = `WA_PREVIOUS_SECRETS item ${i + 1}`;
-    if (previous === '') throw configError('WA_PREVIOUS_SECRETS', `item ${i + 1} is empty (a stray comma?)`);
+    const name = `${list!.name} item ${i + 1}`;
+    if (previous === '') throw configError(list!.name, `item ${i + 1} is empty (a stray comma?)`);
+    // No generated secret holds whitespace (§3.1's formats): inside an item it is a separator
+    // typed where a comma was meant, which the strength check would call a weak secret.
+    if (/\S\s+\S/.test(previous)) {
+      throw configError(list!.name, `item ${i + 1} contains whitespace; separate secrets with commas, not spaces`);
+    }
     checkSecretStrength(secretBytes(previous, name), name);
-    if (previous === secret) throw configError('WA_PREVIOUS_SECRETS', `item ${i + 1} is the same as WA_SECRET`);
+    if (previous === secret) throw configError(list!.name, `item ${i + 1} is the same as WA_SECRET`);
     if (previousSecrets.indexOf(previous) !== i) {
-      throw configError('WA_PREVIOUS_SECRETS', `item ${i + 1} repeats an earlier item`);
+      throw configError(list!.name, `item ${i + 1} repeats an earlier item`);
     }
   });
   return Object.freeze({ secret, previousSecrets: Object.freeze(previousSecrets) });
+}
+
+/**
+ * `name` from the variable itself or from the file `name_FILE` names (the Docker and Kubernetes
+ * secrets convention), never both. `name` in the result is what errors call it: the variable,
+ * or the file variable with its path. A file's content never goes into a message.
+ *
+ * One trailing LF or CRLF is removed from a file, as `$(cat file)` and Docker's own
+ * `_FILE`-reading images do: editors end a file with one. Anything else (a second newline,
+ * spaces) is kept and refused by the secret checks (PROTOCOL §3.1: never trimmed).
+ */
+function secretVariable(env: Env, name: string): { value: string; name: string } | undefined {
+  const fileVariable = `${name}_FILE`;
+  const direct = value(env, name);
+  const path = value(env, fileVariable);
+  if (path === undefined) return direct === undefined ? undefined : { value: direct, name };
+  if (direct !== undefined) throw configError(name, `and ${fileVariable} are both set; set one of them`);
+  const described = `${fileVariable} (${path})`;
+  let content: string;
+  try {
+    content = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    throw configError(fileVariable, `names a file that cannot be read: ${path}${typeof code === 'string' ? ` (${code})` : ''}`);
+  }
+  content = content.endsWith('\r\n') ? content.slice(0, -2) : content.endsWith('\n') ? content.slice(0, -1) : content;
+  if (content === '') throw configError(fileVariable, `names an empty file: ${path}`);
+  return { value: content, name: described };
 }
 
 function readMs(env: Env, name: string, fallback: number, min: number): number {

@@ -14,7 +14,8 @@ import { callSafely } from '../callbacks.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { optionalFunction, optionsObject, positiveInteger } from '../options.js';
-import type { EndpointObserver, OpenedEvent, RejectedEvent } from '../observer.js';
+import { type EndpointObserver, type OpenedEvent, type RejectedEvent, TAKE_ENDPOINT_LOGGER } from '../observer.js';
+import type { ReplayStore } from '../replay/store.js';
 import type { Clock } from '../verifier.js';
 
 /** Upper bounds (ms) of the store-latency histogram: a memory store is ~0, Redis ~0.2–5. */
@@ -50,12 +51,16 @@ export interface RejectionAlertOptions {
 }
 
 export interface MetricsOptions {
-  /** The replay store whose size `snapshot()` reports (e.g. the endpoint's `MemoryReplayStore`). */
-  replayStore?: ReplayCacheStats;
+  /**
+   * The endpoint's replay store, any kind (what `replayStoreFromConfig` returns is typed
+   * `ReplayStore`). `snapshot()` reports its size when it counts its entries
+   * (`MemoryReplayStore`), else null (a Redis store counts round trips, not nonces).
+   */
+  replayStore?: ReplayStore | ReplayCacheStats;
   rejectionAlert?: RejectionAlertOptions;
   /** Default `Date.now`. */
   clock?: Clock;
-  /** Where a failing hook or cache probe is reported. Default silent. */
+  /** Where a failing hook or cache probe is reported. Default: the logger of the endpoint it observes, else silent. */
   logger?: Pick<Logger, 'warn'>;
 }
 
@@ -63,6 +68,12 @@ export interface MetricsSnapshot {
   sealed: number;
   sealedBytes: number;
   opened: number;
+  /**
+   * `opened` by the key id it was sealed with: how a rotation's traffic moves to the new
+   * secret. Only accepted envelopes count, so the keys are configured key ids (at most
+   * 16 distinct ones, then "other").
+   */
+  openedByKeyId: Record<string, number>;
   /** Every rejection, of any code. */
   rejectedTotal: number;
   rejected: Partial<Record<ErrorCode, number>>;
@@ -91,15 +102,19 @@ export interface PrometheusOptions {
 interface PromMetrics {
   sealed: { inc(value?: number): void };
   sealedBytes: { inc(value?: number): void };
-  opened: { inc(value?: number): void };
+  opened: { inc(labels: { key_id: string }, value?: number): void };
   rejected: { inc(labels: { code: string }, value?: number): void };
   storeLatency: { observe(value: number): void };
 }
+
+/** Most distinct `key_id` label values; later ones count as "other". */
+const MAX_KEY_ID_LABELS = 16;
 
 export class Metrics implements EndpointObserver {
   #sealed = 0;
   #sealedBytes = 0;
   #opened = 0;
+  readonly #openedByKeyId = new Map<string, number>();
   #rejectedTotal = 0;
   readonly #rejected = new Map<ErrorCode, number>();
   readonly #latencyBuckets = new Array<number>(STORE_LATENCY_BUCKETS_MS.length).fill(0);
@@ -107,17 +122,24 @@ export class Metrics implements EndpointObserver {
   #latencySum = 0;
   #latencyMax = 0;
   #spikes = 0;
-  readonly #store: ReplayCacheStats | undefined;
+  readonly #store: ReplayStore | ReplayCacheStats | undefined;
   readonly #alert: RejectionWindow | undefined;
-  readonly #logger: Pick<Logger, 'warn'>;
+  #logger: Pick<Logger, 'warn'>;
+  readonly #ownLogger: boolean;
   #prom: PromMetrics | undefined;
 
   constructor(options: MetricsOptions = {}) {
     optionsObject(options, 'Metrics options');
     this.#store = options.replayStore;
     this.#logger = options.logger ?? silentLogger;
+    this.#ownLogger = options.logger !== undefined;
     const clock = optionalFunction(options.clock, 'clock') ?? Date.now;
     this.#alert = options.rejectionAlert && new RejectionWindow(options.rejectionAlert, clock);
+  }
+
+  /** Without a `logger` option, the endpoint's (`createEndpoint({ logger, observer })`). */
+  [TAKE_ENDPOINT_LOGGER](logger: Logger): void {
+    if (!this.#ownLogger) this.#logger = logger;
   }
 
   sealed(bytes: number): void {
@@ -129,13 +151,15 @@ export class Metrics implements EndpointObserver {
 
   opened(event: OpenedEvent): void {
     this.#opened++;
+    const keyId = this.#keyIdLabel(event.keyId);
+    this.#openedByKeyId.set(keyId, (this.#openedByKeyId.get(keyId) ?? 0) + 1);
     const ms = event.storeMs;
     this.#latencyCount++;
     this.#latencySum += ms;
     if (ms > this.#latencyMax) this.#latencyMax = ms;
     const i = STORE_LATENCY_BUCKETS_MS.findIndex((le) => ms <= le);
     if (i >= 0) this.#latencyBuckets[i]!++;
-    this.#prom?.opened.inc();
+    this.#prom?.opened.inc({ key_id: keyId });
     this.#prom?.storeLatency.observe(ms / 1000);
   }
 
@@ -157,6 +181,7 @@ export class Metrics implements EndpointObserver {
       sealed: this.#sealed,
       sealedBytes: this.#sealedBytes,
       opened: this.#opened,
+      openedByKeyId: Object.fromEntries(this.#openedByKeyId),
       rejectedTotal: this.#rejectedTotal,
       rejected: Object.fromEntries(this.#rejected),
       replayCacheEntries: stats?.entries ?? null,
@@ -165,7 +190,10 @@ export class Metrics implements EndpointObserver {
         count: this.#latencyCount,
         sum: this.#latencySum,
         max: this.#latencyMax,
-        buckets: STORE_LATENCY_BUCKETS_MS.map((le, i) => ({ le, count: (cumulative += this.#latencyBuckets[i]!) })),
+        buckets: STORE_LATENCY_BUCKETS_MS.map((le, i) => {
+          cumulative += this.#latencyBuckets[i]!;
+          return { le, count: cumulative };
+        }),
       },
       rejectionSpikes: this.#spikes,
     };
@@ -173,11 +201,13 @@ export class Metrics implements EndpointObserver {
 
   /**
    * Registers these metrics with prom-client, if it is installed, and resolves true; resolves
-   * false when it is not. Counts so far are carried over. Call it once per registry.
+   * false when it is not. Counts so far are carried over. One `Metrics` per registry (and
+   * prefix): several endpoints in one process share one `Metrics` as their observer. A second
+   * registration of the same names rejects with ERR_WA_CONFIG.
    *
-   *   wa_transport_sealed_total, wa_transport_sealed_bytes_total, wa_transport_opened_total,
-   *   wa_transport_rejected_total{code}, wa_transport_replay_cache_entries,
-   *   wa_transport_store_latency_seconds (histogram)
+   *   wa_transport_sealed_total, wa_transport_sealed_bytes_total,
+   *   wa_transport_opened_total{key_id}, wa_transport_rejected_total{code},
+   *   wa_transport_replay_cache_entries, wa_transport_store_latency_seconds (histogram)
    */
   async registerPrometheus(options: PrometheusOptions = {}): Promise<boolean> {
     let prom: typeof import('prom-client');
@@ -187,7 +217,16 @@ export class Metrics implements EndpointObserver {
       return false;
     }
     const prefix = options.prefix ?? 'wa_transport_';
-    const registers = [(options.registry as import('prom-client').Registry | undefined) ?? prom.register];
+    const registry = (options.registry as import('prom-client').Registry | undefined) ?? prom.register;
+    const registers = [registry];
+    // prom-client would throw its own Error ("already been registered") halfway through,
+    // leaving some of our metrics registered and this instance feeding none.
+    if (registry.getSingleMetric(`${prefix}sealed_total`) !== undefined) {
+      throw new WaTransportError(
+        ErrorCode.CONFIG,
+        `this registry already has ${prefix}* metrics: share one Metrics between endpoints (the same observer), or give this one another prefix`,
+      );
+    }
     const snapshot = this.snapshot();
     const sealed = new prom.Counter({ name: `${prefix}sealed_total`, help: 'Envelopes sealed', registers });
     const sealedBytes = new prom.Counter({
@@ -197,7 +236,8 @@ export class Metrics implements EndpointObserver {
     });
     const opened = new prom.Counter({
       name: `${prefix}opened_total`,
-      help: 'Envelopes opened and accepted',
+      help: 'Envelopes opened and accepted, by the key id they were sealed with',
+      labelNames: ['key_id'],
       registers,
     });
     const rejected = new prom.Counter({
@@ -224,17 +264,27 @@ export class Metrics implements EndpointObserver {
     });
     sealed.inc(snapshot.sealed);
     sealedBytes.inc(snapshot.sealedBytes);
-    opened.inc(snapshot.opened);
+    for (const [keyId, count] of Object.entries(snapshot.openedByKeyId)) opened.inc({ key_id: keyId }, count);
     for (const [code, count] of Object.entries(snapshot.rejected)) rejected.inc({ code }, count);
     // Latencies seen before registration cannot be replayed into a histogram; they are few.
     this.#prom = { sealed, sealedBytes, opened, rejected, storeLatency };
     return true;
   }
 
+  /**
+   * Accepted envelopes carry configured key ids only (a forgery never gets here), a handful
+   * over a process's life even across rotations; the cap guards the label set all the same.
+   */
+  #keyIdLabel(keyId: string): string {
+    return this.#openedByKeyId.has(keyId) || this.#openedByKeyId.size < MAX_KEY_ID_LABELS ? keyId : 'other';
+  }
+
   #cacheStats(): { entries: number; bytes: number | null } | undefined {
-    if (this.#store === undefined) return undefined;
+    const store = this.#store;
+    if (store === undefined || !('stats' in store) || typeof store.stats !== 'function') return undefined;
     try {
-      const stats = this.#store.stats();
+      const stats: Partial<ReturnType<ReplayCacheStats['stats']>> = (store as ReplayCacheStats).stats();
+      if (typeof stats.entries !== 'number') return undefined;
       return { entries: stats.entries, bytes: stats.bytes ?? null };
     } catch (error) {
       this.#logger.warn({ event: 'wa_transport.metrics.stats_failed', err: error }, 'replay store stats failed');

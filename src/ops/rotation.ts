@@ -11,6 +11,7 @@
  *   3. remove:  { secret: NEW, previousSecrets: [] }     once no OLD envelope can still be in flight
  */
 import { inspect } from 'node:util';
+import type { Logger } from '../log.js';
 import type { Clock } from '../verifier.js';
 import {
   type Endpoint,
@@ -75,6 +76,11 @@ export class RotatingEndpoint {
 
   get keyId(): string {
     return this.#current.keyId;
+  }
+
+  /** The current endpoint's logger (the `logger` option): the transports' default. */
+  get logger(): Logger {
+    return this.#current.logger;
   }
 
   get keyIds(): string[] {

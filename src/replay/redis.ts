@@ -26,11 +26,13 @@
  *   this Redis is the power to replay (README › Security model).
  */
 import { randomBytes } from 'node:crypto';
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../defaults.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type HostAndPort, parseAddresses } from './addresses.js';
+import type { RedisStoreSettings } from './redis-settings.js';
 import type { ReplayStore } from './store.js';
 import { nonNegativeInteger, positiveInteger } from '../options.js';
 
@@ -81,13 +83,14 @@ if g then return g end
 redis.call('SET', KEYS[1], ARGV[1])
 return '+' .. ARGV[1]`;
 
-export interface RedisReplayStoreOptions {
+export interface RedisReplayStoreOptions extends RedisStoreSettings {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…`. Default `redis://127.0.0.1:6379`. Ignored with `client`. */
   url?: string;
   /**
    * A client you configured yourself (TLS, Sentinel, …); the store neither closes it nor
    * changes its options. Prefer `enableOfflineQueue: false`, so calls fail at once while it is
-   * disconnected rather than wait out `commandTimeoutMs`. Redis Cluster is not supported.
+   * disconnected rather than wait out `commandTimeoutMs`. For Sentinel and Cluster use `sentinels` and
+   * `clusterNodes`: the store then checks each failover itself.
    */
   client?: Redis;
   /**
@@ -109,28 +112,6 @@ export interface RedisReplayStoreOptions {
    * three masters each serves about a third. More spreads better, fewer batches better.
    */
   clusterBuckets?: number;
-  /**
-   * Prepended to every key. Default `wa:n:`. Keys are scoped by the envelope's key id under
-   * it, so deployments with different secrets never collide; a prefix of your own separates
-   * anything else (tests, environments).
-   */
-  keyPrefix?: string;
-  /** Longest wait for Redis to answer a batch, in ms; then the batch fails closed. Default 1000. */
-  commandTimeoutMs?: number;
-  /**
-   * How long a nonce is remembered after its envelope's timestamp, in ms (on Redis's clock).
-   * Default 11,000: the default window plus 1 s of clock difference between nodes and Redis.
-   * Every verifier using the store needs a window no longer than this.
-   */
-  retentionMs?: number;
-  /**
-   * How long to refuse after Redis restarted, failed over or lost keys, in ms: the longest a
-   * key lives (retentionMs + the verifiers' skew). Default 21,000. 0 turns the restart, canary
-   * and eviction checks off (and sends no INFO): only for a Redis whose data never goes away.
-   */
-  restartHoldMs?: number;
-  /** Told of every change between available and unavailable. Default silent. */
-  logger?: Logger;
 }
 
 export interface RedisReplayStoreStats {
@@ -232,6 +213,7 @@ export class RedisReplayStore implements ReplayStore {
       this.#owned = false;
     } else {
       checkOneConnection(options);
+      const { Redis } = loadIoredis();
       const base = connectionOptions(this.commandTimeoutMs);
       this.#client =
         options.sentinels === undefined
@@ -615,6 +597,7 @@ export class RedisClusterReplayStore implements ReplayStore {
     const { url: _url, client: _client, clusterNodes: _nodes, clusterBuckets: _buckets, ...rest } = options;
     const base = connectionOptions(positiveInteger(options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, 'commandTimeoutMs'));
     const { retryStrategy: _retry, enableOfflineQueue, ...redisOptions } = base;
+    const { Cluster } = loadIoredis();
     this.#cluster = new Cluster(nodes, {
       enableOfflineQueue,
       redisOptions,
@@ -665,7 +648,7 @@ export class RedisClusterReplayStore implements ReplayStore {
   /** `cluster_state` as the first seed node that answers tells it. */
   async #stateFromAnyNode(): Promise<string | undefined> {
     for (const { host, port } of this.#seeds) {
-      const node = new Redis(port, host, { ...connectionOptions(this.commandTimeoutMs), lazyConnect: true, retryStrategy: () => null });
+      const node = new (loadIoredis().Redis)(port, host, { ...connectionOptions(this.commandTimeoutMs), lazyConnect: true, retryStrategy: () => null });
       node.on('error', () => {});
       try {
         await withTimeout(node.connect(), this.commandTimeoutMs);
@@ -741,6 +724,25 @@ export async function createRedisReplayStore(
     throw error;
   }
   return store;
+}
+
+/**
+ * ioredis is an optional peer dependency, loaded when the first store makes its own client: the
+ * package and its other entry points (replayStoreFromConfig without a Redis URL among them)
+ * work without it installed. It is CommonJS, so it loads synchronously, in the constructor.
+ */
+function loadIoredis(): typeof import('ioredis') {
+  try {
+    return createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+  } catch (error) {
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    if (code !== 'MODULE_NOT_FOUND' || typeof message !== 'string' || !message.includes("'ioredis'")) throw error;
+    throw new WaTransportError(
+      ErrorCode.CONFIG,
+      'the Redis replay store needs ioredis, an optional peer dependency of wa-transport: npm install ioredis',
+      { cause: error },
+    );
+  }
 }
 
 class TimeoutError extends Error {}

@@ -2,18 +2,41 @@
  * Fastify (5) adapter over `SealedHttp` (src/transport/http-server.ts): the same opening,
  * status table and response sealing as the node:http wrapper. Types only from `fastify`.
  *
- *   acceptSealedBodies(app);   // once per instance (or encapsulated context)
+ *   acceptSealedBodies(app);   // per instance (or encapsulated context); again is harmless
  *   app.post('/v1/orders', sealedFastify({ endpoint }, (req) => createOrder(req.payload)));
  *
  * `acceptSealedBodies` registers our media type with a parser that reads nothing: the route
  * reads the raw stream itself, so the size limit, the 413 and the early stop are ours and
  * identical across adapters (Fastify's own bodyLimit would answer in its own format).
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifyTypeProvider,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerBase,
+} from 'fastify';
 import { ENVELOPE_CONTENT_TYPE } from './http-binding.js';
 import { type SealedHandler, SealedHttp, type SealedServerOptions, nodeInput } from './http-server.js';
 
-export function acceptSealedBodies(app: FastifyInstance): void {
+/**
+ * Generic over everything a Fastify instance's type carries, so that any instance is accepted:
+ * `Fastify({ loggerInstance: pino() })` types its instance with pino's `Logger`, which the
+ * default `FastifyInstance` (with `FastifyBaseLogger`) does not accept.
+ */
+export function acceptSealedBodies<
+  Server extends RawServerBase,
+  Request extends RawRequestDefaultExpression<Server>,
+  Reply extends RawReplyDefaultExpression<Server>,
+  Logger extends FastifyBaseLogger,
+  TypeProvider extends FastifyTypeProvider,
+>(app: FastifyInstance<Server, Request, Reply, Logger, TypeProvider>): void {
+  // Idempotent: Fastify refuses a second parser for one type (FST_ERR_CTP_ALREADY_PRESENT) and
+  // start-up crashes, which two plugins that each make sure of it would hit.
+  if (app.hasContentTypeParser(ENVELOPE_CONTENT_TYPE)) return;
   app.addContentTypeParser(ENVELOPE_CONTENT_TYPE, (_request, _payload, done) => done(null));
 }
 

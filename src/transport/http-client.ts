@@ -26,8 +26,10 @@ import {
   requestContext,
   responseContext,
 } from './http-binding.js';
+import { HttpStatusError, unsealedAnswer } from './status-error.js';
 import { type ClientTlsOptions, clientTlsOptions } from './tls.js';
-import { nonNegativeInteger, positiveInteger } from '../options.js';
+import { type Logger, loggerOf } from '../log.js';
+import { asksForTls, nonNegativeInteger, positiveInteger } from '../options.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -49,6 +51,8 @@ export interface HttpClientOptions {
   maxResponseBytes?: number;
   /** Automatic retries (same request id, fresh seal). `false` turns them off. */
   retry?: RetryOptions | false;
+  /** Refusals and retries are logged here (docs/logging.md). Default: the endpoint's logger. */
+  logger?: Logger;
 }
 
 /**
@@ -89,31 +93,17 @@ export interface HttpResponse<T = unknown> {
   readonly timestamp: number;
 }
 
-/**
- * The request was refused, or its answer could not be opened. `status` is the HTTP status.
- *
- * - `sealed: true`: the CoreApp's own refusal, authenticated and bound to this request; `code`
- *   says why (the handler did not run for this attempt). ERR_WA_REPLAYED after a retry means an
- *   earlier attempt of the same request id was accepted and its answer was lost.
- * - `sealed: false`: ERR_WA_UNSEALED_RESPONSE for an answer that is not sealed (a refusal before
- *   authentication, a proxy's error page, or something forged on the path: `claimedCode` is
- *   what it claimed, unauthenticated); or the reason a sealed-looking answer failed to open.
- */
-export class HttpStatusError extends WaTransportError {
-  readonly status: number;
-  readonly sealed: boolean;
-  /** For an unsealed answer: the code it claimed, if any. Not authenticated. */
-  readonly claimedCode: string | undefined;
-
-  constructor(code: ErrorCode, status: number, detail: string, options: { sealed?: boolean; claimedCode?: string } = {}) {
-    super(code, `${detail} (HTTP ${status})`);
-    this.status = status;
-    this.sealed = options.sealed ?? false;
-    this.claimedCode = options.claimedCode;
-  }
-}
+export { HttpStatusError };
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
+/**
+ * What an operator checks first for a claimed code. ERR_WA_FORGED for every request of a client
+ * that holds the secret is, in practice, a path rewritten between the two sides.
+ */
+const UNSEALED_HINTS: Partial<Record<ErrorCode, string>> = {
+  [ErrorCode.FORGED]:
+    'the CoreApp authenticates the method, path and query it receives: if a proxy strips a path prefix, give the CoreApp that pathPrefix',
+};
 /** Sealed refusals worth another attempt: the CoreApp could not check the request now. */
 const RETRIABLE_CODES = new Set<string>([ErrorCode.REPLAY_STORE_UNAVAILABLE, ErrorCode.REPLAY_CACHE_FULL]);
 /** Network failures worth another attempt (undici and socket error codes). */
@@ -138,6 +128,7 @@ export class HttpClient {
   readonly #timeoutMs: number;
   readonly #maxResponseBytes: number;
   readonly #retry: Required<RetryOptions>;
+  readonly #logger: Logger;
 
   constructor(options: HttpClientOptions) {
     if (options.endpoint?.role !== 'webapp') {
@@ -152,9 +143,14 @@ export class HttpClient {
     if (this.baseUrl.protocol !== 'https:' && this.baseUrl.protocol !== 'http:') {
       throw new WaTransportError(ErrorCode.CONFIG, 'baseUrl must be http: or https:');
     }
+    // Ignoring it would send in clear what the caller meant to send over TLS.
+    if (asksForTls(options.tls) && this.baseUrl.protocol === 'http:') {
+      throw new WaTransportError(ErrorCode.CONFIG, 'tls is given but baseUrl is http:; use https:');
+    }
     this.#timeoutMs = positiveInteger(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs');
     this.#maxResponseBytes = positiveInteger(options.maxResponseBytes ?? options.endpoint.maxEnvelopeBytes, 'maxResponseBytes');
     this.#retry = retryOptions(options.retry);
+    this.#logger = loggerOf(options.logger, options.endpoint);
     this.#ownsDispatcher = options.dispatcher === undefined;
     this.#dispatcher = options.dispatcher ?? new Agent({ connect: clientTlsOptions(options.tls ?? {}) });
   }
@@ -188,7 +184,12 @@ export class HttpClient {
           attempt < this.#retry.attempts &&
           options.signal?.aborted !== true &&
           performance.now() - started + delay <= this.#retry.withinMs;
+        if (error instanceof HttpStatusError) this.#refused(error, verb, url);
         if (!retry) throw error;
+        this.#logger.info(
+          { event: 'wa_transport.http.retry', side: 'client', peer: url.host, attempt, delayMs: delay, reason: reasonOf(error) },
+          'http request retried',
+        );
         await sleep(delay, undefined, options.signal === undefined ? {} : { signal: options.signal });
       }
     }
@@ -230,7 +231,7 @@ export class HttpClient {
     });
     const status = response.statusCode;
     const bytes = await readLimited(response.body, this.#maxResponseBytes, response.headers['content-length'], status);
-    if (mediaType(response.headers['content-type']) !== ENVELOPE_CONTENT_TYPE) throw unsealed(status, bytes);
+    if (mediaType(response.headers['content-type']) !== ENVELOPE_CONTENT_TYPE) throw unsealedAnswer(status, bytes, 'answer', UNSEALED_HINTS);
     // The header only says which context to open under: a lie about it fails authentication.
     const rejected = response.headers[REJECTION_HEADER] !== undefined;
     let opened;
@@ -244,6 +245,24 @@ export class HttpClient {
     }
     if (rejected) throw sealedRefusal(status, opened.payload);
     return { status, payload: opened.payload as T, keyId: opened.keyId, timestamp: opened.timestamp };
+  }
+
+  /** The same event and fields as the CoreApp's refusal, plus what only the client knows. */
+  #refused(error: HttpStatusError, method: string, url: URL): void {
+    this.#logger.warn(
+      {
+        event: 'wa_transport.http.refused',
+        side: 'client',
+        status: error.status,
+        code: error.code,
+        peer: url.host,
+        method,
+        target: url.pathname + url.search,
+        sealed: error.sealed,
+        claimedCode: error.claimedCode,
+      },
+      'http request refused',
+    );
   }
 
   get<T = unknown>(path: string, payload?: unknown, options?: HttpRequestOptions): Promise<HttpResponse<T>> {
@@ -294,19 +313,6 @@ export class HttpClient {
   }
 }
 
-/** An answer the CoreApp did not seal: never believed, never retried. */
-function unsealed(status: number, bytes: Uint8Array): HttpStatusError {
-  let claimed: unknown;
-  try {
-    claimed = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { error?: unknown }).error;
-  } catch {
-    claimed = undefined;
-  }
-  const claimedCode = typeof claimed === 'string' && KNOWN_CODES.has(claimed) ? claimed : undefined;
-  const detail = claimedCode === undefined ? 'answer is not sealed' : `answer is not sealed; it claims ${claimedCode}`;
-  return new HttpStatusError(ErrorCode.UNSEALED_RESPONSE, status, detail, claimedCode === undefined ? {} : { claimedCode });
-}
-
 /** The CoreApp's own refusal, opened: its code, if it is one whose documented status matches. */
 function sealedRefusal(status: number, payload: unknown): HttpStatusError {
   const code = (payload as { error?: unknown } | null)?.error;
@@ -314,6 +320,12 @@ function sealedRefusal(status: number, payload: unknown): HttpStatusError {
     return new HttpStatusError(code as ErrorCode, status, 'refused by the CoreApp', { sealed: true });
   }
   return new HttpStatusError(ErrorCode.PAYLOAD, status, 'sealed refusal without a known code');
+}
+
+/** A code for the retry log: ours, or the network error's (undici, socket). */
+function reasonOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 function isRetriable(error: unknown): boolean {

@@ -14,8 +14,8 @@ import type { EndpointLike, Opened } from '../endpoint.js';
 import { readNonce } from '../envelope/format.js';
 import { fromText } from '../envelope/text.js';
 import { ErrorCode, WaTransportError, isAfterAuthentication, isWaTransportError } from '../errors.js';
-import { type Logger, silentLogger } from '../log.js';
-import { positiveInteger } from '../options.js';
+import { type Logger, loggerOf } from '../log.js';
+import { pathPrefix, positiveInteger } from '../options.js';
 import {
   ENVELOPE_CONTENT_TYPE,
   ENVELOPE_HEADER,
@@ -121,7 +121,18 @@ export interface SealedServerOptions {
    * request is still answered.
    */
   onHandlerError?: (error: unknown, request: SealedRequest) => unknown;
-  /** Where a failing `onHandlerError` is reported. Default silent. */
+  /**
+   * The path prefix a reverse proxy in front of this CoreApp strips: `/core` when the WebApp's
+   * `baseUrl` is `https://gateway/core` and the proxy forwards `/core/v1/orders` as
+   * `/v1/orders`. Requests are bound to the target the WebApp sealed for, so they are
+   * authenticated as `pathPrefix + target`; handlers still see the target as received.
+   * Without it every such request fails with ERR_WA_FORGED. Default: none.
+   */
+  pathPrefix?: string;
+  /**
+   * Where a failing `onHandlerError` and hints on failed authentication are reported. Default:
+   * the endpoint's logger.
+   */
   logger?: Logger;
 }
 
@@ -221,6 +232,8 @@ export class SealedHttp {
   readonly #limits: BodyLimits;
   readonly #onHandlerError: SealedServerOptions['onHandlerError'];
   readonly #logger: Logger;
+  readonly #pathPrefix: string;
+  #lastForgedHint = -Infinity;
 
   constructor(options: SealedServerOptions) {
     if (options.endpoint?.role !== 'coreapp') {
@@ -241,7 +254,8 @@ export class SealedHttp {
       ),
     };
     this.#onHandlerError = options.onHandlerError;
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = loggerOf(options.logger, options.endpoint);
+    this.#pathPrefix = pathPrefix(options.pathPrefix);
   }
 
   /** Never throws: every failure becomes an outcome from the table above. */
@@ -254,12 +268,13 @@ export class SealedHttp {
       requestId = singleHeader(input.headers, REQUEST_ID_HEADER);
       envelope = method === 'GET' ? envelopeHeader(input.headers) : await input.body(this.#limits);
       opened = await this.endpoint.open<T>(envelope, {
-        context: requestContext(method, input.target),
+        context: requestContext(method, this.#pathPrefix + input.target),
         ...(requestId === undefined ? {} : { requestId }),
         ...(input.peer === undefined ? {} : { peer: input.peer }),
       });
     } catch (error) {
-      return this.#rejection(error, envelope);
+      if (isWaTransportError(error, ErrorCode.FORGED)) this.#forgedHint(method, input);
+      return this.#rejection(error, envelope, input.peer, method, this.#pathPrefix + input.target);
     }
     const queryAt = input.target.indexOf('?');
     const request: SealedRequest<T> = {
@@ -285,6 +300,24 @@ export class SealedHttp {
     return { status: reply.status, headers: SEALED_HEADERS, body: this.#sealReply(reply, opened.nonce, request), handled: true };
   }
 
+  /**
+   * The one case where a holder of the secret gets ERR_WA_FORGED for every request: the path it
+   * sealed for is not the one this CoreApp receives (a proxy strips or adds a prefix). Only the
+   * receiving side can say which path it bound, so it says so, at most once a minute (forgeries
+   * are anyone's to send).
+   */
+  #forgedHint(method: string, input: HttpInput): void {
+    const now = performance.now();
+    if (now - this.#lastForgedHint < FORGED_HINT_EVERY_MS) return;
+    this.#lastForgedHint = now;
+    const target = this.#pathPrefix + input.target;
+    this.#logger.warn(
+      { event: 'wa_transport.http.forged', side: 'server', code: ErrorCode.FORGED, method, target, peer: input.peer },
+      `request failed authentication as ${method} ${target}: the sender must seal for the path this CoreApp binds; ` +
+        'if a proxy strips a path prefix, set pathPrefix to it',
+    );
+  }
+
   #handlerFailed(error: unknown, request: SealedRequest): void {
     const onHandlerError = this.#onHandlerError;
     if (onHandlerError !== undefined) callSafely(this.#logger, 'onHandlerError', () => onHandlerError(error, request));
@@ -294,8 +327,13 @@ export class SealedHttp {
    * A refusal after authentication is sealed and bound to the request (its nonce and the
    * status), so the client can tell it from one made up on the path; any other is plain JSON.
    */
-  #rejection(error: unknown, envelope: Uint8Array | string | undefined): HttpOutcome {
+  /** `method` and `target` as bound (`pathPrefix` included): beside the client's own, they show a path rewritten on the way. */
+  #rejection(error: unknown, envelope: Uint8Array | string | undefined, peer: string | undefined, method: string, target: string): HttpOutcome {
     const code = isWaTransportError(error) ? error.code : ErrorCode.CONFIG;
+    this.#logger.warn(
+      { event: 'wa_transport.http.refused', side: 'server', status: REJECTION_STATUS[code], code, peer, method, target },
+      'http request refused',
+    );
     if (envelope === undefined || !isAfterAuthentication(code)) return rejection(code);
     const bytes = typeof envelope === 'string' ? fromText(envelope, this.endpoint.maxEnvelopeBytes) : envelope;
     const status = REJECTION_STATUS[code];
@@ -313,6 +351,9 @@ export class SealedHttp {
     }
   }
 }
+
+/** At most one `wa_transport.http.forged` hint per this many ms. */
+const FORGED_HINT_EVERY_MS = 60_000;
 
 const SEALED_HEADERS = { 'content-type': ENVELOPE_CONTENT_TYPE, 'cache-control': 'no-store' } as const;
 

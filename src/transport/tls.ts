@@ -8,6 +8,7 @@
  * The profile is chosen in code or by WA_WEB_SECURITY_LEVEL (modern | intermediate | old,
  * any case); unset means MODERN; anything else is a startup error (ERR_WA_CONFIG).
  */
+import { type KeyObject, X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { SecureContextOptions } from 'node:tls';
 import { ErrorCode, WaTransportError } from '../errors.js';
@@ -37,12 +38,15 @@ export function serverTlsOptions(options: ServerTlsOptions): SecureContextOption
   const profile = TLS_PROFILES[options.level ?? securityLevelFromEnv()];
   if (profile === undefined) throw new WaTransportError(ErrorCode.CONFIG, 'level must be modern, intermediate or old');
   const verifyClients = options.caFile !== undefined;
+  const cert = readPem(options.certFile, 'certFile');
+  const key = readPem(options.keyFile, 'keyFile');
+  checkKeyPair(cert, key);
   return {
     ...profileOptions(profile),
     // DHE ciphers (INTERMEDIATE, OLD) need parameters; 'auto' picks well-known groups sized to the key.
     dhparam: 'auto',
-    cert: readPem(options.certFile, 'certFile'),
-    key: readPem(options.keyFile, 'keyFile'),
+    cert,
+    key,
     ...(verifyClients ? { ca: readPem(options.caFile!, 'caFile') } : {}),
     requestCert: verifyClients,
     rejectUnauthorized: verifyClients,
@@ -81,6 +85,29 @@ function profileOptions(profile: TlsProfile): SecureContextOptions {
     ecdhCurve: profile.ecdhCurve,
     honorCipherOrder: profile.honorCipherOrder,
   };
+}
+
+/**
+ * A certificate and a key that do not belong together pass `https.createServer` and fail only
+ * at the first handshake, as a client-side "handshake failure" far from the cause. Checked here,
+ * where the file names are known. Messages name the options, never the files' content.
+ */
+function checkKeyPair(cert: Buffer, key: Buffer): void {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch {
+    throw new WaTransportError(ErrorCode.CONFIG, 'certFile does not hold a PEM certificate');
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new WaTransportError(ErrorCode.CONFIG, 'keyFile does not hold an unencrypted PEM private key');
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new WaTransportError(ErrorCode.CONFIG, "keyFile is not the private key of certFile's certificate");
+  }
 }
 
 function readPem(path: string, name: string): Buffer {

@@ -12,10 +12,9 @@
  *   pushes back on the sender.
  */
 import { inspect } from 'node:util';
-import type WebSocket from 'ws';
 import { callSafely } from '../callbacks.js';
 import type { EndpointLike } from '../endpoint.js';
-import { ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
+import { type ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
   type FrameDirection,
@@ -73,13 +72,39 @@ export interface ChannelOptions {
 
 type State = 'welcoming' | 'open' | 'closing' | 'closed';
 
+/** A message as ws delivers it (its `RawData`). */
+type RawData = Buffer | ArrayBuffer | Buffer[];
+
+/**
+ * The part of ws's `WebSocket` a channel uses. Written out so that the published types need no
+ * `@types/ws`: users of this module never touch a ws object, and would otherwise need it for
+ * TypeScript to read these declarations (TS7016 with skipLibCheck off). ws-server.ts and
+ * ws-client.ts pass real ws sockets here, so tsc checks this against @types/ws on every build.
+ */
+export interface ChannelSocket {
+  readonly readyState: number;
+  readonly OPEN: number;
+  readonly bufferedAmount: number;
+  readonly isPaused: boolean;
+  send(data: Uint8Array, options: { binary: boolean }, callback?: (error?: Error) => void): void;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+  ping(): void;
+  pause(): void;
+  resume(): void;
+  on(event: 'message', listener: (data: RawData, isBinary: boolean) => void): unknown;
+  on(event: 'pong', listener: () => void): unknown;
+  on(event: 'error', listener: (error: Error & { code?: unknown }) => void): unknown;
+  on(event: 'close', listener: (code: number, reason: Buffer) => void): unknown;
+}
+
 export class WsChannel {
   /** Connection id: the hello's nonce, base64url. Public; safe to log. */
   readonly id: string;
   /** The peer's address, for logs. */
   readonly peer: string | undefined;
   readonly side: 'client' | 'server';
-  readonly #ws: WebSocket;
+  readonly #ws: ChannelSocket;
   readonly #endpoint: EndpointLike;
   readonly #outbound: FrameDirection;
   readonly #inbound: FrameDirection;
@@ -113,7 +138,7 @@ export class WsChannel {
   });
 
   /** Created by `WsServer` and `WsClient`; not by users. */
-  constructor(ws: WebSocket, options: ChannelOptions) {
+  constructor(ws: ChannelSocket, options: ChannelOptions) {
     this.#ws = ws;
     this.id = options.id;
     this.peer = options.peer;
@@ -132,7 +157,11 @@ export class WsChannel {
     ws.on('error', (error: Error & { code?: unknown }) => {
       // ws closes the socket itself after an error (with 1002/1007/1008/1009 when it can send one).
       this.#wsCloseCode ??= closeCodeForWsError(error.code);
-      this.#log('wa_transport.ws.error', { wsError: typeof error.code === 'string' ? error.code : error.name });
+      // ws's and the socket's messages name the fault (frame, address), never frame content.
+      this.#log('wa_transport.ws.error', {
+        errorCode: typeof error.code === 'string' ? error.code : error.name,
+        errorMessage: error.message,
+      });
     });
     ws.on('close', (code, reason) => this.#onClose(code, reason.toString()));
 
@@ -206,7 +235,7 @@ export class WsChannel {
     this.#ws.terminate();
   }
 
-  #onFrame(data: WebSocket.RawData, isBinary: boolean): void {
+  #onFrame(data: RawData, isBinary: boolean): void {
     if (this.#failed) return;
     if (!isBinary) {
       this.#fail(WsCloseCode.UNSUPPORTED_DATA, 'binary frames only');
@@ -306,7 +335,7 @@ export class WsChannel {
   }
 }
 
-function toBytes(data: WebSocket.RawData): Uint8Array {
+function toBytes(data: RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return data;

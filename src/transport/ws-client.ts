@@ -11,9 +11,10 @@ import { readNonce } from '../envelope/format.js';
 import { fromText, toText } from '../envelope/text.js';
 import { callSafely } from '../callbacks.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
-import { type Logger, silentLogger } from '../log.js';
-import { MAX_TIMER_MS, endpointLike, nonNegativeNumber, optionalFunction, optionsObject } from '../options.js';
+import { type Logger, loggerOf } from '../log.js';
+import { MAX_TIMER_MS, asksForTls, endpointLike, nonNegativeNumber, optionalFunction, optionsObject } from '../options.js';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_BUFFERED_BYTES, WsChannel, WsChannelError, type WsCloseEvent } from './ws-channel.js';
+import { HttpStatusError, unsealedAnswer } from './status-error.js';
 import { type ClientTlsOptions, SecurityLevel, clientTlsOptions } from './tls.js';
 import {
   HELLO_HEADER,
@@ -69,11 +70,17 @@ export interface WsClientOptions {
    */
   tls?: ClientTlsOptions;
   agent?: Agent;
-  /** Refusals, closes and dead peers are logged here. */
+  /** Refused upgrades and failed channels are logged here (docs/logging.md). Default: the endpoint's logger. */
   logger?: Logger;
 }
 
 export interface WsClientCloseEvent extends WsCloseEvent {
+  /**
+   * For an upgrade the server refused, why: sealed (`sealed: true`, the server's authenticated
+   * `code`, e.g. ERR_WA_EXPIRED for a clock difference), or not (ERR_WA_UNSEALED_RESPONSE, with
+   * the code it claims in `claimedCode`, e.g. ERR_WA_UNKNOWN_KEY for a wrong secret).
+   */
+  readonly error?: HttpStatusError | undefined;
   /** Whether another attempt is scheduled. */
   readonly willReconnect: boolean;
   /** The delay before it, in ms. */
@@ -114,15 +121,21 @@ export class WsClient {
   /** The request id of the connection being opened, and when it was issued (performance.now()). */
   #hello: { readonly requestId: string; readonly since: number } | undefined;
   #waiters: Array<{ resolve(channel: WsChannel): void; reject(error: Error): void }> = [];
+  /** Why the last attempt's upgrade was refused, if it was: what `ready()` rejects with once stopped. */
+  #refusal: HttpStatusError | undefined;
 
   /** Connects to a `WsServer` and keeps reconnecting (see `WsClientOptions`). */
   constructor(options: WsClientOptions) {
     this.#options = optionsObject(options, 'WsClient options');
     endpointLike(options.endpoint, 'endpoint');
     this.#url = parseUrl(options.url);
+    // Ignoring it would send in clear what the caller meant to send over TLS.
+    if (asksForTls(options.tls) && this.#url.protocol === 'ws:') {
+      throw new WaTransportError(ErrorCode.CONFIG, 'tls is given but url is ws:; use wss:');
+    }
     for (const name of ['onOpen', 'onMessage', 'onClose'] as const) optionalFunction(options[name], name);
     this.#reconnect = options.reconnect === false ? false : reconnectOptions(options.reconnect);
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = loggerOf(options.logger, options.endpoint);
     this.#heartbeatMs = nonNegativeNumber(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs', MAX_TIMER_MS);
     this.#maxBufferedBytes = nonNegativeNumber(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes');
     this.#handshakeTimeoutMs = nonNegativeNumber(options.handshakeTimeoutMs ?? 10_000, 'handshakeTimeoutMs', MAX_TIMER_MS);
@@ -147,16 +160,21 @@ export class WsClient {
     return channel === undefined ? Promise.reject(new WsChannelError('ERR_WA_WS_CLOSED')) : channel.send(payload);
   }
 
-  /** Resolves with the open channel, waiting across reconnects; rejects once the client has stopped. */
+  /**
+   * Resolves with the open channel, waiting across reconnects; rejects once the client has
+   * stopped: with the refusal (an `HttpStatusError`, as `WsClientCloseEvent.error`) when the
+   * last upgrade was refused, else with ERR_WA_WS_CLOSED.
+   */
   ready(): Promise<WsChannel> {
     const channel = this.channel;
     if (channel !== undefined) return Promise.resolve(channel);
-    if (this.#stopped) return Promise.reject(new WsChannelError('ERR_WA_WS_CLOSED'));
+    if (this.#stopped) return Promise.reject(this.#refusal ?? new WsChannelError('ERR_WA_WS_CLOSED'));
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
   /** Stops reconnecting and closes the channel; resolves once it is closed. */
   async close(code: number = WsCloseCode.NORMAL, reason = ''): Promise<void> {
+    this.#refusal = undefined;
     this.#stop();
     clearTimeout(this.#timer);
     const channel = this.#channel;
@@ -188,7 +206,7 @@ export class WsClient {
     });
     ws.on('unexpected-response', (_request, response) => {
       const status = response.statusCode ?? 0;
-      refused = { status, code: undefined };
+      refused = { status, code: undefined, error: unsealedAnswer(status, new Uint8Array(0), 'upgrade refusal') };
       const sealed = response.headers[HELLO_REJECTION_HEADER] !== undefined;
       let body = '';
       response.setEncoding('latin1');
@@ -197,7 +215,19 @@ export class WsClient {
         if (body.length > MAX_REFUSAL_CHARS) ws.terminate();
       });
       response.on('end', () => {
-        if (sealed) refused = { status, code: this.#refusalCode(body, id, status) };
+        if (sealed) {
+          const code = this.#refusalCode(body, id, status);
+          refused = {
+            status,
+            code,
+            error:
+              code === undefined
+                ? new HttpStatusError(ErrorCode.UNSEALED_RESPONSE, status, 'upgrade refusal failed to open')
+                : new HttpStatusError(code, status, 'upgrade refused by the CoreApp', { sealed: true }),
+          };
+        } else {
+          refused = { status, code: undefined, error: unsealedAnswer(status, Buffer.from(body, 'latin1'), 'upgrade refusal') };
+        }
         // Refused as a replay or as too old: that id is spent; the next attempt takes a new one.
         if (refused?.code !== undefined && refused.code !== ErrorCode.REPLAY_STORE_UNAVAILABLE) this.#hello = undefined;
         ws.terminate();
@@ -237,10 +267,26 @@ export class WsClient {
     }
   }
 
-  #closed(channel: WsChannel, event: WsCloseEvent): void {
+  #closed(channel: WsChannel, event: WsCloseEvent & { error?: HttpStatusError | undefined }): void {
     if (this.#channel === channel) this.#channel = undefined;
-    if (event.code === WsCloseCode.AUTH_FAILED) {
-      this.#logger.warn({ event: 'wa_transport.ws.refused', url: this.#url.origin, reason: event.reason }, 'websocket');
+    this.#refusal = event.error;
+    // The same event and fields as the server's refusal, plus what only the client knows. A
+    // welcome that fails is the channel's own `wa_transport.ws.rejected`.
+    const refusal = event.error;
+    if (refusal !== undefined) {
+      this.#logger.warn(
+        {
+          event: 'wa_transport.ws.refused',
+          side: 'client',
+          status: refusal.status,
+          code: refusal.code,
+          peer: this.#url.host,
+          target: this.#url.pathname + this.#url.search,
+          sealed: refusal.sealed,
+          claimedCode: refusal.claimedCode,
+        },
+        'websocket upgrade refused',
+      );
     }
     let delayMs: number | undefined;
     if (!this.#stopped && this.#reconnect !== false && this.#failures < this.#reconnect.maxAttempts) {
@@ -250,15 +296,15 @@ export class WsClient {
         if (!this.#stopped) this.#connect();
       }, delayMs);
     } else {
-      this.#stop();
+      this.#stop(event.error);
     }
     const closed = { ...event, willReconnect: delayMs !== undefined, delayMs };
     callSafely(this.#logger, 'onClose', () => this.#options.onClose?.(closed));
   }
 
-  #stop(): void {
+  #stop(refusal?: HttpStatusError): void {
     this.#stopped = true;
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(new WsChannelError('ERR_WA_WS_CLOSED'));
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(refusal ?? new WsChannelError('ERR_WA_WS_CLOSED'));
   }
 }
 
@@ -267,23 +313,25 @@ const MAX_REFUSAL_CHARS = 4096;
 /** A hello's request id is renewed after this long: the server refuses ids older than its window (10 s by default). */
 const HELLO_ID_RENEW_MS = 8000;
 
-/** A refused upgrade: its status, and the server's sealed code when it sent one that opened. */
+/** A refused upgrade: its status, the server's sealed code when it sent one that opened, and the error to surface. */
 interface Refused {
   readonly status: number;
   readonly code: ErrorCode | undefined;
+  readonly error: HttpStatusError;
 }
 
 /**
  * An upgrade refused with 401 or 503 surfaces as the close code a channel would have used; the
  * reason names the server's code when the refusal was sealed (authentic), else says it was not.
  */
-function refusedEvent(event: WsCloseEvent, refused: Refused | undefined): WsCloseEvent {
+function refusedEvent(event: WsCloseEvent, refused: Refused | undefined): WsCloseEvent & { error?: HttpStatusError } {
   if (refused === undefined) return event;
-  const { status, code } = refused;
-  const reason = `upgrade refused: ${status}${code === undefined ? ' (unsealed)' : ` ${code}`}`;
-  if (status === 401) return { code: WsCloseCode.AUTH_FAILED, reason };
-  if (status === 503) return { code: WsCloseCode.TRY_AGAIN_LATER, reason };
-  return { code: event.code, reason };
+  const { status, code, error } = refused;
+  const claim = error.claimedCode === undefined ? '' : `, claims ${error.claimedCode}`;
+  const reason = `upgrade refused: ${status}${code === undefined ? ` (unsealed${claim})` : ` ${code}`}`;
+  if (status === 401) return { code: WsCloseCode.AUTH_FAILED, reason, error };
+  if (status === 503) return { code: WsCloseCode.TRY_AGAIN_LATER, reason, error };
+  return { code: event.code, reason, error };
 }
 
 function parseUrl(url: string | URL): URL {

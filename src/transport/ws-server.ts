@@ -13,8 +13,16 @@ import type { EndpointLike } from '../endpoint.js';
 import { readNonce } from '../envelope/format.js';
 import { fromText, toText } from '../envelope/text.js';
 import { ErrorCode, WaTransportError, isAfterAuthentication, isWaTransportError } from '../errors.js';
-import { type Logger, silentLogger } from '../log.js';
-import { MAX_TIMER_MS, endpointLike, nonNegativeNumber, optionalFunction, optionsObject, positiveInteger } from '../options.js';
+import { type Logger, loggerOf } from '../log.js';
+import {
+  MAX_TIMER_MS,
+  endpointLike,
+  nonNegativeNumber,
+  optionalFunction,
+  optionsObject,
+  pathPrefix,
+  positiveInteger,
+} from '../options.js';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_BUFFERED_BYTES, WsChannel, type WsCloseEvent } from './ws-channel.js';
 import {
   HELLO_HEADER,
@@ -36,6 +44,12 @@ export interface WsServerOptions {
   server?: HttpServer | HttpsServer;
   /** Accept upgrades for this pathname only; others get HTTP 400. Default: any path. */
   path?: string;
+  /**
+   * The path prefix a reverse proxy in front strips (as `SealedServerOptions.pathPrefix`): the
+   * client's hello is bound to the target it asked for, so it is opened as `pathPrefix +
+   * target`. Without it every hello through such a proxy fails with ERR_WA_FORGED. Default: none.
+   */
+  pathPrefix?: string;
   /** A client was authenticated and its channel is open. */
   onConnection?(channel: WsChannel, request: IncomingMessage): void;
   /** A frame arrived, authentic and in sequence. A returned promise holds the next frame back. */
@@ -58,7 +72,7 @@ export interface WsServerOptions {
    * replay store, so only a flood keeps this many in flight.
    */
   maxPendingUpgrades?: number;
-  /** Refused upgrades and closed channels are logged here (code, peer, connection id). */
+  /** Refused upgrades and failed channels are logged here (docs/logging.md). Default: the endpoint's logger. */
   logger?: Logger;
 }
 
@@ -68,6 +82,7 @@ export class WsServer {
   readonly #heartbeatMs: number;
   readonly #maxBufferedBytes: number;
   readonly #maxPendingUpgrades: number;
+  readonly #pathPrefix: string;
   #pendingUpgrades = 0;
   readonly #wss: WebSocketServer;
   /** Connection ids of upgrade requests whose hello opened, until ws hands over the socket. */
@@ -82,9 +97,10 @@ export class WsServer {
     this.#options = optionsObject(options, 'WsServer options');
     endpointLike(options.endpoint, 'endpoint');
     for (const name of ['onConnection', 'onMessage', 'onClose'] as const) optionalFunction(options[name], name);
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = loggerOf(options.logger, options.endpoint);
     this.#heartbeatMs = nonNegativeNumber(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs', MAX_TIMER_MS);
     this.#maxBufferedBytes = nonNegativeNumber(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes');
+    this.#pathPrefix = pathPrefix(options.pathPrefix);
     this.#maxPendingUpgrades = positiveInteger(options.maxPendingUpgrades ?? DEFAULT_MAX_PENDING_UPGRADES, 'maxPendingUpgrades');
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -96,8 +112,13 @@ export class WsServer {
       clientTracking: false,
       verifyClient: (info, callback) => {
         if (this.#pendingUpgrades >= this.#maxPendingUpgrades) {
-          this.#logger.warn({ event: 'wa_transport.ws.refused', code: ErrorCode.OVERLOADED, status: 503 }, 'websocket upgrade refused');
-          return callback(false, 503);
+          const peer = info.req.socket.remoteAddress;
+          this.#logger.warn(
+            { event: 'wa_transport.ws.refused', side: 'server', status: 503, code: ErrorCode.OVERLOADED, peer, target: info.req.url },
+            'websocket upgrade refused',
+          );
+          const refusal = unsealedRefusal(ErrorCode.OVERLOADED, 503);
+          return callback(false, refusal.status, refusal.body, refusal.headers);
         }
         this.#pendingUpgrades++;
         void this.#verify(info.req).then((verdict) => {
@@ -172,7 +193,7 @@ export class WsServer {
       if (requestId !== undefined && typeof requestId !== 'string') throw new WaTransportError(ErrorCode.MALFORMED);
       hello = header;
       const opened = await this.#options.endpoint.open(hello, {
-        context: helloContext(request.url ?? '/'),
+        context: helloContext(this.#pathPrefix + (request.url ?? '/')),
         ...(requestId === undefined ? {} : { requestId }),
         peer,
       });
@@ -180,8 +201,11 @@ export class WsServer {
     } catch (error) {
       const code = isWaTransportError(error) ? error.code : 'internal';
       const status = isWaTransportError(error) ? helloStatusFor(error) : 503;
-      this.#logger.warn({ event: 'wa_transport.ws.refused', code, status, peer }, 'websocket upgrade refused');
-      if (hello === undefined || !isWaTransportError(error) || !isAfterAuthentication(error.code)) return { status };
+      // `target` as bound: beside the client's own, it shows a path rewritten on the way.
+      const target = this.#pathPrefix + (request.url ?? '/');
+      this.#logger.warn({ event: 'wa_transport.ws.refused', side: 'server', status, code, peer, target }, 'websocket upgrade refused');
+      if (!isWaTransportError(error)) return { status };
+      if (hello === undefined || !isAfterAuthentication(error.code)) return unsealedRefusal(error.code, status);
       const id = toText(readNonce(fromText(hello, this.#options.endpoint.maxEnvelopeBytes)));
       const refusal = this.#options.endpoint.seal({ error: error.code }, { context: helloRefusalContext(id, status) });
       return {
@@ -198,6 +222,15 @@ interface Refusal {
   readonly status: number;
   readonly body?: string;
   readonly headers?: Record<string, string>;
+}
+
+/**
+ * A refusal before authentication: unsealed JSON `{ "error": code }`, as HTTP answers it
+ * (PROTOCOL §8.1, §8.2). ws's default is `text/html` "Unauthorized", which left a client unable
+ * to tell a wrong secret from anything else; the code is only a claim, but it is one.
+ */
+function unsealedRefusal(code: ErrorCode, status: number): Refusal {
+  return { status, body: JSON.stringify({ error: code }), headers: { 'Content-Type': 'application/json' } };
 }
 
 /** The media type of a sealed refusal in the text form (ws writes the body as a string). */

@@ -85,7 +85,9 @@ describe('clients that send part of a body and stall', () => {
     // Each declares 1 MiB (the default limit) and sends 128 KiB: 125 MiB offered in all.
     const sockets: Socket[] = [];
     for (let i = 0; i < clients; i++) sockets.push(await stall(port, MiB, 128 * 1024));
-    toStop.push(() => sockets.forEach((s) => s.destroy()));
+    toStop.push(() => {
+      for (const s of sockets) s.destroy();
+    });
     await new Promise((resolve) => setTimeout(resolve, 500));
     const held = (await rss()) - baseline;
 

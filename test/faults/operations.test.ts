@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Endpoint, ErrorCode, MemoryReplayStore, TieredReplayStore, createEndpoint, generateSecret } from '../../src/index.js';
 import { RotatingEndpoint } from '../../src/ops/index.js';

@@ -1,9 +1,16 @@
+/**
+ * The CLI in-process through its exported `run`, as ws and pino test theirs: a process per case
+ * cost ~27 s of the suite. One spawned smoke test at the end runs the real bin.
+ */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createEndpoint } from '../../src/endpoint.js';
 import { loadConfig } from '../../src/ops/config.js';
+import { run } from '../../src/ops/cli.js';
 import { generateSecret } from '../../src/keys.js';
 import { requestContext } from '../../src/transport/http-binding.js';
 
@@ -18,7 +25,20 @@ interface Run {
 }
 
 /** Runs the CLI as a shell user would, with only the given WA_* variables set. */
-function cli(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<Run> {
+async function cli(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const code = await run(args, {
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+    env,
+    stdin: () => stdin ?? '',
+  });
+  return { code, stdout, stderr };
+}
+
+/** The real bin, in its own process: what `npx wa-transport` does. */
+function spawned(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/ops/cli.ts', ...args], {
       cwd: ROOT,
@@ -31,7 +51,7 @@ function cli(args: string[], env: Record<string, string> = {}, stdin?: string): 
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
+    child.stdin.end('');
   });
 }
 
@@ -82,13 +102,34 @@ describe('wa-transport CLI', () => {
     expect(run).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
   });
 
-  it('keygen prints a new strong secret that loadConfig accepts', async () => {
+  it('keygen prints a new strong secret that loadConfig accepts, and its key id on stderr', async () => {
     const [a, b] = await Promise.all([cli(['keygen']), cli(['keygen'])]);
     expect(a!.code).toBe(0);
     expect(a!.stdout).toMatch(/^[A-Za-z0-9_-]{43}\n$/);
     expect(a!.stdout).not.toBe(b!.stdout);
     const config = await loadConfig({ WA_SECRET: a!.stdout.trim() });
     expect(config.keyId).toMatch(/^[0-9a-f]{8}$/);
+    // The same key id check-env shows for it: what operators compare.
+    expect(a!.stderr).toBe(`key id ${config.keyId} (check-env shows it for WA_SECRET)\n`);
+    const check = await cli(['check-env'], { WA_SECRET: a!.stdout.trim() });
+    expect(check.stdout).toMatch(new RegExp(`WA_SECRET +key id ${config.keyId} `));
+  });
+
+  it('check-env reads WA_SECRET_FILE and refuses a space for a comma in WA_PREVIOUS_SECRETS', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wa-cli-'));
+    try {
+      const file = join(dir, 'wa_secret');
+      writeFileSync(file, `${SECRET}\n`);
+      const config = await loadConfig({ WA_SECRET: SECRET });
+      const fromFile = await cli(['check-env'], { WA_SECRET_FILE: file });
+      expect(fromFile.code).toBe(0);
+      expect(fromFile.stdout).toMatch(new RegExp(`WA_SECRET +key id ${config.keyId} `));
+      const spaced = await cli(['check-env'], { WA_SECRET: SECRET, WA_PREVIOUS_SECRETS: `${PREVIOUS} ${generateSecret()}` });
+      expect(spaced.code).toBe(1);
+      expect(spaced.stderr).toContain('WA_PREVIOUS_SECRETS item 1 contains whitespace; separate secrets with commas');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('check-env prints key ids, never secrets, and exits 0', async () => {
@@ -255,5 +296,13 @@ describe('wa-transport CLI', () => {
     expect(run.stderr).toContain('note: older than WA_REPLAY_WINDOW_MS (10000 ms): a live endpoint rejects it (ERR_WA_EXPIRED)');
     expect(run.stdout).toContain('payload    4 bytes, base64url: AQID-g');
     expect(run.stdout).toMatch(/\(1\.0 h ago\)/);
+  });
+
+  it('smoke: the bin runs in its own process, with exit status and streams as a shell sees them', async () => {
+    const [ok, usage] = await Promise.all([spawned(['check-env'], { WA_SECRET: SECRET }), spawned(['frobnicate'])]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/\nok\n$/);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('unknown command "frobnicate"');
   });
 });

@@ -77,6 +77,17 @@ describe('ClockHealth', () => {
     expect((events[warning] as { message: string }).message).toMatch(/offset -\d+ ms .*ERR_WA_EXPIRED/);
   });
 
+  it('says envelopes ARE being rejected when the offset is already past the limit', async () => {
+    const { events, send } = await skewedPair();
+    // Clocks 15 s apart from the start: every request is refused, none is "about to be".
+    for (let i = 0; i < 10; i++) await send(200, 15_000);
+    expect(events.filter((e) => e.kind === 'rejected').every((e) => e.kind === 'rejected' && e.code === ErrorCode.FUTURE)).toBe(true);
+    const warned = events.find((e) => e.kind === 'warn') as { record: Record<string, unknown>; message: string };
+    expect(warned.record['rejecting']).toBe(true);
+    expect(warned.message).toMatch(/past the 10000 ms limit: envelopes ARE being rejected as ERR_WA_FUTURE/);
+    expect(warned.message).not.toMatch(/before envelopes are rejected/);
+  });
+
   it('repeats the warning only after warnEveryMs, and says when the offset recovers', async () => {
     const { events, send } = await skewedPair({ warnEveryMs: 10_000 });
     for (let i = 0; i < 40; i++) await send(200, 7000); // 8 s of drift: one warning

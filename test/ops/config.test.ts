@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
@@ -172,6 +172,79 @@ describe('loadConfig: secrets', () => {
       }),
       { numRuns: 50 },
     );
+  });
+});
+
+describe('loadConfig: separators and secrets from files', () => {
+  it('refuses a space instead of a comma in WA_PREVIOUS_SECRETS, naming the variable and the fix', async () => {
+    const refused = await failure({ WA_SECRET: SECRET, WA_PREVIOUS_SECRETS: `${OTHER} ${THIRD}` });
+    expect(refused.code).toBe(ErrorCode.CONFIG);
+    expect(refused.message).toContain('WA_PREVIOUS_SECRETS item 1 contains whitespace');
+    expect(refused.message).toContain('commas');
+    expect(refused.message).not.toContain(OTHER);
+  });
+
+  describe('WA_SECRET_FILE and WA_PREVIOUS_SECRETS_FILE', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wa-secret-files-'));
+    const file = (name: string, content: string): string => {
+      const path = join(dir, name);
+      writeFileSync(path, content);
+      return path;
+    };
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('reads the secrets from files, one trailing LF or CRLF removed as Docker secrets have it', async () => {
+      const fromFiles = await load({
+        WA_SECRET_FILE: file('secret', `${SECRET}\n`),
+        WA_PREVIOUS_SECRETS_FILE: file('previous', `${OTHER},${THIRD}\r\n`),
+      });
+      const fromVariables = await load({ WA_SECRET: SECRET, WA_PREVIOUS_SECRETS: `${OTHER},${THIRD}` });
+      expect(fromFiles.toJSON()).toEqual(fromVariables.toJSON());
+      expect((await load({ WA_SECRET_FILE: file('bare', SECRET) })).keyId).toBe(fromVariables.keyId);
+    });
+
+    it('applies the same checks, naming the variable and the path, never the content', async () => {
+      const twoNewlines = file('two-newlines', `${SECRET}\n\n`);
+      let refused = await failure({ WA_SECRET_FILE: twoNewlines });
+      expect(refused.code).toBe(ErrorCode.CONFIG);
+      expect(refused.message).toContain(`WA_SECRET_FILE (${twoNewlines})`);
+      expect(refused.message).not.toContain(SECRET);
+
+      const weak = file('weak', 'passwordpasswordpasswordpassword1\n');
+      refused = await failure({ WA_SECRET_FILE: weak });
+      expect(refused.code).toBe(ErrorCode.WEAK_SECRET);
+      expect(refused.message).toContain(`WA_SECRET_FILE (${weak})`);
+      expect(refused.message).not.toContain('passwordpassword');
+
+      const spaced = file('spaced', `${OTHER} ${THIRD}\n`);
+      refused = await failure({ WA_SECRET: SECRET, WA_PREVIOUS_SECRETS_FILE: spaced });
+      expect(refused.message).toContain(`WA_PREVIOUS_SECRETS_FILE (${spaced}) item 1 contains whitespace`);
+      expect(refused.message).not.toContain(OTHER);
+
+      refused = await failure({ WA_SECRET_FILE: join(dir, 'missing') });
+      expect(refused).toMatchObject({ code: ErrorCode.CONFIG });
+      expect(refused.message).toContain(`WA_SECRET_FILE names a file that cannot be read: ${join(dir, 'missing')}`);
+
+      refused = await failure({ WA_SECRET_FILE: file('empty', '\n') });
+      expect(refused.message).toContain('WA_SECRET_FILE names an empty file');
+    });
+
+    it('refuses a variable and its _FILE both set', async () => {
+      const refused = await failure({ WA_SECRET: SECRET, WA_SECRET_FILE: file('both', SECRET) });
+      expect(refused).toMatchObject({ code: ErrorCode.CONFIG });
+      expect(refused.message).toContain('WA_SECRET and WA_SECRET_FILE are both set');
+      const previous = await failure({
+        WA_SECRET: SECRET,
+        WA_PREVIOUS_SECRETS: OTHER,
+        WA_PREVIOUS_SECRETS_FILE: file('both-previous', OTHER),
+      });
+      expect(previous.message).toContain('WA_PREVIOUS_SECRETS and WA_PREVIOUS_SECRETS_FILE are both set');
+    });
+
+    it('suggests WA_SECRET_FILE for a misspelt file variable', async () => {
+      const refused = await failure({ WA_SECRET: SECRET, WA_SECRETS_FILE: '/run/secrets/wa' });
+      expect(refused.message).toContain('did you mean WA_SECRET_FILE?');
+    });
   });
 });
 

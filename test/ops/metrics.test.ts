@@ -116,6 +116,17 @@ describe('Metrics', () => {
     expect(broken.snapshot().replayCacheEntries).toBeNull();
   });
 
+  it('takes any ReplayStore, and reports a size only for one that counts its entries', () => {
+    // What replayStoreFromConfig returns is typed ReplayStore (issue 15: TS2741 here before).
+    const plain: ReplayStore = { retentionMs: 1000, recordIfAbsent: () => true };
+    expect(new Metrics({ replayStore: plain }).snapshot().replayCacheEntries).toBeNull();
+    // The Redis store's stats() counts round trips, not nonces.
+    const redisLike = Object.assign(plain, { stats: () => ({ roundTrips: 3, commands: 9 }) });
+    expect(new Metrics({ replayStore: redisLike }).snapshot().replayCacheEntries).toBeNull();
+    const memory: ReplayStore = new MemoryReplayStore();
+    expect(new Metrics({ replayStore: memory }).snapshot().replayCacheEntries).toBe(0);
+  });
+
   it('fires the spike hook once when rejections cross the rate, and again after it falls', async () => {
     const spikes: RejectionSpike[] = [];
     const { web, core, coreMetrics, advance } = await pair({
@@ -243,11 +254,43 @@ describe('Metrics', () => {
     await rejection(core.open(forged));
 
     const text = await registry.metrics();
-    expect(text).toContain('wa_transport_opened_total 2');
+    expect(text).toContain(`wa_transport_opened_total{key_id="${web.keyId}"} 2`);
     expect(text).toContain('wa_transport_rejected_total{code="ERR_WA_MALFORMED"} 1');
     expect(text).toContain('wa_transport_rejected_total{code="ERR_WA_FORGED"} 1');
     expect(text).toContain('wa_transport_replay_cache_entries 2');
     expect(text).toContain('wa_transport_store_latency_seconds_count 1');
     expect(text).toContain('wa_transport_sealed_total 0');
+  });
+
+  it('counts opened envelopes per key id, from accepted envelopes only: a flood of unknown key ids adds no label', async () => {
+    const NEW = generateSecret();
+    const store = new MemoryReplayStore();
+    const metrics = new Metrics({ replayStore: store });
+    const core = await createEndpoint({ role: 'coreapp', secret: NEW, previousSecrets: [SECRET], replayStore: store, observer: metrics });
+    const oldWeb = await createEndpoint({ role: 'webapp', secret: SECRET });
+    const newWeb = await createEndpoint({ role: 'webapp', secret: NEW });
+    for (let i = 0; i < 3; i++) await core.open(oldWeb.seal(i));
+    await core.open(newWeb.seal('new'));
+    // Envelopes under 50 key ids nobody configured: rejected, never labelled.
+    for (let i = 0; i < 50; i++) {
+      const stranger = await createEndpoint({ role: 'webapp', secret: generateSecret() });
+      expect(await rejection(core.open(stranger.seal(i)))).toBe(ErrorCode.UNKNOWN_KEY);
+    }
+    expect(metrics.snapshot().openedByKeyId).toEqual({ [oldWeb.keyId]: 3, [newWeb.keyId]: 1 });
+    const registry = new Registry();
+    await metrics.registerPrometheus({ registry });
+    const text = await registry.metrics();
+    expect(text).toContain(`wa_transport_opened_total{key_id="${oldWeb.keyId}"} 3`);
+    expect(text).toContain(`wa_transport_opened_total{key_id="${newWeb.keyId}"} 1`);
+    expect(text.match(/^wa_transport_opened_total\{/gm)).toHaveLength(2);
+  });
+
+  it('a second Metrics on one registry is refused with ERR_WA_CONFIG, not prom-client\'s raw error', async () => {
+    const registry = new Registry();
+    expect(await new Metrics().registerPrometheus({ registry })).toBe(true);
+    const second = new Metrics().registerPrometheus({ registry });
+    await expect(second).rejects.toMatchObject({ code: ErrorCode.CONFIG, message: expect.stringContaining('share one Metrics') });
+    // Another prefix is another set of names: allowed.
+    expect(await new Metrics().registerPrometheus({ registry, prefix: 'core_' })).toBe(true);
   });
 });

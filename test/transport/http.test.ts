@@ -3,7 +3,7 @@
  * (node:http, Express, Fastify), each asserting the documented status and that a rejected
  * request never reaches the handler.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import express from 'express';
@@ -419,5 +419,108 @@ describe('client-side checks of the response', () => {
     await expect(client.post('/x', 1)).resolves.toMatchObject({ status: 500, payload: { error: 'internal' } });
     await client.close();
     await server.close();
+  });
+});
+
+describe('fastify: acceptSealedBodies', () => {
+  it('may be called twice (e.g. by two plugins) without crashing start-up', async () => {
+    const core = await createEndpoint({ role: 'coreapp', secret: SECRET });
+    const web = await createEndpoint({ role: 'webapp', secret: SECRET });
+    const app = Fastify();
+    acceptSealedBodies(app);
+    acceptSealedBodies(app);
+    app.post('/v1/echo', sealedFastify({ endpoint: core }, (req) => ({ echo: req.payload })));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    const client = new HttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${port}` });
+    try {
+      expect(await client.post('/v1/echo', 'twice')).toMatchObject({ status: 200, payload: { echo: 'twice' } });
+    } finally {
+      await client.close();
+      await app.close();
+    }
+  });
+});
+
+describe('behind a proxy that strips a path prefix', () => {
+  /** A reverse proxy on 127.0.0.1 that forwards /core/* to `upstream` as /*, as nginx's `proxy_pass http://core/;` does. */
+  async function strippingProxy(upstream: string): Promise<Running> {
+    const target = new URL(upstream);
+    const proxy = createServer((req, res) => {
+      const path = (req.url ?? '/').replace(/^\/core(?=\/|$)/, '') || '/';
+      const forwarded = httpRequest(
+        { host: target.hostname, port: target.port, method: req.method, path, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      req.pipe(forwarded);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const { port } = proxy.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      close: () =>
+        new Promise<void>((resolve) => {
+          proxy.closeAllConnections();
+          proxy.close(() => resolve());
+        }),
+    };
+  }
+
+  it('without pathPrefix: ERR_WA_FORGED claimed, with a hint on both sides naming the path the CoreApp bound', async () => {
+    const core = await createEndpoint({ role: 'coreapp', secret: SECRET });
+    const web = await createEndpoint({ role: 'webapp', secret: SECRET });
+    const records: Array<Record<string, unknown>> = [];
+    const logger = { warn: (record: object) => records.push(record as Record<string, unknown>), info: () => {} };
+    const seen: SealedRequest[] = [];
+    const server = await listen('node', { endpoint: core, logger }, routes(seen));
+    const proxy = await strippingProxy(server.url);
+    const client = new HttpClient({ endpoint: web, baseUrl: `${proxy.url}/core`, retry: false });
+    try {
+      const error = await client.post('/v1/echo', 1).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(HttpStatusError);
+      expect(error).toMatchObject({ code: ErrorCode.UNSEALED_RESPONSE, claimedCode: ErrorCode.FORGED, status: 401 });
+      expect((error as Error).message).toContain('pathPrefix');
+      expect(records).toContainEqual(
+        expect.objectContaining({ event: 'wa_transport.http.forged', method: 'POST', target: '/v1/echo' }),
+      );
+      expect(seen).toEqual([]);
+    } finally {
+      await client.close();
+      await proxy.close();
+      await server.close();
+    }
+  });
+
+  it('with pathPrefix: authenticated as the path the WebApp sealed for; the handler sees the path it received', async () => {
+    const core = await createEndpoint({ role: 'coreapp', secret: SECRET });
+    const web = await createEndpoint({ role: 'webapp', secret: SECRET });
+    const seen: SealedRequest[] = [];
+    const server = await listen('node', { endpoint: core, pathPrefix: '/core' }, routes(seen));
+    const proxy = await strippingProxy(server.url);
+    const client = new HttpClient({ endpoint: web, baseUrl: `${proxy.url}/core` });
+    try {
+      const response = await client.post('/v1/echo', { n: 1 }, { query: { a: 'b' } });
+      expect(response).toMatchObject({ status: 200, payload: { path: '/v1/echo', query: { a: 'b' }, echo: { n: 1 } } });
+      // Without the proxy the same CoreApp refuses: its prefix is part of what it authenticates.
+      const direct = new HttpClient({ endpoint: web, baseUrl: server.url, retry: false });
+      await expect(direct.post('/v1/echo', 1)).rejects.toMatchObject({ claimedCode: ErrorCode.FORGED });
+      await direct.close();
+    } finally {
+      await client.close();
+      await proxy.close();
+      await server.close();
+    }
+  });
+
+  it('refuses a malformed pathPrefix with ERR_WA_CONFIG', async () => {
+    const core = await createEndpoint({ role: 'coreapp', secret: SECRET });
+    for (const pathPrefix of ['core', '/core/', '/core?x']) {
+      expect(() => sealedHandler({ endpoint: core, pathPrefix }, () => null)).toThrow(
+        expect.objectContaining({ code: ErrorCode.CONFIG, message: expect.stringContaining('pathPrefix') }),
+      );
+    }
   });
 });

@@ -12,6 +12,7 @@ import { createThrowawayCertificates, type ThrowawayCertificates } from '../../e
 import { createEndpoint, ErrorCode } from '../../src/index.js';
 import { HttpClient } from '../../src/transport/http-client.js';
 import { sealedHandler } from '../../src/transport/http-server.js';
+import { WsClient } from '../../src/transport/ws-client.js';
 import { clientTlsOptions, serverTlsOptions, type SecurityLevel, type ServerTlsOptions } from '../../src/transport/tls.js';
 import { SECURITY_LEVEL_ENV, TLS_PROFILES, securityLevelFromEnv } from '../../src/transport/tls-profiles.js';
 import { SECRET } from '../helpers.js';
@@ -112,6 +113,33 @@ describe(SECURITY_LEVEL_ENV, () => {
   it('refuses unreadable certificate paths with ERR_WA_CONFIG', () => {
     expect(() => serverTlsOptions({ level: 'modern', certFile: '/nonexistent.pem', keyFile: certs.keyFile })).toThrow(
       expect.objectContaining({ code: ErrorCode.CONFIG }),
+    );
+  });
+});
+
+describe('certificate files', () => {
+  it('refuses a key that is not the certificate\'s with ERR_WA_CONFIG, naming the options', () => {
+    expect(() => serverTlsOptions({ level: 'modern', certFile: certs.certFile, keyFile: certs.clientKeyFile })).toThrow(
+      expect.objectContaining({ code: ErrorCode.CONFIG, message: expect.stringMatching(/keyFile .*certFile/) }),
+    );
+  });
+
+  it('refuses a certificate file that holds no certificate', () => {
+    expect(() => serverTlsOptions({ level: 'modern', certFile: certs.keyFile, keyFile: certs.keyFile })).toThrow(
+      expect.objectContaining({ code: ErrorCode.CONFIG, message: expect.stringContaining('certFile') }),
+    );
+  });
+});
+
+describe('tls on a URL without TLS', () => {
+  it('HttpClient and WsClient refuse a tls option on http: and ws: URLs instead of ignoring it', async () => {
+    const web = await createEndpoint({ role: 'webapp', secret: SECRET });
+    const tls = { caFile: certs.caFile };
+    expect(() => new HttpClient({ endpoint: web, baseUrl: 'http://127.0.0.1:1', tls })).toThrow(
+      expect.objectContaining({ code: ErrorCode.CONFIG, message: expect.stringContaining('https:') }),
+    );
+    expect(() => new WsClient({ endpoint: web, url: 'ws://127.0.0.1:1/ws', tls, reconnect: false })).toThrow(
+      expect.objectContaining({ code: ErrorCode.CONFIG, message: expect.stringContaining('wss:') }),
     );
   });
 });

@@ -8,7 +8,8 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -65,6 +66,30 @@ async function startServer(options: Partial<WsServerOptions> = {}, port = 0): Pr
   );
   cleanups.push(() => stopWsServer(running));
   return { ...running, received, logger };
+}
+
+/** An upgrade request by hand: the refusal's status, media type and JSON body. */
+function rawUpgrade(url: string, headers: Record<string, string>): Promise<{ status: number; contentType: string; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { headers });
+    socket.on('open', () => reject(new Error('upgrade accepted')));
+    socket.on('error', () => {});
+    socket.on('unexpected-response', (_request, response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => {
+        socket.terminate();
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // not JSON: compared as text
+        }
+        resolve({ status: response.statusCode ?? 0, contentType: String(response.headers['content-type']), body });
+      });
+    });
+  });
 }
 
 function client(options: WsClientOptions): WsClient {
@@ -250,22 +275,49 @@ describe('WebSocket channel', () => {
       expect(JSON.stringify(server.logger.records)).not.toContain(SECRET);
     });
 
-    it('surfaces a refused client as close code 4001, stopping when told not to reconnect', async () => {
+    it('surfaces a refused client as close code 4001 and an error that tells a wrong secret from a skewed clock', async () => {
       const server = await startServer();
-      const cases: Array<[Endpoint, string]> = [
-        // A wrong secret: refused before authentication, so the refusal cannot be sealed.
-        [await web({ secret: OTHER_SECRET }), 'upgrade refused: 401 (unsealed)'],
+      const cases: Array<[Endpoint, string, object]> = [
+        // A wrong secret: refused before authentication, so the refusal cannot be sealed; its
+        // code comes as a claim, as over HTTP.
+        [
+          await web({ secret: OTHER_SECRET }),
+          `upgrade refused: 401 (unsealed, claims ${ErrorCode.UNKNOWN_KEY})`,
+          { code: ErrorCode.UNSEALED_RESPONSE, claimedCode: ErrorCode.UNKNOWN_KEY, sealed: false, status: 401 },
+        ],
         // A clock a minute ahead: refused after authentication, sealed, so the client knows why.
-        [await web({ clock: () => Date.now() + 60_000 }), `upgrade refused: 401 ${ErrorCode.FUTURE}`],
+        [
+          await web({ clock: () => Date.now() + 60_000 }),
+          `upgrade refused: 401 ${ErrorCode.FUTURE}`,
+          { code: ErrorCode.FUTURE, claimedCode: undefined, sealed: true, status: 401 },
+        ],
       ];
-      for (const [endpoint, reason] of cases) {
+      for (const [endpoint, reason, error] of cases) {
         const events: WsClientCloseEvent[] = [];
         const c = client({ endpoint, url: server.url, reconnect: false, onClose: (e) => events.push(e) });
-        await expect(c.ready()).rejects.toMatchObject({ code: 'ERR_WA_WS_CLOSED' });
-        expect(events).toEqual([{ code: WsCloseCode.AUTH_FAILED, reason, willReconnect: false, delayMs: undefined }]);
+        const refusal = await c.ready().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(isWaTransportError(refusal)).toBe(true);
+        expect(refusal).toMatchObject(error);
+        expect(events).toEqual([
+          { code: WsCloseCode.AUTH_FAILED, reason, error: refusal, willReconnect: false, delayMs: undefined },
+        ]);
       }
       expect(server.connections).toEqual([]);
       expect(server.received).toEqual([]);
+    });
+
+    it('answers an upgrade refused before authentication with JSON { error } and its status, like HTTP', async () => {
+      const server = await startServer();
+      const noHello = await rawUpgrade(server.url, {});
+      expect(noHello).toMatchObject({ status: 401, contentType: 'application/json', body: { error: ErrorCode.MALFORMED } });
+      const other = await web({ secret: OTHER_SECRET });
+      const target = new URL(server.url).pathname;
+      const hello = other.sealText(new Uint8Array(0), { context: `wa-ws/1:hello:${target}` });
+      const wrongSecret = await rawUpgrade(server.url, { 'wa-hello': hello });
+      expect(wrongSecret).toMatchObject({ status: 401, contentType: 'application/json', body: { error: ErrorCode.UNKNOWN_KEY } });
     });
 
     it('refuses a server that cannot prove the secret: its welcome fails, the client closes 4001', async () => {
@@ -645,5 +697,45 @@ describe('WebSocket channel', () => {
         },
       ),
     );
+  });
+
+  it('behind a proxy that strips a path prefix: refused without pathPrefix, open with it', async () => {
+    const upstream = await startServer({ pathPrefix: '/core' });
+    const plain = await startServer();
+    const proxyFor = async (target: number): Promise<string> => {
+      // Forwards an upgrade for /core/x to the target as /x, bytes as they are (nginx: proxy_pass http://core/;).
+      const proxy = createServer();
+      proxy.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+        const upstreamSocket = connect(target, '127.0.0.1', () => {
+          const path = (request.url ?? '/').replace(/^\/core(?=\/|$)/, '') || '/';
+          const lines = [`${request.method} ${path} HTTP/1.1`];
+          for (let i = 0; i < request.rawHeaders.length; i += 2) lines.push(`${request.rawHeaders[i]}: ${request.rawHeaders[i + 1]}`);
+          upstreamSocket.write(`${lines.join('\r\n')}\r\n\r\n`);
+          upstreamSocket.write(head);
+          socket.pipe(upstreamSocket).pipe(socket);
+        });
+        upstreamSocket.on('error', () => socket.destroy());
+        socket.on('error', () => upstreamSocket.destroy());
+      });
+      proxy.listen(0, '127.0.0.1');
+      await once(proxy, 'listening');
+      cleanups.push(
+        () =>
+          new Promise<void>((resolve) => {
+            proxy.closeAllConnections();
+            proxy.close(() => resolve());
+          }),
+      );
+      return `ws://127.0.0.1:${(proxy.address() as AddressInfo).port}/core/ws`;
+    };
+    const endpoint = await web();
+
+    const refused = client({ endpoint, url: await proxyFor(plain.port), reconnect: false });
+    await expect(refused.ready()).rejects.toMatchObject({ code: ErrorCode.UNSEALED_RESPONSE, claimedCode: ErrorCode.FORGED });
+
+    const accepted = client({ endpoint, url: await proxyFor(upstream.port), reconnect: false });
+    const channel = await accepted.ready();
+    await channel.send('through the proxy');
+    await vi.waitFor(() => expect(upstream.received).toEqual(['through the proxy']));
   });
 });

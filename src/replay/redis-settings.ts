@@ -1,0 +1,31 @@
+/**
+ * The Redis replay store's settings that involve no ioredis type, in a module of their own:
+ * ioredis is an optional peer dependency, and the declarations of `wa-transport/ops`
+ * (`replayStoreFromConfig` takes these) must type-check where it is not installed.
+ */
+import type { Logger } from '../log.js';
+
+export interface RedisStoreSettings {
+  /**
+   * Prepended to every key. Default `wa:n:`. Keys are scoped by the envelope's key id under
+   * it, so deployments with different secrets never collide; a prefix of your own separates
+   * anything else (tests, environments).
+   */
+  keyPrefix?: string;
+  /** Longest wait for Redis to answer a batch, in ms; then the batch fails closed. Default 1000. */
+  commandTimeoutMs?: number;
+  /**
+   * How long a nonce is remembered after its envelope's timestamp, in ms (on Redis's clock).
+   * Default 11,000: the default window plus 1 s of clock difference between nodes and Redis.
+   * Every verifier using the store needs a window no longer than this.
+   */
+  retentionMs?: number;
+  /**
+   * How long to refuse after Redis restarted, failed over or lost keys, in ms: the longest a
+   * key lives (retentionMs + the verifiers' skew). Default 21,000. 0 turns the restart, canary
+   * and eviction checks off (and sends no INFO): only for a Redis whose data never goes away.
+   */
+  restartHoldMs?: number;
+  /** Told of every change between available and unavailable. Default silent. */
+  logger?: Logger;
+}
