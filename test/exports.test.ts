@@ -150,7 +150,7 @@ const SURFACE: Record<string, { values: string[]; types: string[] }> = {
   },
   './redis': {
     values: ['createRedisReplayStore'],
-    types: ['RedisReplayStore', 'RedisReplayStoreOptions', 'RedisReplayStoreStats'],
+    types: ['RedisClusterReplayStore', 'RedisReplayStore', 'RedisReplayStoreOptions', 'RedisReplayStoreStats'],
   },
 };
 

@@ -10,7 +10,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { inspect, parseArgs } from 'node:util';
-import { type Env, type WaConfig, endpointOptionsFromConfig, loadConfig } from './config.js';
+import { type Env, type WaConfig, type WaConfigSummary, endpointOptionsFromConfig, loadConfig } from './config.js';
 import { sodiumReady } from '../crypto/ready.js';
 import { type Role, createEndpoint } from '../endpoint.js';
 import { Direction, PayloadFormat, readHeader } from '../envelope/format.js';
@@ -62,7 +62,7 @@ Its key id goes to stderr: check-env on each side must show the same one.
   'check-env': `Usage: wa-transport check-env [--json]
 
 Validates WA_SECRET, WA_PREVIOUS_SECRETS (or their _FILE forms), WA_REPLAY_WINDOW_MS,
-WA_MAX_SKEW_MS, WA_WEB_SECURITY_LEVEL, WA_REPLAY_REDIS_URL and WA_DB_SSL_* from the
+WA_MAX_SKEW_MS, WA_WEB_SECURITY_LEVEL, WA_REPLAY_REDIS_* and WA_DB_SSL_* from the
 environment and prints what would be used: key ids, never secrets. Warnings go to stderr.
 
 Options:
@@ -245,7 +245,7 @@ async function checkEnv(args: readonly string[], io: CliIo): Promise<number> {
     ['WA_REPLAY_WINDOW_MS', `${summary.windowMs}`],
     ['WA_MAX_SKEW_MS', `${summary.maxSkewMs}`],
     ['WA_WEB_SECURITY_LEVEL', summary.webSecurityLevel],
-    ['WA_REPLAY_REDIS_URL', summary.replayRedisUrl ?? 'not set (in-memory replay store: one process only)'],
+    ['replay store', replayStoreRow(summary)],
     [
       'database TLS',
       ssl === null
@@ -476,4 +476,18 @@ if (isMain()) {
   void run(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
+}
+
+/** Which replay store the configuration asks for, and where (never a password). */
+function replayStoreRow(summary: WaConfigSummary): string {
+  switch (summary.replayRedisMode) {
+    case 'url':
+      return `Redis ${summary.replayRedisUrl} (WA_REPLAY_REDIS_URL)`;
+    case 'sentinel':
+      return `Redis master "${summary.replayRedisSentinelMaster}" behind sentinels ${summary.replayRedisNodes!.join(', ')} (WA_REPLAY_REDIS_SENTINELS)`;
+    case 'cluster':
+      return `Redis Cluster, seed nodes ${summary.replayRedisNodes!.join(', ')} (WA_REPLAY_REDIS_CLUSTER_NODES)`;
+    default:
+      return 'in memory: one process only (no WA_REPLAY_REDIS_* set)';
+  }
 }

@@ -15,6 +15,7 @@ import { ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
 import { SecretKeys, checkSecretStrength, secretBytes } from '../keys.js';
 import type { Logger } from '../log.js';
 import { MemoryReplayStore } from '../replay/memory.js';
+import { parseAddresses } from '../replay/addresses.js';
 import type { RedisStoreSettings } from '../replay/redis-settings.js';
 import type { ReplayStore } from '../replay/store.js';
 import { type SecurityLevel, securityLevelFromEnv } from '../transport/tls-profiles.js';
@@ -55,6 +56,9 @@ export const KNOWN_VARIABLES: readonly string[] = [
   'WA_MAX_SKEW_MS',
   'WA_WEB_SECURITY_LEVEL',
   'WA_REPLAY_REDIS_URL',
+  'WA_REPLAY_REDIS_SENTINELS',
+  'WA_REPLAY_REDIS_SENTINEL_MASTER',
+  'WA_REPLAY_REDIS_CLUSTER_NODES',
   'WA_DB_SSL_CA',
   'WA_DB_SSL_CERT',
   'WA_DB_SSL_KEY',
@@ -71,6 +75,12 @@ export interface WaConfigSummary {
   maxSkewMs: number;
   webSecurityLevel: SecurityLevel;
   replayRedisUrl: string | null;
+  /** Which shared replay store: one Redis (by URL), a master behind Sentinel, a Redis Cluster; null: in-memory. */
+  replayRedisMode: 'url' | 'sentinel' | 'cluster' | null;
+  /** The sentinels or the cluster's seed nodes (`host:port`), or null. */
+  replayRedisNodes: string[] | null;
+  /** WA_REPLAY_REDIS_SENTINEL_MASTER, or null. */
+  replayRedisSentinelMaster: string | null;
   dbSsl: { rejectUnauthorized: boolean; ca: string | null; cert: string | null; key: string | null } | null;
   warnings: string[];
 }
@@ -98,6 +108,7 @@ export class WaConfig {
   /** Everything that was logged as a warning while loading, for `check-env` and tests. */
   readonly warnings: readonly string[];
   readonly #redisUrl: string | undefined;
+  readonly #redis: ReplayRedis | undefined;
   readonly #dbSsl: DbSslFiles | undefined;
 
   /** @internal Use `loadConfig`. */
@@ -107,7 +118,7 @@ export class WaConfig {
     windowMs: number;
     maxSkewMs: number;
     webSecurityLevel: SecurityLevel;
-    redisUrl: string | undefined;
+    redis: ReplayRedis | undefined;
     dbSsl: DbSslFiles | undefined;
     warnings: string[];
   }) {
@@ -117,7 +128,8 @@ export class WaConfig {
     this.windowMs = fields.windowMs;
     this.maxSkewMs = fields.maxSkewMs;
     this.webSecurityLevel = fields.webSecurityLevel;
-    this.#redisUrl = fields.redisUrl;
+    this.#redis = fields.redis;
+    this.#redisUrl = fields.redis?.mode === 'url' ? fields.redis.url : undefined;
     this.#dbSsl = fields.dbSsl;
     this.warnings = Object.freeze([...fields.warnings]);
     Object.freeze(this);
@@ -129,6 +141,11 @@ export class WaConfig {
    */
   get replayRedisUrl(): string | undefined {
     return this.#redisUrl;
+  }
+
+  /** Where the shared replay store is (WA_REPLAY_REDIS_*), password included; undefined: in memory. */
+  get replayRedis(): ReplayRedis | undefined {
+    return this.#redis;
   }
 
   /**
@@ -148,6 +165,9 @@ export class WaConfig {
       maxSkewMs: this.maxSkewMs,
       webSecurityLevel: this.webSecurityLevel,
       replayRedisUrl: this.#redisUrl === undefined ? null : redactUrl(this.#redisUrl),
+      replayRedisMode: this.#redis?.mode ?? null,
+      replayRedisNodes: this.#redis?.mode === 'sentinel' || this.#redis?.mode === 'cluster' ? [...this.#redis.nodes] : null,
+      replayRedisSentinelMaster: this.#redis?.mode === 'sentinel' ? this.#redis.master : null,
       dbSsl: ssl === undefined ? null : { rejectUnauthorized: ssl.options.rejectUnauthorized, ...ssl.paths },
       warnings: [...this.warnings],
     };
@@ -203,14 +223,14 @@ export async function loadConfig(env: Env = process.env, options: LoadConfigOpti
   const maxSkewMs = attempt(() => readMs(env, 'WA_MAX_SKEW_MS', 10_000, 0));
   // transport/tls-profiles.ts owns the profile names: modern | intermediate | old, any case.
   const webSecurityLevel = attempt(() => securityLevelFromEnv(env));
-  const redisUrl = attempt(() => readRedisUrl(env));
+  const redis = attempt(() => readReplayRedis(env));
   const dbSsl = attempt(() => readDbSsl(env, warn));
   if (problems.length === 1) throw problems[0]!;
   if (problems.length > 1) {
     const list = problems.map((problem) => `\n  - ${problem.message}`).join('');
     throw new WaTransportError(ErrorCode.CONFIG, `${problems.length} problems:${list}`, { cause: problems });
   }
-  // No problem: every read returned (redisUrl and dbSsl may be undefined: not set).
+  // No problem: every read returned (redis and dbSsl may be undefined: not set).
   const { secret, previousSecrets } = secrets!;
   const keyIds = [secret, ...previousSecrets].map((s) => {
     const keys = new SecretKeys(secretBytes(s));
@@ -226,7 +246,7 @@ export async function loadConfig(env: Env = process.env, options: LoadConfigOpti
     windowMs: windowMs!,
     maxSkewMs: maxSkewMs!,
     webSecurityLevel: webSecurityLevel!,
-    redisUrl,
+    redis,
     dbSsl,
     warnings,
   });
@@ -246,9 +266,10 @@ export function endpointOptionsFromConfig(
   role: Role,
   extra: Omit<EndpointOptions, 'role' | 'secret' | 'previousSecrets'> = {},
 ): EndpointOptions {
-  if (config.replayRedisUrl !== undefined && extra.replayStore === undefined) {
+  const redis = config.replayRedis;
+  if (redis !== undefined && extra.replayStore === undefined) {
     throw configError(
-      'WA_REPLAY_REDIS_URL',
+      REDIS_VARIABLE[redis.mode],
       'is set, so pass a replayStore (see replayStoreFromConfig); a per-process store would miss replays sent to other nodes',
     );
   }
@@ -266,9 +287,10 @@ export function endpointOptionsFromConfig(
 }
 
 /**
- * The replay store the configuration asks for: a `RedisReplayStore` connected to
- * WA_REPLAY_REDIS_URL (waiting for the first connection and its checks, so a missing or
- * evicting Redis fails at start), else a `MemoryReplayStore`. Either retains nonces for the
+ * The replay store the configuration asks for: a Redis store connected to WA_REPLAY_REDIS_URL,
+ * to the master behind WA_REPLAY_REDIS_SENTINELS, or to the Redis Cluster of
+ * WA_REPLAY_REDIS_CLUSTER_NODES (waiting for the first connection and its checks, so a missing,
+ * failed or evicting Redis fails at start), else a `MemoryReplayStore`. Either retains nonces for the
  * configured window (Redis: plus a second of clock margin), and Redis's `restartHoldMs`
  * follows from retention and skew. Close the store when the process stops.
  */
@@ -276,13 +298,19 @@ export async function replayStoreFromConfig(
   config: WaConfig,
   options: RedisStoreSettings & { connectTimeoutMs?: number } = {},
 ): Promise<ReplayStore> {
-  const url = config.replayRedisUrl;
-  if (url === undefined) return new MemoryReplayStore({ retentionMs: config.windowMs });
+  const redis = config.replayRedis;
+  if (redis === undefined) return new MemoryReplayStore({ retentionMs: config.windowMs });
   // Loaded only when used: processes without Redis (and the CLI) never load ioredis.
   const { createRedisReplayStore, DEFAULT_CLOCK_MARGIN_MS } = await import('../replay/redis.js');
   const retentionMs = options.retentionMs ?? config.windowMs + DEFAULT_CLOCK_MARGIN_MS;
   const restartHoldMs = retentionMs + config.maxSkewMs;
-  return createRedisReplayStore({ restartHoldMs, ...options, retentionMs, url });
+  const where =
+    redis.mode === 'url'
+      ? { url: redis.url }
+      : redis.mode === 'sentinel'
+        ? { sentinels: redis.nodes, sentinelMaster: redis.master }
+        : { clusterNodes: redis.nodes };
+  return createRedisReplayStore({ restartHoldMs, ...options, retentionMs, ...where });
 }
 
 /**
@@ -403,6 +431,56 @@ function readMs(env: Env, name: string, fallback: number, min: number): number {
     throw configError(name, `must be between ${min} and ${MAX_CONFIG_WINDOW_MS} ms, got ${ms}`);
   }
   return ms;
+}
+
+/** The variable that chose each way, for errors. */
+const REDIS_VARIABLE = {
+  url: 'WA_REPLAY_REDIS_URL',
+  sentinel: 'WA_REPLAY_REDIS_SENTINELS',
+  cluster: 'WA_REPLAY_REDIS_CLUSTER_NODES',
+} as const;
+
+/** The shared replay store's Redis, as the environment gives it: one of three ways. */
+export type ReplayRedis =
+  | { readonly mode: 'url'; readonly url: string }
+  | { readonly mode: 'sentinel'; readonly nodes: readonly string[]; readonly master: string }
+  | { readonly mode: 'cluster'; readonly nodes: readonly string[] };
+
+/**
+ * WA_REPLAY_REDIS_URL, or WA_REPLAY_REDIS_SENTINELS with WA_REPLAY_REDIS_SENTINEL_MASTER, or
+ * WA_REPLAY_REDIS_CLUSTER_NODES: at most one, never a silent choice between two.
+ */
+function readReplayRedis(env: Env): ReplayRedis | undefined {
+  const ways = ['WA_REPLAY_REDIS_URL', 'WA_REPLAY_REDIS_SENTINELS', 'WA_REPLAY_REDIS_CLUSTER_NODES'].filter(
+    (name) => value(env, name) !== undefined,
+  );
+  if (ways.length > 1) throw configError(ways[1]!, `and ${ways[0]} are both set: give one way to reach the replay Redis`);
+  const master = value(env, 'WA_REPLAY_REDIS_SENTINEL_MASTER');
+  const sentinels = value(env, 'WA_REPLAY_REDIS_SENTINELS');
+  if (master !== undefined && sentinels === undefined) {
+    throw configError('WA_REPLAY_REDIS_SENTINEL_MASTER', 'needs WA_REPLAY_REDIS_SENTINELS (the sentinels to ask)');
+  }
+  if (sentinels !== undefined) {
+    if (master === undefined) {
+      throw configError('WA_REPLAY_REDIS_SENTINELS', 'needs WA_REPLAY_REDIS_SENTINEL_MASTER (the name the sentinels monitor the master under)');
+    }
+    return { mode: 'sentinel', nodes: readAddresses(sentinels, 'WA_REPLAY_REDIS_SENTINELS'), master };
+  }
+  const seeds = value(env, 'WA_REPLAY_REDIS_CLUSTER_NODES');
+  if (seeds !== undefined) return { mode: 'cluster', nodes: readAddresses(seeds, 'WA_REPLAY_REDIS_CLUSTER_NODES') };
+  const url = readRedisUrl(env);
+  return url === undefined ? undefined : { mode: 'url', url };
+}
+
+/** A comma-separated `host:port` list (spaces around items allowed), checked item by item. */
+function readAddresses(raw: string, name: string): string[] {
+  const items = raw.split(',').map((item) => item.trim());
+  try {
+    parseAddresses(items, name);
+  } catch (error) {
+    throw configError(name, isWaTransportError(error) ? error.message.replace(/^.*?: /, '').replace(`${name}: `, '') : 'is not a host:port list');
+  }
+  return items;
 }
 
 function readRedisUrl(env: Env): string | undefined {

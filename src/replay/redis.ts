@@ -27,10 +27,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../defaults.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
+import { type HostAndPort, parseAddresses } from './addresses.js';
 import type { RedisStoreSettings } from './redis-settings.js';
 import type { ReplayStore } from './store.js';
 import { nonNegativeInteger, positiveInteger } from '../options.js';
@@ -88,9 +89,29 @@ export interface RedisReplayStoreOptions extends RedisStoreSettings {
   /**
    * A client you configured yourself (TLS, Sentinel, …); the store neither closes it nor
    * changes its options. Prefer `enableOfflineQueue: false`, so calls fail at once while it is
-   * disconnected rather than wait out `commandTimeoutMs`. Redis Cluster is not supported.
+   * disconnected rather than wait out `commandTimeoutMs`. For Sentinel and Cluster use `sentinels` and
+   * `clusterNodes`: the store then checks each failover itself.
    */
   client?: Redis;
+  /**
+   * Sentinels to ask for the master (`host:port` each), with `sentinelMaster`: the store
+   * follows a failover without a restart, and refuses for `restartHoldMs` after it (the new
+   * master may lack the last nonces the old one accepted: replication is asynchronous).
+   */
+  sentinels?: readonly string[];
+  /** The name the sentinels know the master by. Required with `sentinels`. */
+  sentinelMaster?: string;
+  /**
+   * Seed nodes of a Redis Cluster (`host:port` each; the rest is discovered). Nonces are spread
+   * over `clusterBuckets` hash slots, each with its own canary and checks, so a failover holds
+   * only the buckets its master served.
+   */
+  clusterNodes?: readonly string[];
+  /**
+   * Hash slots the nonces of a cluster are spread over (a hash tag each). Default 16: with
+   * three masters each serves about a third. More spreads better, fewer batches better.
+   */
+  clusterBuckets?: number;
 }
 
 export interface RedisReplayStoreStats {
@@ -117,6 +138,8 @@ type PipelineResult = [error: Error | null, result: unknown][] | null;
 
 /** What one pipeline asks besides the records, in this order. */
 interface Checks {
+  /** `CLUSTER MYID`: which node answered (cluster buckets only). */
+  readonly node: boolean;
   readonly info: boolean;
   readonly loadScript: boolean;
   readonly canary: boolean;
@@ -127,8 +150,12 @@ export class RedisReplayStore implements ReplayStore {
   readonly commandTimeoutMs: number;
   readonly retentionMs: number;
   readonly restartHoldMs: number;
-  readonly #client: Redis;
+  readonly #client: Redis | Cluster;
   readonly #owned: boolean;
+  /** A bucket of a cluster store: the node answering is read with every pipeline. */
+  readonly #inCluster: boolean = false;
+  /** The cluster node (CLUSTER MYID) that answered this bucket's last pipeline. */
+  #nodeId: string | undefined;
   readonly #logger: Logger;
   readonly #canaryKey: string;
   #pending: Pending[] = [];
@@ -161,7 +188,11 @@ export class RedisReplayStore implements ReplayStore {
   readonly #onClose = (): void => this.#setAvailable(false, 'connection closed');
   readonly #onError = (error: unknown): void => this.#setAvailable(false, reasonOf(error));
 
-  constructor(options: RedisReplayStoreOptions = {}) {
+  /**
+   * @param bucket for `RedisClusterReplayStore`: the cluster client it shares, and that this
+   *   store's keys all carry one hash tag (in `keyPrefix`), so each pipeline is for one slot.
+   */
+  constructor(options: RedisReplayStoreOptions = {}, bucket?: { readonly cluster: Cluster }) {
     this.keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
     if (typeof this.keyPrefix !== 'string') throw new WaTransportError(ErrorCode.CONFIG, 'keyPrefix must be a string');
     this.#canaryKey = `${this.keyPrefix}canary`;
@@ -173,26 +204,35 @@ export class RedisReplayStore implements ReplayStore {
     }
     this.#serverCheckNeeded = this.restartHoldMs > 0;
     this.#logger = options.logger ?? silentLogger;
-    if (options.client !== undefined) {
+    if (bucket !== undefined) {
+      this.#client = bucket.cluster;
+      this.#owned = false;
+      this.#inCluster = true;
+    } else if (options.client !== undefined) {
       this.#client = options.client;
       this.#owned = false;
     } else {
-      const Redis = loadRedis();
-      this.#client = new Redis(options.url ?? DEFAULT_REDIS_URL, {
-        commandTimeout: this.commandTimeoutMs,
-        connectTimeout: Math.max(this.commandTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
-        // While disconnected, fail at once instead of queueing: the caller gets its answer
-        // (unavailable) now, not after the timeout, and nothing is replayed to Redis later.
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 0,
-        autoResendUnfulfilledCommands: false,
-        retryStrategy: (times) => Math.min(times * RECONNECT_STEP_MS, RECONNECT_MAX_MS),
-      });
+      checkOneConnection(options);
+      const { Redis } = loadIoredis();
+      const base = connectionOptions(this.commandTimeoutMs);
+      this.#client =
+        options.sentinels === undefined
+          ? new Redis(options.url ?? DEFAULT_REDIS_URL, base)
+          : new Redis({
+              ...base,
+              sentinels: parseAddresses(options.sentinels, 'sentinels'),
+              name: sentinelMaster(options.sentinelMaster),
+              // Told by the sentinels (+switch-master) instead of waiting for the old master's socket to fail.
+              failoverDetector: true,
+              sentinelRetryStrategy: reconnectDelay,
+            });
       this.#owned = true;
     }
-    this.#client.on('ready', this.#onReady);
-    this.#client.on('close', this.#onClose);
-    this.#client.on('error', this.#onError);
+    if (!this.#inCluster) {
+      this.#client.on('ready', this.#onReady);
+      this.#client.on('close', this.#onClose);
+      this.#client.on('error', this.#onError);
+    }
   }
 
   recordIfAbsent(nonce: Uint8Array, timestamp: number, _now: number, scope: string): Promise<boolean> {
@@ -304,6 +344,7 @@ export class RedisReplayStore implements ReplayStore {
     const checking = this.restartHoldMs > 0;
     const now = performance.now();
     const checks: Checks = {
+      node: this.#inCluster && checking,
       info: checking && (this.#serverCheckNeeded || now - this.#lastInfoAt >= INFO_INTERVAL_MS),
       loadScript: this.#scriptLoadNeeded || this.#recordSha === undefined,
       canary: checking,
@@ -317,6 +358,7 @@ export class RedisReplayStore implements ReplayStore {
     }
     const epoch = this.#epoch;
     const pipeline = this.#client.pipeline();
+    if (checks.node) pipeline.cluster('MYID');
     if (checks.info) pipeline.info('server').info('memory').info('stats');
     if (checks.loadScript) pipeline.script('LOAD', RECORD_SCRIPT);
     // A new generation each time: a canary this store re-creates after a loss must differ.
@@ -350,7 +392,7 @@ export class RedisReplayStore implements ReplayStore {
 
   /** Settles every record of the batch; false when the checks themselves failed. */
   #settle(batch: Pending[], results: PipelineResult, checks: Checks, epoch: number): boolean {
-    const extra = (checks.info ? 3 : 0) + (checks.loadScript ? 1 : 0) + (checks.canary ? 1 : 0);
+    const extra = (checks.node ? 1 : 0) + (checks.info ? 3 : 0) + (checks.loadScript ? 1 : 0) + (checks.canary ? 1 : 0);
     if (results === null || results.length !== batch.length + extra) {
       this.#setAvailable(false, 'unexpected reply');
       failAll(batch, unavailable('unexpected reply'));
@@ -366,6 +408,11 @@ export class RedisReplayStore implements ReplayStore {
       this.#release(batch); // their records may still run (a command timeout is not a "no")
       return false;
     };
+    if (checks.node) {
+      const [error, id] = next();
+      if (error !== null) return fail(error);
+      this.#checkNode(String(id));
+    }
     if (checks.info) {
       const replies = [next(), next(), next()];
       const error = replies.find(([e]) => e !== null)?.[0];
@@ -468,6 +515,20 @@ export class RedisReplayStore implements ReplayStore {
     }
   }
 
+  /**
+   * Another node answering for this bucket's slot: a failover (a replica that may lack the
+   * last nonces its master accepted, replication being asynchronous) or a resharding. Either
+   * way, hold until every nonce the old node may have had alone has expired, and read the new
+   * node's settings with the next pipeline.
+   */
+  #checkNode(id: string): void {
+    if (this.#nodeId !== undefined && id !== this.#nodeId) {
+      this.#hold(this.restartHoldMs, 'another cluster node serves these nonces now (failover or resharding) and may lack the last ones');
+      this.#serverCheckNeeded = true;
+    }
+    this.#nodeId = id;
+  }
+
   /** A canary gone or replaced means the keys around it may be gone too. */
   #checkCanary(reply: string): void {
     const generation = reply.startsWith('+') ? reply.slice(1) : reply;
@@ -498,16 +559,164 @@ export class RedisReplayStore implements ReplayStore {
   }
 }
 
+/** Default number of hash slots a cluster store spreads its nonces over. */
+const DEFAULT_CLUSTER_BUCKETS = 16;
+/** Enough to spread over any cluster one would run (a bucket is one slot of 16,384). */
+const MAX_CLUSTER_BUCKETS = 1024;
+
 /**
- * Creates a `RedisReplayStore` and waits for its first connection (up to `connectTimeoutMs`,
- * default 5000), so that a service without its replay store fails at start rather than
- * answering every request with ERR_WA_REPLAY_STORE_UNAVAILABLE.
+ * The replay store on a Redis Cluster: nonces spread over `clusterBuckets` hash slots. Each
+ * bucket is a `RedisReplayStore` of its own on the shared cluster client, whose keys all carry
+ * one hash tag (`wa:n:{7}:…`): so each of its pipelines is for one slot, which ioredis sends to
+ * the node serving it (following MOVED and failovers), its canary lives in that slot too, and
+ * its checks (INFO, eviction policy, CLUSTER MYID) are those of the node holding its nonces. A
+ * master that fails over holds only the buckets it served, for `restartHoldMs`.
+ * https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags
+ */
+export class RedisClusterReplayStore implements ReplayStore {
+  readonly keyPrefix: string;
+  readonly commandTimeoutMs: number;
+  readonly retentionMs: number;
+  readonly restartHoldMs: number;
+  readonly #cluster: Cluster;
+  readonly #seeds: readonly HostAndPort[];
+  readonly #buckets: readonly RedisReplayStore[];
+  #closed = false;
+
+  constructor(options: RedisReplayStoreOptions) {
+    checkOneConnection(options);
+    if (options.clusterNodes === undefined) throw new WaTransportError(ErrorCode.CONFIG, 'clusterNodes is required');
+    const nodes = parseAddresses(options.clusterNodes, 'clusterNodes');
+    this.#seeds = nodes;
+    const count = positiveInteger(options.clusterBuckets ?? DEFAULT_CLUSTER_BUCKETS, 'clusterBuckets');
+    if (count > MAX_CLUSTER_BUCKETS) throw new WaTransportError(ErrorCode.CONFIG, `clusterBuckets must be at most ${MAX_CLUSTER_BUCKETS}`);
+    const prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
+      throw new WaTransportError(ErrorCode.CONFIG, 'keyPrefix must be a string without { or }: on a cluster the store adds the hash tags');
+    }
+    const { url: _url, client: _client, clusterNodes: _nodes, clusterBuckets: _buckets, ...rest } = options;
+    const base = connectionOptions(positiveInteger(options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, 'commandTimeoutMs'));
+    const { retryStrategy: _retry, enableOfflineQueue, ...redisOptions } = base;
+    const { Cluster } = loadIoredis();
+    this.#cluster = new Cluster(nodes, {
+      enableOfflineQueue,
+      redisOptions,
+      clusterRetryStrategy: reconnectDelay,
+    });
+    this.#cluster.on('error', () => {}); // each bucket reports what its calls meet
+    this.#buckets = Array.from(
+      { length: count },
+      (_, i) => new RedisReplayStore({ ...rest, keyPrefix: `${prefix}{${i}}:` }, { cluster: this.#cluster }),
+    );
+    const first = this.#buckets[0]!;
+    this.keyPrefix = prefix;
+    this.commandTimeoutMs = first.commandTimeoutMs;
+    this.retentionMs = first.retentionMs;
+    this.restartHoldMs = first.restartHoldMs;
+  }
+
+  recordIfAbsent(nonce: Uint8Array, timestamp: number, now: number, scope: string): Promise<boolean> {
+    // Nonces (and request ids) are random: their first two bytes spread them evenly.
+    const bucket = nonce.length >= 2 ? ((nonce[0]! << 8) | nonce[1]!) % this.#buckets.length : 0;
+    return this.#buckets[bucket]!.recordIfAbsent(nonce, timestamp, now, scope);
+  }
+
+  stats(): RedisReplayStoreStats {
+    const all = this.#buckets.map((b) => b.stats());
+    return {
+      roundTrips: all.reduce((sum, s) => sum + s.roundTrips, 0),
+      commands: all.reduce((sum, s) => sum + s.commands, 0),
+      pending: all.reduce((sum, s) => sum + s.pending, 0),
+      available: all.every((s) => s.available),
+    };
+  }
+
+  /**
+   * Resolves once the cluster client is ready (slots known, `cluster_state:ok`), else
+   * ERR_WA_REPLAY_STORE_UNAVAILABLE, saying the cluster's state when a node can tell it (ioredis
+   * waits, silently, for a failed cluster to be ok again).
+   */
+  async connected(timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<void> {
+    try {
+      await this.#buckets[0]!.connected(timeoutMs);
+    } catch (error) {
+      const state = await this.#stateFromAnyNode();
+      throw state === undefined || state === 'ok' ? error : unavailable(`cluster_state is ${state}`, error);
+    }
+  }
+
+  /** `cluster_state` as the first seed node that answers tells it. */
+  async #stateFromAnyNode(): Promise<string | undefined> {
+    for (const { host, port } of this.#seeds) {
+      const node = new (loadIoredis().Redis)(port, host, { ...connectionOptions(this.commandTimeoutMs), lazyConnect: true, retryStrategy: () => null });
+      node.on('error', () => {});
+      try {
+        await withTimeout(node.connect(), this.commandTimeoutMs);
+        const state = field(String(await withTimeout(node.cluster('INFO'), this.commandTimeoutMs)), 'cluster_state');
+        if (state !== undefined) return state;
+      } catch {
+        // the next seed may answer
+      } finally {
+        node.disconnect();
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * `connected`, `cluster_state:ok`, then one round of every bucket's checks. Rejects with
+   * ERR_WA_CONFIG when a master serving nonces may evict keys.
+   */
+  async checked(timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<void> {
+    await this.connected(timeoutMs);
+    let info: string;
+    try {
+      info = String(await withTimeout(this.#cluster.cluster('INFO'), this.commandTimeoutMs));
+    } catch (error) {
+      throw unavailable(error instanceof TimeoutError ? 'timed out' : 'command failed', error);
+    }
+    const state = field(info, 'cluster_state');
+    if (state !== 'ok') throw unavailable(`cluster_state is ${state ?? 'unknown'}`);
+    await Promise.all(this.#buckets.map((b) => b.checked(timeoutMs)));
+  }
+
+  /** `checked`, and no bucket holding: for a readiness probe. */
+  async ready(timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<void> {
+    await this.checked(timeoutMs);
+    await Promise.all(this.#buckets.map((b) => b.ready(timeoutMs)));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all(this.#buckets.map((b) => b.close()));
+    const cluster = this.#cluster;
+    if (cluster.status === 'ready') await withTimeout(cluster.quit(), this.commandTimeoutMs).catch(() => {});
+    cluster.disconnect();
+  }
+}
+
+/**
+ * Creates the Redis replay store the options ask for (one server by `url` or `client`, a
+ * master behind `sentinels`, or a Redis Cluster by `clusterNodes`) and waits for its first
+ * connection and checks (up to `connectTimeoutMs`, default 5000), so that a service without its
+ * replay store fails at start rather than answering every request with
+ * ERR_WA_REPLAY_STORE_UNAVAILABLE.
  */
 export async function createRedisReplayStore(
+  options: RedisReplayStoreOptions & { clusterNodes: readonly string[]; connectTimeoutMs?: number },
+): Promise<RedisClusterReplayStore>;
+export async function createRedisReplayStore(
+  options?: RedisReplayStoreOptions & { clusterNodes?: undefined; connectTimeoutMs?: number },
+): Promise<RedisReplayStore>;
+export async function createRedisReplayStore(
+  options?: RedisReplayStoreOptions & { connectTimeoutMs?: number },
+): Promise<RedisReplayStore | RedisClusterReplayStore>;
+export async function createRedisReplayStore(
   options: RedisReplayStoreOptions & { connectTimeoutMs?: number } = {},
-): Promise<RedisReplayStore> {
+): Promise<RedisReplayStore | RedisClusterReplayStore> {
   const { connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, ...storeOptions } = options;
-  const store = new RedisReplayStore(storeOptions);
+  const store = storeOptions.clusterNodes === undefined ? new RedisReplayStore(storeOptions) : new RedisClusterReplayStore(storeOptions);
   try {
     await store.checked(connectTimeoutMs);
   } catch (error) {
@@ -522,9 +731,9 @@ export async function createRedisReplayStore(
  * package and its other entry points (replayStoreFromConfig without a Redis URL among them)
  * work without it installed. It is CommonJS, so it loads synchronously, in the constructor.
  */
-function loadRedis(): typeof Redis {
+function loadIoredis(): typeof import('ioredis') {
   try {
-    return (createRequire(import.meta.url)('ioredis') as typeof import('ioredis')).Redis;
+    return createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
   } catch (error) {
     const { code, message } = error as { code?: unknown; message?: unknown };
     if (code !== 'MODULE_NOT_FOUND' || typeof message !== 'string' || !message.includes("'ioredis'")) throw error;
@@ -563,4 +772,41 @@ function unavailable(detail: string, cause?: unknown): WaTransportError {
 /** A Redis or socket error's message (addresses and Redis error text, never the URL or password). */
 function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Reconnect quickly but not in a busy loop. */
+function reconnectDelay(times: number): number {
+  return Math.min(times * RECONNECT_STEP_MS, RECONNECT_MAX_MS);
+}
+
+/** ioredis options of every connection the store makes itself. */
+function connectionOptions(commandTimeoutMs: number): Omit<RedisOptions, 'replyMapping'> {
+  return {
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: Math.max(commandTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
+    // While disconnected, fail at once instead of queueing: the caller gets its answer
+    // (unavailable) now, not after the timeout, and nothing is replayed to Redis later.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    retryStrategy: reconnectDelay,
+  };
+}
+
+/** One way to reach Redis: a URL, a client, sentinels or cluster nodes, never two. */
+function checkOneConnection(options: RedisReplayStoreOptions): void {
+  const given = (['url', 'client', 'sentinels', 'clusterNodes'] as const).filter((name) => options[name] !== undefined);
+  if (given.length > 1) {
+    throw new WaTransportError(ErrorCode.CONFIG, `give one of url, client, sentinels and clusterNodes, not ${given.join(' and ')}`);
+  }
+  if (options.sentinelMaster !== undefined && options.sentinels === undefined) {
+    throw new WaTransportError(ErrorCode.CONFIG, 'sentinelMaster needs sentinels');
+  }
+}
+
+function sentinelMaster(name: string | undefined): string {
+  if (typeof name !== 'string' || name.trim() === '') {
+    throw new WaTransportError(ErrorCode.CONFIG, 'sentinelMaster (the name the sentinels monitor the master under) is required with sentinels');
+  }
+  return name;
 }

@@ -366,6 +366,36 @@ describe('loadConfig: WA_REPLAY_REDIS_URL', () => {
   });
 });
 
+describe('loadConfig: Redis Sentinel and Cluster', () => {
+  it('reads sentinels with the master name, and cluster seed nodes; check-env shows the mode', async () => {
+    const sentinel = await load({
+      WA_SECRET: SECRET,
+      WA_REPLAY_REDIS_SENTINELS: '10.0.0.1:26379, 10.0.0.2:26379,[::1]:26379',
+      WA_REPLAY_REDIS_SENTINEL_MASTER: 'wa-core',
+    });
+    expect(sentinel.replayRedis).toEqual({ mode: 'sentinel', nodes: ['10.0.0.1:26379', '10.0.0.2:26379', '[::1]:26379'], master: 'wa-core' });
+    expect(sentinel.toJSON()).toMatchObject({ replayRedisMode: 'sentinel', replayRedisSentinelMaster: 'wa-core', replayRedisUrl: null });
+    const cluster = await load({ WA_SECRET: SECRET, WA_REPLAY_REDIS_CLUSTER_NODES: 'redis-0:7000,redis-1:7001' });
+    expect(cluster.toJSON()).toMatchObject({ replayRedisMode: 'cluster', replayRedisNodes: ['redis-0:7000', 'redis-1:7001'] });
+    // A node configured for a shared store never falls back to its own memory store.
+    expect(() => endpointOptionsFromConfig(cluster, 'coreapp')).toThrow(/WA_REPLAY_REDIS_CLUSTER_NODES is set, so pass a replayStore/);
+  });
+
+  it.each([
+    [{ WA_REPLAY_REDIS_URL: 'redis://127.0.0.1:6379', WA_REPLAY_REDIS_CLUSTER_NODES: '127.0.0.1:7000' }, 'WA_REPLAY_REDIS_CLUSTER_NODES and WA_REPLAY_REDIS_URL are both set'],
+    [{ WA_REPLAY_REDIS_SENTINELS: '127.0.0.1:26379', WA_REPLAY_REDIS_CLUSTER_NODES: '127.0.0.1:7000' }, 'WA_REPLAY_REDIS_CLUSTER_NODES and WA_REPLAY_REDIS_SENTINELS are both set'],
+    [{ WA_REPLAY_REDIS_SENTINELS: '127.0.0.1:26379' }, 'WA_REPLAY_REDIS_SENTINELS needs WA_REPLAY_REDIS_SENTINEL_MASTER'],
+    [{ WA_REPLAY_REDIS_SENTINEL_MASTER: 'wa' }, 'WA_REPLAY_REDIS_SENTINEL_MASTER needs WA_REPLAY_REDIS_SENTINELS'],
+    [{ WA_REPLAY_REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1:70001' }, 'WA_REPLAY_REDIS_CLUSTER_NODES 127.0.0.1:70001 is not host:port'],
+    [{ WA_REPLAY_REDIS_CLUSTER_NODES: '127.0.0.1' }, 'WA_REPLAY_REDIS_CLUSTER_NODES 127.0.0.1 is not host:port'],
+    [{ WA_REPLAY_REDIS_SENTINELS: 'a:1 b:2', WA_REPLAY_REDIS_SENTINEL_MASTER: 'm' }, 'WA_REPLAY_REDIS_SENTINELS a:1 b:2 is not host:port'],
+  ])('refuses %o', async (env, message) => {
+    const error = await failure({ WA_SECRET: SECRET, ...env });
+    expect(error.code).toBe(ErrorCode.CONFIG);
+    expect(error.message).toContain(message);
+  });
+});
+
 describe('loadConfig: database TLS', () => {
   let dir: string;
   let ca: { cert: string; key: string };
