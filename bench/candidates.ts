@@ -36,7 +36,11 @@ export function drain(): number {
   return sink;
 }
 
-function task(id: string, run: (n: number) => void | Promise<void>, prepare?: (n: number) => void | Promise<void>): Task {
+function task(
+  id: string,
+  run: (n: number) => void | Promise<void>,
+  prepare?: (n: number) => void | Promise<void>,
+): Task {
   return prepare === undefined ? { id, run } : { id, run, prepare };
 }
 
@@ -108,8 +112,22 @@ export async function rawWrappers(payload: Uint8Array): Promise<Candidate> {
 }
 
 interface SodiumNativeAead {
-  crypto_aead_xchacha20poly1305_ietf_encrypt(c: Uint8Array, m: Uint8Array, ad: Uint8Array, nsec: null, npub: Uint8Array, k: Uint8Array): number;
-  crypto_aead_xchacha20poly1305_ietf_decrypt(m: Uint8Array, nsec: null, c: Uint8Array, ad: Uint8Array, npub: Uint8Array, k: Uint8Array): number;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+    c: Uint8Array,
+    m: Uint8Array,
+    ad: Uint8Array,
+    nsec: null,
+    npub: Uint8Array,
+    k: Uint8Array,
+  ): number;
+  crypto_aead_xchacha20poly1305_ietf_decrypt(
+    m: Uint8Array,
+    nsec: null,
+    c: Uint8Array,
+    ad: Uint8Array,
+    npub: Uint8Array,
+    k: Uint8Array,
+  ): number;
 }
 
 /** The native ceiling: sodium-native into preallocated buffers (no allocation at all). */

@@ -35,7 +35,20 @@ const GROUP_GAP = 10;
 const TOP = 58;
 const AXIS = 24;
 /** Colour-blind-safe (Okabe–Ito), assigned to series in order of first appearance. */
-const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9', '#F0E442', '#000000', '#999999', '#882255', '#44AA99', '#117733'];
+const PALETTE = [
+  '#0072B2',
+  '#E69F00',
+  '#009E73',
+  '#D55E00',
+  '#CC79A7',
+  '#56B4E9',
+  '#F0E442',
+  '#000000',
+  '#999999',
+  '#882255',
+  '#44AA99',
+  '#117733',
+];
 
 export function formatValue(x: number): string {
   if (x >= 1e6) return `${(x / 1e6).toFixed(2)}M`;
@@ -50,14 +63,17 @@ function escapeXml(text: string): string {
 }
 
 export function barChartSvg(chart: BarChart): string {
-  const values = chart.groups.flatMap((g) => g.bars.map((b) => b.value)).filter((v): v is number => v !== undefined && v > 0);
+  const values = chart.groups
+    .flatMap((g) => g.bars.map((b) => b.value))
+    .filter((v): v is number => v !== undefined && v > 0);
   const max = Math.max(...values, 1);
   const min = Math.min(...values, max);
   const lo = chart.log ? 10 ** Math.floor(Math.log10(min)) : 0;
   const hi = chart.log ? 10 ** Math.ceil(Math.log10(max)) : niceCeiling(max);
   const plot = WIDTH - LABEL_WIDTH - VALUE_WIDTH - 20;
   const x = (v: number) =>
-    LABEL_WIDTH + (chart.log ? ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * plot : (v / hi) * plot);
+    LABEL_WIDTH +
+    (chart.log ? ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * plot : (v / hi) * plot);
   const series = [...new Set(chart.groups.flatMap((g) => g.bars.map((b) => b.series)))];
   const colour = (s: string) => PALETTE[series.indexOf(s) % PALETTE.length]!;
 
@@ -73,8 +89,12 @@ export function barChartSvg(chart: BarChart): string {
         body.push(`<text x="${LABEL_WIDTH + 4}" y="${mid}" fill="#777">not measured</text>`);
       } else {
         const end = Math.max(LABEL_WIDTH + 1, x(bar.value));
-        body.push(`<rect x="${LABEL_WIDTH}" y="${y}" width="${(end - LABEL_WIDTH).toFixed(1)}" height="${BAR_HEIGHT}" fill="${colour(bar.series)}"/>`);
-        body.push(`<text x="${(end + 4).toFixed(1)}" y="${mid}">${formatValue(bar.value)}${escapeXml(chart.unit)}</text>`);
+        body.push(
+          `<rect x="${LABEL_WIDTH}" y="${y}" width="${(end - LABEL_WIDTH).toFixed(1)}" height="${BAR_HEIGHT}" fill="${colour(bar.series)}"/>`,
+        );
+        body.push(
+          `<text x="${(end + 4).toFixed(1)}" y="${mid}">${formatValue(bar.value)}${escapeXml(chart.unit)}</text>`,
+        );
       }
       y += BAR_HEIGHT + BAR_GAP;
     }

@@ -67,7 +67,9 @@ export function selfTimes(profile: CpuProfile, skipMs = 0): { functions: SelfTim
     entry.time += dt;
     totals.set(key, entry);
   });
-  const functions = [...totals.values()].sort((a, b) => b.time - a.time).map((e) => ({ name: e.name, where: e.where, share: e.time / total }));
+  const functions = [...totals.values()]
+    .sort((a, b) => b.time - a.time)
+    .map((e) => ({ name: e.name, where: e.where, share: e.time / total }));
   return { functions, idle: idle / (idle + total) };
 }
 
@@ -77,10 +79,17 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const at = process.argv.indexOf('--top');
   const top = at >= 0 ? Number(process.argv[at + 1]) : 15;
   const skip = process.argv.indexOf('--skip-ms');
-  const { functions, idle } = selfTimes(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, skip >= 0 ? Number(process.argv[skip + 1]) : 0);
-  console.log(`Idle (event loop waiting): ${(100 * idle).toFixed(1)}% of samples; shares below are of the busy ones.\n`);
+  const { functions, idle } = selfTimes(
+    JSON.parse(readFileSync(file, 'utf8')) as CpuProfile,
+    skip >= 0 ? Number(process.argv[skip + 1]) : 0,
+  );
+  console.log(
+    `Idle (event loop waiting): ${(100 * idle).toFixed(1)}% of samples; shares below are of the busy ones.\n`,
+  );
   console.log('| # | function | where | self |\n|--:|---|---|--:|');
   for (const [i, r] of functions.slice(0, top).entries()) {
-    console.log(`| ${i + 1} | \`${r.name}\` | ${r.where === '' ? '—' : `\`${r.where}\``} | ${(100 * r.share).toFixed(1)}% |`);
+    console.log(
+      `| ${i + 1} | \`${r.name}\` | ${r.where === '' ? '—' : `\`${r.where}\``} | ${(100 * r.share).toFixed(1)}% |`,
+    );
   }
 }

@@ -49,7 +49,11 @@ interface BrancaInstance {
 }
 interface FernetModule {
   Secret: new (secret: string) => unknown;
-  Token: new (options: { secret: unknown; ttl?: number; token?: string }) => {
+  Token: new (options: {
+    secret: unknown;
+    ttl?: number;
+    token?: string;
+  }) => {
     encode(message: string): string;
     decode(token?: string): string;
   };
@@ -126,7 +130,11 @@ export const peers: readonly Peer[] = [
       const claims = { d: asciiOf(payload) };
       return {
         seal: () =>
-          new EncryptJWT(claims).setProtectedHeader({ alg: 'dir', enc: 'A256GCM' }).setIssuedAt().setExpirationTime(`${TTL_SECONDS}s`).encrypt(key),
+          new EncryptJWT(claims)
+            .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
+            .setIssuedAt()
+            .setExpirationTime(`${TTL_SECONDS}s`)
+            .encrypt(key),
         open: (token) => jwtDecrypt(token as string, key),
       };
     },
@@ -140,7 +148,12 @@ export const peers: readonly Peer[] = [
       const key = new Uint8Array(randomBytes(32));
       const claims = { d: asciiOf(payload) };
       return {
-        seal: () => new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(`${TTL_SECONDS}s`).sign(key),
+        seal: () =>
+          new SignJWT(claims)
+            .setProtectedHeader({ alg: 'HS256' })
+            .setIssuedAt()
+            .setExpirationTime(`${TTL_SECONDS}s`)
+            .sign(key),
         open: (token) => jwtVerify(token as string, key, { algorithms: ['HS256'] }),
       };
     },

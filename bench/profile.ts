@@ -35,7 +35,12 @@ function layerOf(frame: ProfileNode['callFrame']): string {
   if (url.startsWith('wasm://')) return 'libsodium cipher (WASM)';
   if (url.includes('/src/replay/')) return 'nonce cache (src/replay)';
   if (url.includes('/src/crypto/')) return 'backend glue: copies, pools (src/crypto)';
-  if (url.includes('/src/envelope/') || url.includes('/src/endpoint.ts') || url.includes('/src/verifier.ts') || url.includes('/src/keys.ts')) {
+  if (
+    url.includes('/src/envelope/') ||
+    url.includes('/src/endpoint.ts') ||
+    url.includes('/src/verifier.ts') ||
+    url.includes('/src/keys.ts')
+  ) {
     return 'envelope, endpoint, verifier (JS)';
   }
   if (functionName === '(garbage collector)') return 'garbage collector';
@@ -54,7 +59,11 @@ function post<T>(session: Session, method: string, params?: object): Promise<T> 
   });
 }
 
-export async function profileRoundTrip(backendName: 'wasm' | 'native', size: number, seconds: number): Promise<ProfileSummary> {
+export async function profileRoundTrip(
+  backendName: 'wasm' | 'native',
+  size: number,
+  seconds: number,
+): Promise<ProfileSummary> {
   const secret = generateSecret(); // a secret written here would be published, and refused
   const web = await createEndpoint({ role: 'webapp', secret, backend: backendName });
   const core = await createEndpoint({
@@ -118,7 +127,10 @@ export function profileMarkdown(p: ProfileSummary, top: number): string {
     '|---|--:|',
     ...p.layers.map((l) => `| ${l.layer} | ${pct(l.share)} |`),
     '',
-    `Top functions (self time): ${p.functions.slice(0, top).map((f) => `${f.name} ${pct(f.share)}`).join('; ')}.`,
+    `Top functions (self time): ${p.functions
+      .slice(0, top)
+      .map((f) => `${f.name} ${pct(f.share)}`)
+      .join('; ')}.`,
     '',
   ].join('\n');
 }
@@ -126,8 +138,12 @@ export function profileMarkdown(p: ProfileSummary, top: number): string {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const arg = (name: string, fallback: string) => {
     const at = process.argv.indexOf(`--${name}`);
-    return at >= 0 ? process.argv[at + 1] ?? fallback : fallback;
+    return at >= 0 ? (process.argv[at + 1] ?? fallback) : fallback;
   };
-  const summary = await profileRoundTrip(arg('backend', 'wasm') as 'wasm' | 'native', Number(arg('size', '64')), Number(arg('seconds', '3')));
+  const summary = await profileRoundTrip(
+    arg('backend', 'wasm') as 'wasm' | 'native',
+    Number(arg('size', '64')),
+    Number(arg('seconds', '3')),
+  );
   console.log(profileMarkdown(summary, Number(arg('top', '12'))));
 }

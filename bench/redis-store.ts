@@ -53,7 +53,12 @@ export async function benchRedisStore(options: {
 
   const results: RedisStoreBenchResult[] = [{ name: 'memory', messagesPerSecond: Math.round(memoryRate) }];
   // Hold off the restart check: a bench measures throughput, not a freshly started server.
-  const store = await createRedisReplayStore({ url, keyPrefix: `wa:bench:${randomUUID().slice(0, 8)}:`, retentionMs: TTL_MS, restartHoldMs: 0 });
+  const store = await createRedisReplayStore({
+    url,
+    keyPrefix: `wa:bench:${randomUUID().slice(0, 8)}:`,
+    retentionMs: TTL_MS,
+    restartHoldMs: 0,
+  });
   try {
     const run = async (from: number, count: number, inFlight: number): Promise<RedisStoreBenchResult> => {
       const before = store.stats().roundTrips;
@@ -63,7 +68,8 @@ export async function benchRedisStore(options: {
         while (next < end) {
           const i = next++;
           const now = Date.now();
-          if (!(await store.recordIfAbsent(nonce(i), now, now, 'bench'))) throw new Error('redis store: unexpected replay');
+          if (!(await store.recordIfAbsent(nonce(i), now, now, 'bench')))
+            throw new Error('redis store: unexpected replay');
         }
       };
       started = performance.now();
@@ -93,6 +99,8 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   for (const row of rows) {
     const ratio = (row.messagesPerSecond / memory).toFixed(3);
     const batch = row.roundTrips ? `, ${row.roundTrips} round trips` : '';
-    console.log(`${row.name.padEnd(26)} ${String(row.messagesPerSecond).padStart(10)} msg/s  ×${ratio} of memory${batch}`);
+    console.log(
+      `${row.name.padEnd(26)} ${String(row.messagesPerSecond).padStart(10)} msg/s  ×${ratio} of memory${batch}`,
+    );
   }
 }

@@ -109,6 +109,8 @@ export async function benchRejection(size: number, timing: TimingOptions, onSlic
   }
   const rates = new Map((await measure(tasks, timing, onSlice)).map((r) => [r.id, r]));
   return rows.map((r) =>
-    r.skipped !== undefined ? r : { ...r, open: rates.get(`${r.backend}:open`)!, reject: rates.get(`${r.backend}:reject`)! },
+    r.skipped !== undefined
+      ? r
+      : { ...r, open: rates.get(`${r.backend}:open`)!, reject: rates.get(`${r.backend}:reject`)! },
   );
 }

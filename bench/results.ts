@@ -45,7 +45,9 @@ export function charts(report: ChartSource): Array<{ file: string; svg: string }
       log: true,
       groups: sizes.map((size) => ({
         label: `${sizeLabel(size)} payload`,
-        bars: results.filter((r) => r.size === size).map((r) => ({ series: r.candidate, value: r.ops.roundtrip?.opsPerSec })),
+        bars: results
+          .filter((r) => r.size === size)
+          .map((r) => ({ series: r.candidate, value: r.ops.roundtrip?.opsPerSec })),
       })),
     };
     out.push({ file: 'roundtrips.svg', svg: barChartSvg(chart) });
@@ -54,7 +56,10 @@ export function charts(report: ChartSource): Array<{ file: string; svg: string }
   if (transports.length > 0) {
     const verdicts = transportVerdicts(transports);
     const cases = [...new Map(transports.map((r) => [`${r.transport} ${r.size}`, r])).values()];
-    const groups = (bars: (transport: TransportRow['transport'], size: number) => BarGroup['bars'], withRatio: boolean): BarGroup[] =>
+    const groups = (
+      bars: (transport: TransportRow['transport'], size: number) => BarGroup['bars'],
+      withRatio: boolean,
+    ): BarGroup[] =>
       cases.map(({ transport, size }) => {
         const v = verdicts.find((x) => x.transport === transport && x.size === size);
         const ratio =

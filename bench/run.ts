@@ -61,7 +61,14 @@ interface Args {
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { quick: false, transports: false, json: undefined, markdown: undefined, out: undefined, sizes: undefined };
+  const args: Args = {
+    quick: false,
+    transports: false,
+    json: undefined,
+    markdown: undefined,
+    out: undefined,
+    sizes: undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') args.quick = true;
@@ -69,8 +76,15 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--out') args.out = argv[++i];
     else if (a === '--json') args.json = argv[++i];
     else if (a === '--markdown') args.markdown = argv[++i];
-    else if (a === '--sizes') args.sizes = (argv[++i] ?? '').split(',').map(Number).filter((n) => Number.isSafeInteger(n) && n >= 0);
-    else throw new Error(`unknown argument ${a}; use --quick, --transports, --json <file>, --markdown <file>, --out <dir>, --sizes <a,b>`);
+    else if (a === '--sizes')
+      args.sizes = (argv[++i] ?? '')
+        .split(',')
+        .map(Number)
+        .filter((n) => Number.isSafeInteger(n) && n >= 0);
+    else
+      throw new Error(
+        `unknown argument ${a}; use --quick, --transports, --json <file>, --markdown <file>, --out <dir>, --sizes <a,b>`,
+      );
   }
   return args;
 }
@@ -117,8 +131,10 @@ async function benchSize(size: number, args: Args, progress: Progress): Promise<
     await rawNative(payload),
     ...(await peerCandidates(payload, args.quick)),
   ];
-  const rates = await measure(candidates.flatMap((c) => c.tasks), timing(args, size), (task, phase, seconds) =>
-    progress.step(`envelope ${sizeLabel(size)}: ${phase}: ${task.id}`, seconds),
+  const rates = await measure(
+    candidates.flatMap((c) => c.tasks),
+    timing(args, size),
+    (task, phase, seconds) => progress.step(`envelope ${sizeLabel(size)}: ${phase}: ${task.id}`, seconds),
   );
   const byId = new Map(rates.map((r) => [r.id, r]));
   return candidates.map((c) => ({
@@ -140,7 +156,11 @@ function rt(rows: readonly Row[], size: number, candidate: string, op: Operation
 }
 
 /** Fastest encrypting peer by default; `signer` asks for the fastest of those that only sign. */
-function fastestPeer(rows: readonly Row[], size: number, kind: Kind = 'peer'): { name: string; rate: number } | undefined {
+function fastestPeer(
+  rows: readonly Row[],
+  size: number,
+  kind: Kind = 'peer',
+): { name: string; rate: number } | undefined {
   let best: { name: string; rate: number } | undefined;
   for (const r of rows) {
     const rate = r.ops.roundtrip?.opsPerSec;
@@ -195,7 +215,12 @@ function rejectionTable(rows: readonly RejectionRow[]): string {
   return lines.join('\n');
 }
 
-function goals(rows: readonly Row[], sizes: readonly number[], cache: NonceCacheResult | undefined, redis: string | undefined): Goal[] {
+function goals(
+  rows: readonly Row[],
+  sizes: readonly number[],
+  cache: NonceCacheResult | undefined,
+  redis: string | undefined,
+): Goal[] {
   const out: Goal[] = [];
   if (rows.length === 0) return out;
   const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
@@ -216,7 +241,10 @@ function goals(rows: readonly Row[], sizes: readonly number[], cache: NonceCache
       (nativeCeiling.length > 0 ? `; wa-transport (native) ÷ raw sodium-native: ${nativeCeiling.join(', ')}` : ''),
   });
 
-  for (const [size, target] of [[64, 25], [16 * KiB, 3]] as const) {
+  for (const [size, target] of [
+    [64, 25],
+    [16 * KiB, 3],
+  ] as const) {
     if (!sizes.includes(size)) continue;
     const peer = fastestPeer(rows, size);
     const signer = fastestPeer(rows, size, 'signer');
@@ -229,7 +257,9 @@ function goals(rows: readonly Row[], sizes: readonly number[], cache: NonceCache
       detail:
         `fastest peer ${peer.name} ${fmtRate(peer.rate)}/s; wasm ${times(wasm / peer.rate)}` +
         (native === undefined ? '' : `, native ${times(native / peer.rate)}`) +
-        (signer === undefined ? '' : ` (peers that only sign are not counted; fastest ${signer.name} ${fmtRate(signer.rate)}/s, wasm ${times(wasm / signer.rate)})`),
+        (signer === undefined
+          ? ''
+          : ` (peers that only sign are not counted; fastest ${signer.name} ${fmtRate(signer.rate)}/s, wasm ${times(wasm / signer.rate)})`),
     });
   }
 
@@ -257,7 +287,8 @@ function goals(rows: readonly Row[], sizes: readonly number[], cache: NonceCache
             `open ${times(rt(rows, size16, OURS_NATIVE, 'open')! / rt(rows, size16, OURS_WASM, 'open')!)}`,
     });
   }
-  if (redis !== undefined) out.push({ goal: 'Redis store measured (messages/s, pipelined)', met: redis !== 'not measured', detail: redis });
+  if (redis !== undefined)
+    out.push({ goal: 'Redis store measured (messages/s, pipelined)', met: redis !== 'not measured', detail: redis });
   return out;
 }
 
@@ -312,7 +343,8 @@ async function redisResult(quick: boolean): Promise<string> {
     const mod = (await import(specifier)) as {
       benchRedisStore?: (options: { messages: number; concurrency: number }) => Promise<RedisRow[]>;
     };
-    if (typeof mod.benchRedisStore !== 'function') return 'not measured (bench/redis-store.ts exports no benchRedisStore)';
+    if (typeof mod.benchRedisStore !== 'function')
+      return 'not measured (bench/redis-store.ts exports no benchRedisStore)';
     const messages = quick ? 5_000 : 200_000;
     const rows = await mod.benchRedisStore({ messages, concurrency: 256 });
     return rows
@@ -372,7 +404,10 @@ async function main(): Promise<void> {
     cacheText =
       `Nonce cache (MemoryReplayStore): ${fmtRate(cache.insertsPerSec)} inserts/s; ` +
       cache.memory
-        .map((m) => `${fmtRate(m.entries)} live entries: ${m.bytesPerEntry.toFixed(1)} B/entry (${(m.tableBytes / MiB).toFixed(0)} MiB of tables in ${m.buckets} buckets)`)
+        .map(
+          (m) =>
+            `${fmtRate(m.entries)} live entries: ${m.bytesPerEntry.toFixed(1)} B/entry (${(m.tableBytes / MiB).toFixed(0)} MiB of tables in ${m.buckets} buckets)`,
+        )
         .join('; ');
     progress.step('Redis store', 0);
     redis = await redisResult(args.quick);
@@ -382,11 +417,14 @@ async function main(): Promise<void> {
     for (const size of forgerySizes) {
       const t = timing(args, size);
       rejection.push(
-        ...(await benchRejection(size, t, (task, phase, seconds) => progress.step(`forgery ${sizeLabel(size)}: ${phase}: ${task.id}`, seconds))),
+        ...(await benchRejection(size, t, (task, phase, seconds) =>
+          progress.step(`forgery ${sizeLabel(size)}: ${phase}: ${task.id}`, seconds),
+        )),
       );
     }
     progress.done();
-    if (rejection.length > 0) console.log(`Forged envelopes rejected vs valid ones opened (openSync):\n\n${rejectionTable(rejection)}\n`);
+    if (rejection.length > 0)
+      console.log(`Forged envelopes rejected vs valid ones opened (openSync):\n\n${rejectionTable(rejection)}\n`);
   }
   const transports = await benchTransports(transportOptions, progress);
   progress.done();
@@ -398,7 +436,9 @@ async function main(): Promise<void> {
   console.log(goalText);
   const loadAfter = loadavg();
   const seconds = (Date.now() - started) / 1000;
-  console.log(`\n${seconds.toFixed(0)} s; load average after: ${loadAfter.map((l) => l.toFixed(2)).join(' ')} (sink ${drain() & 1})`);
+  console.log(
+    `\n${seconds.toFixed(0)} s; load average after: ${loadAfter.map((l) => l.toFixed(2)).join(' ')} (sink ${drain() & 1})`,
+  );
 
   const report = {
     machine,

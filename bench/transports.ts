@@ -133,7 +133,11 @@ function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
 }
 
 /** HTTP throughput: HTTP_IN_FLIGHT workers, each sending its next request when the last is answered. */
-async function closedLoop(exchange: (message: Message) => Promise<void>, message: Message, ms: number): Promise<number> {
+async function closedLoop(
+  exchange: (message: Message) => Promise<void>,
+  message: Message,
+  ms: number,
+): Promise<number> {
   let done = 0;
   const started = performance.now();
   const end = started + ms;
@@ -170,7 +174,11 @@ async function defaultBackendName(): Promise<string> {
 type HttpFramework = Exclude<TransportName, 'ws'>;
 
 /** Starts the server side of an HTTP pair; resolves to its base URL and a stop function. */
-async function httpServer(framework: HttpFramework, variant: Variant, coreapp: Endpoint): Promise<{ url: string; stop(): Promise<void> }> {
+async function httpServer(
+  framework: HttpFramework,
+  variant: Variant,
+  coreapp: Endpoint,
+): Promise<{ url: string; stop(): Promise<void> }> {
   const echo = (request: { payload: unknown }) => request.payload;
   if (framework === 'fastify') {
     const app: FastifyInstance = Fastify({ logger: false });
@@ -236,7 +244,8 @@ async function httpPair(framework: HttpFramework, variant: Variant): Promise<Pai
       body: JSON.stringify(message),
     });
     const answer = JSON.parse(await response.body.text()) as Message;
-    if (response.statusCode !== 200 || answer.text.length !== message.text.length) throw new Error('plain echo differs');
+    if (response.statusCode !== 200 || answer.text.length !== message.text.length)
+      throw new Error('plain echo differs');
   };
   return {
     exchange,
@@ -362,7 +371,9 @@ async function wsPair(variant: Variant): Promise<Pair> {
   return bench.pair(
     (message) =>
       new Promise<void>((resolve, reject) => {
-        socket.send(Buffer.from(JSON.stringify(message)), { binary: true }, (error) => (error ? reject(error) : resolve()));
+        socket.send(Buffer.from(JSON.stringify(message)), { binary: true }, (error) =>
+          error ? reject(error) : resolve(),
+        );
       }),
     async () => {
       socket.close();
@@ -391,7 +402,9 @@ async function pacedLatency(p: Pair, message: Message, rate: number, ms: number)
     const now = performance.now();
     while (next < count && start + (next * 1000) / rate <= now) {
       const due = start + (next * 1000) / rate;
-      pending.push(bounded(p.exchange(message), 'latency exchange').then(() => void latencies.push(performance.now() - due)));
+      pending.push(
+        bounded(p.exchange(message), 'latency exchange').then(() => void latencies.push(performance.now() - due)),
+      );
       next++;
     }
     if (next < count) {
@@ -402,7 +415,13 @@ async function pacedLatency(p: Pair, message: Message, rate: number, ms: number)
   await Promise.all(pending);
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]! * 1000;
-  return { rate, samples: latencies.length, p50Us: at(0.5), p99Us: at(0.99), maxUs: latencies[latencies.length - 1]! * 1000 };
+  return {
+    rate,
+    samples: latencies.length,
+    p50Us: at(0.5),
+    p99Us: at(0.99),
+    maxUs: latencies[latencies.length - 1]! * 1000,
+  };
 }
 
 function summary(rounds: number[]): Throughput {
@@ -471,7 +490,14 @@ export async function benchTransports(options: TransportOptions, progress?: Prog
           progress?.step(`transports: ${label} ${v}: latency at ${plan.rate}/s`, plan.latencyMs / 1000);
           const p = pairs.get(v)!;
           const latency = await pacedLatency(p, message, plan.rate, plan.latencyMs);
-          rows.push({ transport, size, variant: v, backend: v === 'sealed' ? backend : 'none', throughput: summary(rounds.get(v)!), latency });
+          rows.push({
+            transport,
+            size,
+            variant: v,
+            backend: v === 'sealed' ? backend : 'none',
+            throughput: summary(rounds.get(v)!),
+            latency,
+          });
         }
       } finally {
         for (const p of pairs.values()) await p.close();
@@ -508,7 +534,14 @@ export function transportVerdicts(rows: readonly TransportRow[]): TransportVerdi
     const ratio = sealed.throughput.median / plain.throughput.median;
     const goal = goalRatio(sealed.transport, sealed.size);
     const stalls = sealed.throughput.stalls.length + plain.throughput.stalls.length;
-    out.push({ transport: sealed.transport, size: sealed.size, ratio, goal, met: Number.isNaN(goal) || (ratio >= goal && stalls === 0), stalls });
+    out.push({
+      transport: sealed.transport,
+      size: sealed.size,
+      ratio,
+      goal,
+      met: Number.isNaN(goal) || (ratio >= goal && stalls === 0),
+      stalls,
+    });
   }
   return out;
 }
@@ -525,7 +558,8 @@ export function transportTable(rows: readonly TransportRow[]): string {
     const stall = r.throughput.stalls.length > 0 ? ` ⚠ ${r.throughput.stalls.length} stalled round(s)` : '';
     return `${fmt(r.throughput.median)} · ${fmt(r.throughput.min)}${stall}`;
   };
-  const lat = (r: TransportRow | undefined) => (r === undefined ? '—' : `${us(r.latency.p50Us)} · ${us(r.latency.p99Us)}`);
+  const lat = (r: TransportRow | undefined) =>
+    r === undefined ? '—' : `${us(r.latency.p50Us)} · ${us(r.latency.p99Us)}`;
   const keys = [...new Set(rows.map((r) => `${r.transport}\u0000${r.size}`))];
   for (const key of keys) {
     const [transport, sizeText] = key.split('\u0000') as [TransportName, string];
@@ -533,7 +567,8 @@ export function transportTable(rows: readonly TransportRow[]): string {
     const sealed = rows.find((r) => r.transport === transport && r.size === size && r.variant === 'sealed');
     const plain = rows.find((r) => r.transport === transport && r.size === size && r.variant === 'plain');
     const v = verdicts.find((x) => x.transport === transport && x.size === size);
-    const goal = v === undefined || Number.isNaN(v.goal) ? '—' : `≥ ${v.goal.toFixed(2)}× ${v.met ? 'met' : '**not met**'}`;
+    const goal =
+      v === undefined || Number.isNaN(v.goal) ? '—' : `≥ ${v.goal.toFixed(2)}× ${v.met ? 'met' : '**not met**'}`;
     lines.push(
       `| ${transport} | ${sizeLabel(size)} | ${cell(sealed)} | ${cell(plain)} | ${v === undefined ? '—' : `${v.ratio.toFixed(2)}×`} | ${goal} | ${lat(sealed)} | ${lat(plain)} |`,
     );
@@ -554,7 +589,8 @@ export function transportNote(rows: readonly TransportRow[], options: TransportO
 
 function parseList<T extends string>(value: string | undefined, allowed: readonly T[], name: string): T[] {
   const items = (value ?? '').split(',').filter(Boolean);
-  for (const item of items) if (!allowed.includes(item as T)) throw new Error(`--${name}: ${item} is not one of ${allowed.join(', ')}`);
+  for (const item of items)
+    if (!allowed.includes(item as T)) throw new Error(`--${name}: ${item} is not one of ${allowed.join(', ')}`);
   return items as T[];
 }
 
@@ -568,7 +604,16 @@ export function parseTransportArgs(argv: readonly string[]): TransportOptions {
   const sizes = value('sizes')?.split(',').map(Number) ?? (quick ? [64, 16 * 1024] : [64, 1024, 16 * 1024]);
   const only = value('only') === undefined ? undefined : parseList(value('only'), TRANSPORTS, 'only');
   const variants = value('variant') === undefined ? undefined : parseList(value('variant'), VARIANTS, 'variant');
-  return { quick, sizes, only, variants, rounds: num('rounds'), roundMs: num('round-ms'), rate: num('rate'), latencyMs: num('latency-ms') };
+  return {
+    quick,
+    sizes,
+    only,
+    variants,
+    rounds: num('rounds'),
+    roundMs: num('round-ms'),
+    rate: num('rate'),
+    latencyMs: num('latency-ms'),
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

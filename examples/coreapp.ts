@@ -98,7 +98,9 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const env = process.env;
   const secret = env['WA_SECRET'];
   if (secret === undefined) {
-    console.error(`WA_SECRET is not set; make one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`);
+    console.error(
+      `WA_SECRET is not set; make one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`,
+    );
     process.exit(1);
   }
   const certFile = env['TLS_CERT_FILE'];

@@ -41,7 +41,9 @@ const core = await startCoreApp({
   replayStore: new MemoryReplayStore(),
 });
 const tls = { caFile: certs.caFile };
-console.log(`CoreApp on ${core.url} and ${core.wsUrl} (TLS 1.3, self-signed certificate), key id ${core.endpoint.keyId}\n`);
+console.log(
+  `CoreApp on ${core.url} and ${core.wsUrl} (TLS 1.3, self-signed certificate), key id ${core.endpoint.keyId}\n`,
+);
 
 try {
   console.log('— the WebApp talks to the CoreApp —');
@@ -106,5 +108,7 @@ try {
 }
 
 const failed = results.filter((r) => !r.ok).length;
-console.log(`\nSummary: ${results.length - failed}/${results.length} expectations held${failed ? ` — ${failed} FAILED` : ''}.`);
+console.log(
+  `\nSummary: ${results.length - failed}/${results.length} expectations held${failed ? ` — ${failed} FAILED` : ''}.`,
+);
 process.exitCode = failed === 0 ? 0 : 1;

@@ -24,7 +24,10 @@ export function createExpressApp(endpoint: Endpoint): Express {
       return sealedReply({ to, amount, accepted: true }, { status: 201 });
     }),
   );
-  app.get('/v1/balance', sealedExpress({ endpoint }, () => ({ balance: 958 })));
+  app.get(
+    '/v1/balance',
+    sealedExpress({ endpoint }, () => ({ balance: 958 })),
+  );
   // Unsealed routes live beside them as usual: a health check for the load balancer, and a
   // page for people, with helmet on that route only.
   app.get('/healthz', (_req, res) => void res.send('ok'));

@@ -25,7 +25,10 @@ export async function createFastifyApp(endpoint: Endpoint): Promise<FastifyInsta
       return sealedReply({ to, amount, accepted: true }, { status: 201 });
     }),
   );
-  app.get('/v1/balance', sealedFastify({ endpoint }, () => ({ balance: 958 })));
+  app.get(
+    '/v1/balance',
+    sealedFastify({ endpoint }, () => ({ balance: 958 })),
+  );
   app.get('/healthz', async () => 'ok');
   // The page in a context of its own: @fastify/helmet's hook covers the routes of the context
   // it is registered in, so the sealed routes above go without it.

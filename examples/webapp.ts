@@ -59,7 +59,9 @@ export async function runWebApp(options: WebAppOptions) {
       await ws.ready();
       for (let n = 1; n <= 3; n++) await ws.send({ n, text: `message ${n}` });
       await done;
-      print(`WS    3 messages sent     → acks ${acks.map((a) => (a as { ack: { n: number } }).ack.n).join(', ')}, in order`);
+      print(
+        `WS    3 messages sent     → acks ${acks.map((a) => (a as { ack: { n: number } }).ack.n).join(', ')}, in order`,
+      );
     } finally {
       await ws.close();
     }
@@ -84,7 +86,11 @@ export interface AdminOptions {
  */
 export async function startAdmin(options: AdminOptions): Promise<{ url: string; close(): Promise<void> }> {
   const app = express();
-  app.get('/admin', helmet(ADMIN_HEADERS), (_req, res) => void res.type('html').send(adminPage('WebApp', options.facts())));
+  app.get(
+    '/admin',
+    helmet(ADMIN_HEADERS),
+    (_req, res) => void res.type('html').send(adminPage('WebApp', options.facts())),
+  );
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve(listening));
   });

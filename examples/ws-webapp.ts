@@ -36,8 +36,11 @@ const client = new WsClient({
     if (++acknowledged === count) done();
   },
   onClose: (event) => {
-    console.log(`closed: ${event.code} ${event.reason}${event.willReconnect ? `, retrying in ${Math.round(event.delayMs ?? 0)} ms` : ''}`);
-    if (event.code === WsCloseCode.AUTH_FAILED) console.log('the CoreApp refused us: is WA_SECRET the same on both sides?');
+    console.log(
+      `closed: ${event.code} ${event.reason}${event.willReconnect ? `, retrying in ${Math.round(event.delayMs ?? 0)} ms` : ''}`,
+    );
+    if (event.code === WsCloseCode.AUTH_FAILED)
+      console.log('the CoreApp refused us: is WA_SECRET the same on both sides?');
   },
 });
 

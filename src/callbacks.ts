@@ -24,7 +24,11 @@ export const CALLBACK_FAILED_EVENT = 'wa_transport.callback_failed';
  *   callSafely(logger, 'observer.opened', () => observer.opened?.(event));
  *   await callSafely(logger, 'onHandlerError', () => options.onHandlerError?.(error, request));
  */
-export function callSafely(logger: Pick<Logger, 'warn'>, callback: string, call: () => unknown): Promise<void> | undefined {
+export function callSafely(
+  logger: Pick<Logger, 'warn'>,
+  callback: string,
+  call: () => unknown,
+): Promise<void> | undefined {
   let result: unknown;
   try {
     result = call();

@@ -146,7 +146,10 @@ export class Endpoint {
   private constructor(options: EndpointOptions, backend: AeadBackend, from?: typeof FROM_FACTORY) {
     // A JavaScript caller can reach a private constructor; it still gets an error of ours.
     if (from !== FROM_FACTORY) {
-      throw new WaTransportError(ErrorCode.CONFIG, 'an Endpoint is made by `await createEndpoint(options)`, not `new Endpoint`');
+      throw new WaTransportError(
+        ErrorCode.CONFIG,
+        'an Endpoint is made by `await createEndpoint(options)`, not `new Endpoint`',
+      );
     }
     if (options.role !== 'webapp' && options.role !== 'coreapp') {
       throw new WaTransportError(ErrorCode.CONFIG, 'role must be "webapp" or "coreapp"');
@@ -342,7 +345,9 @@ export class Endpoint {
   #opened<T>({ bytes, plaintext, timestamp, now, keyId }: Checked, storeMs: number): Opened<T> {
     const opened = decoded<T>(bytes, plaintext, keyId);
     if (this.#observer) {
-      callSafely(this.#logger, 'observer.opened', () => this.#observer?.opened?.({ keyId, skewMs: timestamp - now, storeMs }));
+      callSafely(this.#logger, 'observer.opened', () =>
+        this.#observer?.opened?.({ keyId, skewMs: timestamp - now, storeMs }),
+      );
     }
     return opened;
   }
@@ -362,7 +367,9 @@ export class Endpoint {
       'envelope rejected',
     );
     if (this.#observer) {
-      callSafely(this.#logger, 'observer.rejected', () => this.#observer?.rejected?.({ code: error.code, keyId, skewMs, peer }));
+      callSafely(this.#logger, 'observer.rejected', () =>
+        this.#observer?.rejected?.({ code: error.code, keyId, skewMs, peer }),
+      );
     }
     return error;
   }

@@ -135,7 +135,11 @@ export class WaTransportError extends Error {
 
 // On the prototype, as Error's own `name` is, rather than defined on every instance: one
 // property definition less per rejection, in the path a flood of forgeries takes.
-Object.defineProperty(WaTransportError.prototype, 'name', { value: 'WaTransportError', writable: true, configurable: true });
+Object.defineProperty(WaTransportError.prototype, 'name', {
+  value: 'WaTransportError',
+  writable: true,
+  configurable: true,
+});
 
 export function isWaTransportError(value: unknown, code?: ErrorCode): value is WaTransportError {
   return value instanceof WaTransportError && (code === undefined || value.code === code);

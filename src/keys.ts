@@ -87,7 +87,7 @@ const MIN_HEX_CHARACTERS = GENERATED_SECRET_BYTES * 2;
 
 const HOW_TO_FIX =
   'use at least 32 random bytes, e.g. the output of `npx wa-transport keygen` ' +
-  'or `node -e "console.log(require(\'crypto\').randomBytes(32).toString(\'base64url\'))"`';
+  "or `node -e \"console.log(require('crypto').randomBytes(32).toString('base64url'))\"`";
 
 /** A new strong secret: 32 random bytes as base64url (43 characters). */
 export function generateSecret(): string {
@@ -170,7 +170,11 @@ function zxcvbn(): ZxcvbnFactory {
     const core = require('@zxcvbn-ts/core') as typeof import('@zxcvbn-ts/core');
     const common = require('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common');
     // l33t substitutions capped: 16 kept every pattern in test/keys.test.ts refused and cut a check from 49 ms to 18 ms.
-    estimator = new core.ZxcvbnFactory({ dictionary: common.dictionary, graphs: common.adjacencyGraphs, l33tMaxSubstitutions: 16 });
+    estimator = new core.ZxcvbnFactory({
+      dictionary: common.dictionary,
+      graphs: common.adjacencyGraphs,
+      l33tMaxSubstitutions: 16,
+    });
   }
   return estimator;
 }

@@ -68,7 +68,10 @@ export function combineObservers(...observers: EndpointObserver[]): EndpointObse
   return combined;
 }
 
-function tellEach(observers: EndpointObserver[], tell: (observer: EndpointObserver) => unknown): Promise<unknown> | undefined {
+function tellEach(
+  observers: EndpointObserver[],
+  tell: (observer: EndpointObserver) => unknown,
+): Promise<unknown> | undefined {
   let thrown: { error: unknown } | undefined;
   const pending: Array<PromiseLike<unknown>> = [];
   for (const observer of observers) {

@@ -69,7 +69,10 @@ export function asksForTls(tls: object | undefined): boolean {
 export function pathPrefix(prefix: string | undefined): string {
   if (prefix === undefined || prefix === '') return '';
   if (typeof prefix !== 'string' || !/^\/[^?#]*[^/?#]$/.test(prefix)) {
-    throw new WaTransportError(ErrorCode.CONFIG, 'pathPrefix must start with "/", not end with "/", and hold no ? or #');
+    throw new WaTransportError(
+      ErrorCode.CONFIG,
+      'pathPrefix must start with "/", not end with "/", and hold no ? or #',
+    );
   }
   return prefix;
 }

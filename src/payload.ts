@@ -273,7 +273,9 @@ function isObjectToken(token: number): boolean {
     (token >= 0x80 && token <= 0x9f) ||
     (token >= 0xc4 && token <= 0xc6) ||
     (token >= 0xdc && token <= 0xdf) ||
-    token === 0xd6 || token === 0xd7 || token === 0xc7 // admitted only as timestamps
+    token === 0xd6 ||
+    token === 0xd7 ||
+    token === 0xc7 // admitted only as timestamps
   );
 }
 

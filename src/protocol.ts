@@ -5,7 +5,14 @@
  * no undici): what is here is data and pure functions.
  */
 
-export { Direction, PayloadFormat, HEADER_BYTES, TAG_BYTES, MIN_ENVELOPE_BYTES, readHeader } from './envelope/format.js';
+export {
+  Direction,
+  PayloadFormat,
+  HEADER_BYTES,
+  TAG_BYTES,
+  MIN_ENVELOPE_BYTES,
+  readHeader,
+} from './envelope/format.js';
 export type { EnvelopeHeader } from './envelope/format.js';
 export { MAX_DEPTH } from './payload.js';
 export { DEFAULT_WINDOW_MS, DEFAULT_MAX_SKEW_MS } from './defaults.js';

@@ -5,4 +5,9 @@
  * Redis Cluster (clusterNodes); the stores' classes are exported as types only.
  */
 export { createRedisReplayStore } from './replay/redis.js';
-export type { RedisClusterReplayStore, RedisReplayStore, RedisReplayStoreOptions, RedisReplayStoreStats } from './replay/redis.js';
+export type {
+  RedisClusterReplayStore,
+  RedisReplayStore,
+  RedisReplayStoreOptions,
+  RedisReplayStoreStats,
+} from './replay/redis.js';

@@ -89,7 +89,10 @@ describe('endpoint observers', () => {
   it('combineObservers tells every observer even when one throws, then reports the failure', async () => {
     const logger = recordingLogger();
     const seen: string[] = [];
-    const observer = combineObservers(throwing, { opened: () => seen.push('opened'), sealed: () => seen.push('sealed') });
+    const observer = combineObservers(throwing, {
+      opened: () => seen.push('opened'),
+      sealed: () => seen.push('sealed'),
+    });
     const { web, core } = await pair({ observer, logger });
     await core.open(web.seal(1));
     expect(seen).toEqual(['sealed', 'opened']);

@@ -3,7 +3,16 @@ import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createEndpoint, type EndpointOptions, generateSecret, ErrorCode, MemoryReplayStore, type ReplayStore, type RejectedEvent, type OpenedEvent } from '../src/index.js';
+import {
+  createEndpoint,
+  type EndpointOptions,
+  generateSecret,
+  ErrorCode,
+  MemoryReplayStore,
+  type ReplayStore,
+  type RejectedEvent,
+  type OpenedEvent,
+} from '../src/index.js';
 import { Endpoint } from '../src/endpoint.js';
 import { MIN_ENVELOPE_BYTES } from '../src/protocol.js';
 import { OTHER_SECRET, SECRET, outcome, pair } from './helpers.js';
@@ -79,7 +88,10 @@ describe('authentication', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.uint8Array({ maxLength: 64 }),
-        fc.oneof(fc.nat(200).map((n) => ({ cut: n })), fc.uint8Array({ minLength: 1, maxLength: 32 }).map((extra) => ({ extra }))),
+        fc.oneof(
+          fc.nat(200).map((n) => ({ cut: n })),
+          fc.uint8Array({ minLength: 1, maxLength: 32 }).map((extra) => ({ extra })),
+        ),
         async (payload, change) => {
           const envelope = web.seal(payload);
           const changed =
@@ -126,7 +138,9 @@ describe('authentication', () => {
     const stranger = await createEndpoint({ role: 'webapp', secret: generateSecret() });
     const error = await rotating.open(stranger.seal('x')).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: ErrorCode.UNKNOWN_KEY });
-    expect((error as Error).message).toBe(`envelope was sealed with a secret that is not configured: key id ${stranger.keyId}`);
+    expect((error as Error).message).toBe(
+      `envelope was sealed with a secret that is not configured: key id ${stranger.keyId}`,
+    );
     for (const keyId of rotating.keyIds) expect((error as Error).message).not.toContain(keyId);
   });
 
@@ -333,7 +347,13 @@ describe('limits and options', () => {
 
   it('refuses payloads that are not plain data when sealing', async () => {
     const { web } = await pair();
-    for (const value of [new Set([1]), /re/, () => 1, Object.defineProperty({}, '__proto__', { value: 1, enumerable: true }), JSON.parse('{"__proto__":1}')]) {
+    for (const value of [
+      new Set([1]),
+      /re/,
+      () => 1,
+      Object.defineProperty({}, '__proto__', { value: 1, enumerable: true }),
+      JSON.parse('{"__proto__":1}'),
+    ]) {
       expect(() => web.seal(value)).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
     }
   });
@@ -357,7 +377,9 @@ describe('limits and options', () => {
     // What a JavaScript caller reaches despite the private constructor; before libsodium was
     // ready it failed with "sodium.crypto_generichash is not a function".
     const Unchecked = Endpoint as unknown as new (options: EndpointOptions) => Endpoint;
-    expect(() => new Unchecked({ role: 'webapp', secret: SECRET })).toThrow(expect.objectContaining({ code: ErrorCode.CONFIG }));
+    expect(() => new Unchecked({ role: 'webapp', secret: SECRET })).toThrow(
+      expect.objectContaining({ code: ErrorCode.CONFIG }),
+    );
     for (const options of [undefined, null, 'webapp']) {
       await expect(createEndpoint(options as never)).rejects.toMatchObject({ code: ErrorCode.CONFIG });
     }

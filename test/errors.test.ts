@@ -39,8 +39,15 @@ describe('rejection errors are cheap (issue 11: forgeries must not cost more tha
 
   it('every code a peer without the secret can cause is stackless; configuration errors keep their stack', () => {
     for (const code of [
-      ErrorCode.MALFORMED, ErrorCode.TOO_LARGE, ErrorCode.UNSUPPORTED_VERSION, ErrorCode.WRONG_DIRECTION,
-      ErrorCode.UNKNOWN_KEY, ErrorCode.FORGED, ErrorCode.EXPIRED, ErrorCode.FUTURE, ErrorCode.REPLAYED,
+      ErrorCode.MALFORMED,
+      ErrorCode.TOO_LARGE,
+      ErrorCode.UNSUPPORTED_VERSION,
+      ErrorCode.WRONG_DIRECTION,
+      ErrorCode.UNKNOWN_KEY,
+      ErrorCode.FORGED,
+      ErrorCode.EXPIRED,
+      ErrorCode.FUTURE,
+      ErrorCode.REPLAYED,
     ]) {
       expect(frames(new WaTransportError(code)), code).toEqual([]);
     }

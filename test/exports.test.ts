@@ -169,7 +169,10 @@ function compiledNames(): Map<string, string[]> {
   const names = new Map<string, string[]>();
   for (const [subpath, file] of entries) {
     const module = checker.getSymbolAtLocation(program.getSourceFile(file)!)!;
-    names.set(subpath, checker.getExportsOfModule(module).map((symbol) => symbol.getName()));
+    names.set(
+      subpath,
+      checker.getExportsOfModule(module).map((symbol) => symbol.getName()),
+    );
   }
   return names;
 }
@@ -187,7 +190,10 @@ describe('the public surface', () => {
   it('exports exactly its types', () => {
     const compiled = compiledNames();
     for (const [subpath, { values, types }] of Object.entries(SURFACE)) {
-      const typeOnly = compiled.get(subpath)!.filter((name) => !values.includes(name)).sort();
+      const typeOnly = compiled
+        .get(subpath)!
+        .filter((name) => !values.includes(name))
+        .sort();
       expect({ subpath, types: typeOnly }).toEqual({ subpath, types });
     }
   });
@@ -206,7 +212,8 @@ function staticClosure(entry: string): { files: string[]; packages: string[] } {
     const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022);
     for (const statement of source.statements) {
       let specifier: ts.Expression | undefined;
-      if (ts.isImportDeclaration(statement) && statement.importClause?.isTypeOnly !== true) specifier = statement.moduleSpecifier;
+      if (ts.isImportDeclaration(statement) && statement.importClause?.isTypeOnly !== true)
+        specifier = statement.moduleSpecifier;
       if (ts.isExportDeclaration(statement) && !statement.isTypeOnly) specifier = statement.moduleSpecifier;
       if (specifier === undefined || !ts.isStringLiteral(specifier)) continue;
       const name = specifier.text;
@@ -254,15 +261,21 @@ describe('what an entry loads', () => {
 
   it('/protocol imports, through src/, no transport implementation', () => {
     const { files } = staticClosure(entries.get('./protocol')!);
-    expect(files.filter((file) => file.startsWith('transport/'))).toEqual(['transport/http-binding.ts', 'transport/ws-protocol.ts']);
+    expect(files.filter((file) => file.startsWith('transport/'))).toEqual([
+      'transport/http-binding.ts',
+      'transport/ws-protocol.ts',
+    ]);
   });
 
   // /fetch too: a web-standard handler runs where there is no node:http (Deno, Bun, workers).
-  it.each(['wa-transport', 'wa-transport/protocol', 'wa-transport/fetch'])('%s loads no transport, no Redis client and no network module', async (specifier) => {
-    const { packages, builtins } = await loadedBy(specifier);
-    expect(packages.filter((name) => TRANSPORT_PACKAGES.includes(name))).toEqual([]);
-    expect(builtins.filter((name) => NETWORK_BUILTINS.includes(name))).toEqual([]);
-  });
+  it.each(['wa-transport', 'wa-transport/protocol', 'wa-transport/fetch'])(
+    '%s loads no transport, no Redis client and no network module',
+    async (specifier) => {
+      const { packages, builtins } = await loadedBy(specifier);
+      expect(packages.filter((name) => TRANSPORT_PACKAGES.includes(name))).toEqual([]);
+      expect(builtins.filter((name) => NETWORK_BUILTINS.includes(name))).toEqual([]);
+    },
+  );
 
   it('wa-transport/ops loads no transport and no Redis client until a Redis URL is configured', async () => {
     const { packages } = await loadedBy('wa-transport/ops');

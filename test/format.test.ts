@@ -13,7 +13,9 @@ import {
 
 describe('header layout', () => {
   it('matches docs/PROTOCOL.md §2', () => {
-    expect([KEY_ID_OFFSET, TIMESTAMP_OFFSET, NONCE_OFFSET, HEADER_BYTES, MIN_ENVELOPE_BYTES]).toEqual([3, 7, 15, 39, 55]);
+    expect([KEY_ID_OFFSET, TIMESTAMP_OFFSET, NONCE_OFFSET, HEADER_BYTES, MIN_ENVELOPE_BYTES]).toEqual([
+      3, 7, 15, 39, 55,
+    ]);
   });
 
   it('writes and reads back every timestamp up to 2^53', () => {

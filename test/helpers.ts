@@ -1,5 +1,15 @@
 /** Shared test fixtures: endpoints on a controllable clock. */
-import { createEndpoint, type Endpoint, type EndpointOptions, type ErrorCode, generateSecret, isWaTransportError, type Logger, MemoryReplayStore, type ReplayStore } from '../src/index.js';
+import {
+  createEndpoint,
+  type Endpoint,
+  type EndpointOptions,
+  type ErrorCode,
+  generateSecret,
+  isWaTransportError,
+  type Logger,
+  MemoryReplayStore,
+  type ReplayStore,
+} from '../src/index.js';
 
 // Generated at run time: a secret written in this repository is published, and refused (src/keys.ts).
 export const SECRET = generateSecret();

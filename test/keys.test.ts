@@ -24,7 +24,12 @@ describe('secret strength', () => {
     // one of 1,500 keygen outputs scored ≥ 10^40.9 against a floor of 10^30 (src/keys.ts).
     for (let i = 0; i < 100; i++) {
       const random = Buffer.from(crypto.getRandomValues(new Uint8Array(32)));
-      for (const secret of [generateSecret(), random.toString('hex'), random.toString('base64'), random.toString('hex').toUpperCase()]) {
+      for (const secret of [
+        generateSecret(),
+        random.toString('hex'),
+        random.toString('base64'),
+        random.toString('hex').toUpperCase(),
+      ]) {
         expect(weakness(secret), secret).toBeUndefined();
       }
       if (weakness(random) !== undefined) expect(new TextDecoder().decode(random)).toBe('valid UTF-8: judged as text'); // ~1e-9
@@ -70,7 +75,10 @@ describe('secret strength', () => {
       'an example secret that is long and random enough: 9fK2xQ7vL0pR4mT8!',
       Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString('hex'), // random hex, but 24 bytes
     ]) {
-      expect(weakness(chosen), chosen).toMatchObject({ code: ErrorCode.WEAK_SECRET, message: expect.stringContaining('not a generated secret') });
+      expect(weakness(chosen), chosen).toMatchObject({
+        code: ErrorCode.WEAK_SECRET,
+        message: expect.stringContaining('not a generated secret'),
+      });
     }
   });
 
@@ -87,7 +95,10 @@ describe('secret strength', () => {
     ];
     for (const secret of published) {
       const error = weakness(secret);
-      expect(error, secret).toMatchObject({ code: ErrorCode.WEAK_SECRET, message: expect.stringContaining('printed in') });
+      expect(error, secret).toMatchObject({
+        code: ErrorCode.WEAK_SECRET,
+        message: expect.stringContaining('printed in'),
+      });
       expect((error as Error).message).toContain(new SecretKeys(secretBytes(secret)).keyIdHex);
       expect(weakness(new TextEncoder().encode(secret)), 'as bytes too').toMatchObject({ code: ErrorCode.WEAK_SECRET });
     }
@@ -96,8 +107,17 @@ describe('secret strength', () => {
   it('refuses invisible and format characters anywhere, naming the code point, never the secret', () => {
     const strong = generateSecret();
     for (const [char, name] of [
-      ['\u200b', '200B'], ['\u2060', '2060'], ['\u00a0', '00A0'], ['\ufeff', 'FEFF'], ['\u00ad', '00AD'],
-      ['\u202e', '202E'], ['\u3000', '3000'], ['\u2028', '2028'], ['\t', '0009'], ['\u0000', '0000'], ['\ufe0f', 'FE0F'],
+      ['\u200b', '200B'],
+      ['\u2060', '2060'],
+      ['\u00a0', '00A0'],
+      ['\ufeff', 'FEFF'],
+      ['\u00ad', '00AD'],
+      ['\u202e', '202E'],
+      ['\u3000', '3000'],
+      ['\u2028', '2028'],
+      ['\t', '0009'],
+      ['\u0000', '0000'],
+      ['\ufe0f', 'FE0F'],
     ] as const) {
       for (const at of [0, 20, strong.length]) {
         const secret = strong.slice(0, at) + char + strong.slice(at);

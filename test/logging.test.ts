@@ -101,7 +101,7 @@ describe('logging', () => {
   });
 
   it.each<Adapter>(['node', 'express', 'fastify'])(
-    'HTTP (%s): the endpoints\' loggers reach client and handler, with the same event and fields on both sides',
+    "HTTP (%s): the endpoints' loggers reach client and handler, with the same event and fields on both sides",
     async (adapter) => {
       const coreLog = recordingLogger();
       const webLog = recordingLogger();
@@ -136,7 +136,7 @@ describe('logging', () => {
     },
   );
 
-  it('WebSocket: the endpoints\' loggers reach WsServer and WsClient, with the same event and fields on both sides', async () => {
+  it("WebSocket: the endpoints' loggers reach WsServer and WsClient, with the same event and fields on both sides", async () => {
     const coreLog = recordingLogger();
     const webLog = recordingLogger();
     const core = await createEndpoint({ role: 'coreapp', secret: SECRET, logger: coreLog });
@@ -149,18 +149,34 @@ describe('logging', () => {
 
     const [serverSide] = eventsOf(coreLog, 'wa_transport.ws.refused');
     const [clientSide] = eventsOf(webLog, 'wa_transport.ws.refused');
-    expect(serverSide).toMatchObject({ side: 'server', status: 401, code: ErrorCode.UNKNOWN_KEY, peer: '127.0.0.1', target: '/ws' });
+    expect(serverSide).toMatchObject({
+      side: 'server',
+      status: 401,
+      code: ErrorCode.UNKNOWN_KEY,
+      peer: '127.0.0.1',
+      target: '/ws',
+    });
     expect(clientSide).toMatchObject({ target: '/ws' });
-    expect(clientSide).toMatchObject({ side: 'client', status: 401, code: ErrorCode.UNSEALED_RESPONSE, claimedCode: ErrorCode.UNKNOWN_KEY });
+    expect(clientSide).toMatchObject({
+      side: 'client',
+      status: 401,
+      code: ErrorCode.UNSEALED_RESPONSE,
+      claimedCode: ErrorCode.UNKNOWN_KEY,
+    });
     expect(Object.keys(clientSide!).sort()).toEqual([...Object.keys(serverSide!), 'sealed', 'claimedCode'].sort());
   });
 
-  it('a transport\'s own logger option wins over the endpoint\'s', async () => {
+  it("a transport's own logger option wins over the endpoint's", async () => {
     const endpointLog = recordingLogger();
     const ownLog = recordingLogger();
     const web = await createEndpoint({ role: 'webapp', secret: OTHER_SECRET, logger: endpointLog });
     const core = await createEndpoint({ role: 'coreapp', secret: SECRET });
-    const client = new HttpClient({ endpoint: web, baseUrl: await coreApp('node', core), retry: false, logger: ownLog });
+    const client = new HttpClient({
+      endpoint: web,
+      baseUrl: await coreApp('node', core),
+      retry: false,
+      logger: ownLog,
+    });
     cleanups.push(() => client.close());
     await expect(client.post('/v1/echo', 1)).rejects.toThrow();
     expect(eventsOf(ownLog, 'wa_transport.http.refused')).toHaveLength(1);

@@ -5,7 +5,17 @@
  * @types/ws), then imported, required and type-checked there the way users do.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -50,7 +60,9 @@ beforeAll(async () => {
     await run('npm', ['run', 'build', '--silent'], { cwd: root });
   }
   project = mkdtempSync(join(tmpdir(), 'wa-transport-consumer-'));
-  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', project], { cwd: root });
+  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', project], {
+    cwd: root,
+  });
   const [{ filename }] = JSON.parse(stdout) as [{ filename: string }];
   installed = join(project, 'node_modules', 'wa-transport');
   mkdirSync(installed, { recursive: true });
@@ -99,7 +111,11 @@ describe('the packed package', () => {
 
   it('imports every entry point, and require() gives the same modules (require(esm))', async () => {
     const names = `const names = {}; for (const e of ${JSON.stringify(entries())}) names[e] = Object.keys(await load(e)).sort();`;
-    const imported = await node(['--input-type=module', '-e', `const load = (e) => import(e); ${names} console.log(JSON.stringify(names));`]);
+    const imported = await node([
+      '--input-type=module',
+      '-e',
+      `const load = (e) => import(e); ${names} console.log(JSON.stringify(names));`,
+    ]);
     const required = await node([
       '--input-type=commonjs',
       '-e',

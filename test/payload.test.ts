@@ -13,20 +13,36 @@ import {
 } from '../src/payload.js';
 
 const bytes = (...parts: Array<number | number[] | string>) =>
-  Uint8Array.from(parts.flatMap((p) => (typeof p === 'number' ? [p] : typeof p === 'string' ? [...Buffer.from(p)] : p)));
+  Uint8Array.from(
+    parts.flatMap((p) => (typeof p === 'number' ? [p] : typeof p === 'string' ? [...Buffer.from(p)] : p)),
+  );
 const nested = (depth: number) => bytes(...Array<number>(depth).fill(0x91), 0xc0); // [[[…nil…]]]
 
 describe('payload encoding', () => {
   it('round-trips plain data', () => {
     fc.assert(
-      fc.property(fc.jsonValue().filter((v) => !JSON.stringify(v).includes('"__proto__"')), (value) => {
-        expect(JSON.stringify(decodeMsgpack(encodeMsgpack(value)))).toBe(JSON.stringify(value));
-      }),
+      fc.property(
+        fc.jsonValue().filter((v) => !JSON.stringify(v).includes('"__proto__"')),
+        (value) => {
+          expect(JSON.stringify(decodeMsgpack(encodeMsgpack(value)))).toBe(JSON.stringify(value));
+        },
+      ),
     );
   });
 
   it('refuses what would not arrive as it left', () => {
-    for (const value of [new Set([1]), new Map(), /x/, () => 0, Symbol('s'), 1n, new Error('e'), new Float32Array(1), new Date(NaN), new (class Point {})()]) {
+    for (const value of [
+      new Set([1]),
+      new Map(),
+      /x/,
+      () => 0,
+      Symbol('s'),
+      1n,
+      new Error('e'),
+      new Float32Array(1),
+      new Date(NaN),
+      new (class Point {})(),
+    ]) {
       expect(() => encodeMsgpack(value), String(value)).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
     }
     const cyclic: Record<string, unknown> = {};
@@ -66,7 +82,13 @@ describe('payload encoding', () => {
     expect(decodeMsgpack(bytes(0xd4, 0x00, 0x00))).toBeUndefined();
     for (let type = 0; type < 256; type++) {
       if (type === 0xff) continue;
-      for (const ext of [bytes(0xd4, type, 0), bytes(0xd5, type, 0, 0), bytes(0xc7, 1, type, 0), bytes(0xc8, 0, 1, type, 0), bytes(0xc9, 0, 0, 0, 1, type, 0)]) {
+      for (const ext of [
+        bytes(0xd4, type, 0),
+        bytes(0xd5, type, 0, 0),
+        bytes(0xc7, 1, type, 0),
+        bytes(0xc8, 0, 1, type, 0),
+        bytes(0xc9, 0, 0, 0, 1, type, 0),
+      ]) {
         if (type === 0 && ext[0] === 0xd4) continue;
         expect(checkMsgpack(ext)).toBe(false);
       }
@@ -99,8 +121,32 @@ describe('payload encoding', () => {
 
   it('refuses timestamps whose nanoseconds are 10^9 or more (no such instant)', () => {
     // timestamp 64: nanoseconds in the upper 30 bits of 8 bytes; timestamp 96: a 4-byte field first.
-    const ts64 = (nanos: number) => bytes(0xd7, 0xff, [(nanos >>> 22) & 0xff, (nanos >>> 14) & 0xff, (nanos >>> 6) & 0xff, (nanos << 2) & 0xff, 0, 0, 0, 1]);
-    const ts96 = (nanos: number) => bytes(0xc7, 12, 0xff, [nanos >>> 24, (nanos >>> 16) & 0xff, (nanos >>> 8) & 0xff, nanos & 0xff, 0, 0, 0, 0, 0, 0, 0, 1]);
+    const ts64 = (nanos: number) =>
+      bytes(0xd7, 0xff, [
+        (nanos >>> 22) & 0xff,
+        (nanos >>> 14) & 0xff,
+        (nanos >>> 6) & 0xff,
+        (nanos << 2) & 0xff,
+        0,
+        0,
+        0,
+        1,
+      ]);
+    const ts96 = (nanos: number) =>
+      bytes(0xc7, 12, 0xff, [
+        nanos >>> 24,
+        (nanos >>> 16) & 0xff,
+        (nanos >>> 8) & 0xff,
+        nanos & 0xff,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        1,
+      ]);
     for (const ts of [ts64, ts96]) {
       expect(checkMsgpack(ts(999_999_999))).toBe(true);
       expect(checkMsgpack(ts(1_000_000_000))).toBe(false);
@@ -132,9 +178,9 @@ describe('payload encoding', () => {
       expect(decoded).toBe(value);
     }
     // As a map key and inside containers too; JSON.stringify works on whatever is accepted.
-    expect(JSON.stringify(decodeMsgpack(bytes(0x81, [...u64('0000000100000000')], 0x91, [...i64('fffffffeffffffff')])))).toBe(
-      '{"4294967296":[-4294967297]}',
-    );
+    expect(
+      JSON.stringify(decodeMsgpack(bytes(0x81, [...u64('0000000100000000')], 0x91, [...i64('fffffffeffffffff')]))),
+    ).toBe('{"4294967296":[-4294967297]}');
     const refused = [
       u64('0020000000000000'), // 2^53
       u64('ffffffffffffffff'),
@@ -179,7 +225,9 @@ describe('payload encoding', () => {
     // A bomb never reaches msgpackr.
     const unpack = vi.spyOn(Unpackr.prototype, 'unpack');
     try {
-      expect(() => decodeMsgpack(arrayOf(4 * 1024 * 1024 - 64, 0x80))).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
+      expect(() => decodeMsgpack(arrayOf(4 * 1024 * 1024 - 64, 0x80))).toThrow(
+        expect.objectContaining({ code: ErrorCode.PAYLOAD }),
+      );
       expect(unpack).not.toHaveBeenCalled();
     } finally {
       unpack.mockRestore();
@@ -187,8 +235,12 @@ describe('payload encoding', () => {
   });
 
   it('seals only what the receiver admits: too many small objects are refused on the way out', () => {
-    expect(() => encodeMsgpack(Array.from({ length: 10_000 }, () => ({})))).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
-    expect(() => encodeMsgpack(Array.from({ length: 6000 }, () => []))).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
+    expect(() => encodeMsgpack(Array.from({ length: 10_000 }, () => ({})))).toThrow(
+      expect.objectContaining({ code: ErrorCode.PAYLOAD }),
+    );
+    expect(() => encodeMsgpack(Array.from({ length: 6000 }, () => []))).toThrow(
+      expect.objectContaining({ code: ErrorCode.PAYLOAD }),
+    );
     const records = Array.from({ length: 20_000 }, (_, i) => ({ id: i, name: `user ${i}` }));
     expect(decodeMsgpack(encodeMsgpack(records))).toEqual(records);
   });

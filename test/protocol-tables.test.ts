@@ -14,7 +14,10 @@ const rows = section
   .split('\n')
   .filter((line) => line.startsWith('| `ERR_WA_'))
   .map((line) => {
-    const cells = line.split('|').slice(1, -1).map((cell) => cell.trim());
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((cell) => cell.trim());
     return {
       code: cells[0]!.replaceAll('`', '') as ErrorCode,
       authenticated: cells[2],
@@ -41,7 +44,10 @@ describe('PROTOCOL.md §8.2, the table of close codes', () => {
     .split('\n')
     .filter((line) => /^\| \d{4} \|/.test(line))
     .map((line) => {
-      const cells = line.split('|').slice(1, -1).map((cell) => cell.trim());
+      const cells = line
+        .split('|')
+        .slice(1, -1)
+        .map((cell) => cell.trim());
       return [cells[1]!.replaceAll('`', ''), Number(cells[0])] as const;
     });
 

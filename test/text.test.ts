@@ -16,8 +16,19 @@ describe('text form', () => {
 
   it('refuses anything but canonical unpadded base64url', () => {
     const good = toText(Uint8Array.of(1, 2, 3, 4));
-    for (const bad of [`${good}==`, ` ${good}`, `${good}\n`, good.replace(/./, '+'), good.replace(/./, '/'), 'AQIDBA'.replace('A', 'А'), 'A', 'AR']) {
-      expect(() => fromText(bad, 1_000), JSON.stringify(bad)).toThrow(expect.objectContaining({ code: ErrorCode.MALFORMED }));
+    for (const bad of [
+      `${good}==`,
+      ` ${good}`,
+      `${good}\n`,
+      good.replace(/./, '+'),
+      good.replace(/./, '/'),
+      'AQIDBA'.replace('A', 'А'),
+      'A',
+      'AR',
+    ]) {
+      expect(() => fromText(bad, 1_000), JSON.stringify(bad)).toThrow(
+        expect.objectContaining({ code: ErrorCode.MALFORMED }),
+      );
     }
   });
 

@@ -37,16 +37,25 @@ describe('test vectors (docs/PROTOCOL.md §7)', () => {
   });
 
   it.each(vectors.envelopes)('opens "$name" to its payload', (v) => {
-    const payload = openVector(fromHex(v.envelopeHex), { secret: v.secret, direction: v.direction, context: v.context, backend: wasmBackend });
+    const payload = openVector(fromHex(v.envelopeHex), {
+      secret: v.secret,
+      direction: v.direction,
+      context: v.context,
+      backend: wasmBackend,
+    });
     if ('value' in v) expect(payload).toEqual(v.value);
     else expect(hex(payload as Uint8Array)).toBe(v.plaintextHex);
   });
 
   it.each(vectors.invalid)('rejects "$name" with $code', (v) => {
     const first = vectors.envelopes[0]!;
-    expect(() => openVector(fromHex(v.envelopeHex), { secret: first.secret, direction: Direction.WEBAPP_TO_COREAPP, backend: wasmBackend })).toThrow(
-      expect.objectContaining({ code: v.code }),
-    );
+    expect(() =>
+      openVector(fromHex(v.envelopeHex), {
+        secret: first.secret,
+        direction: Direction.WEBAPP_TO_COREAPP,
+        backend: wasmBackend,
+      }),
+    ).toThrow(expect.objectContaining({ code: v.code }));
   });
 
   it.each(vectors.textForm.valid)('reads the text form of an envelope', (v) => {
@@ -80,7 +89,12 @@ describe('test vectors (docs/PROTOCOL.md §7)', () => {
     expect(hex(id.key)).toBe(v.keyHex);
     const e = v.envelope;
     expect(hex(sealVector(e, wasmBackend))).toBe(e.envelopeHex);
-    const payload = openVector(fromHex(e.envelopeHex), { secret: e.secret, direction: e.direction, context: e.context, backend: wasmBackend });
+    const payload = openVector(fromHex(e.envelopeHex), {
+      secret: e.secret,
+      direction: e.direction,
+      context: e.context,
+      backend: wasmBackend,
+    });
     expect(payload).toEqual(e.value);
   });
 
@@ -102,11 +116,15 @@ describe('test vectors (docs/PROTOCOL.md §7)', () => {
   });
 
   it.each(vectors.secrets.refused)('refuses the secret with $name ($code)', (v) => {
-    expect(() => checkSecretStrength(secretBytes(v.secret), 'WA_SECRET')).toThrow(expect.objectContaining({ code: v.code }));
+    expect(() => checkSecretStrength(secretBytes(v.secret), 'WA_SECRET')).toThrow(
+      expect.objectContaining({ code: v.code }),
+    );
   });
 
   it('the file has the shape of its schema (test/vectors/envelope-v1.schema.json)', () => {
-    const schema = JSON.parse(readFileSync(new URL('./vectors/envelope-v1.schema.json', import.meta.url), 'utf8')) as object;
+    const schema = JSON.parse(
+      readFileSync(new URL('./vectors/envelope-v1.schema.json', import.meta.url), 'utf8'),
+    ) as object;
     const validate = new Ajv({ allErrors: true, strict: true }).compile(schema);
     expect(validate(vectors), JSON.stringify(validate.errors)).toBe(true);
   });

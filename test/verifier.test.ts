@@ -16,14 +16,19 @@ const code = (f: () => unknown) => {
 describe('Verifier', () => {
   it('accepts exactly the timestamps in [now − window, now + skew]', () => {
     fc.assert(
-      fc.property(fc.nat(60_000), fc.nat(60_000), fc.integer({ min: -100_000, max: 100_000 }), (windowMs, maxSkewMs, offset) => {
-        const clock = new ManualClock();
-        const verifier = new Verifier({ windowMs, maxSkewMs, clock: clock.now });
-        clock.advance(UPTIME_MS * 2); // past the store's start by more than any offset below
-        const now = verifier.now();
-        const expected = offset < -windowMs ? ErrorCode.EXPIRED : offset > maxSkewMs ? ErrorCode.FUTURE : 'ok';
-        expect(code(() => verifier.checkTime(now + offset, now))).toBe(expected);
-      }),
+      fc.property(
+        fc.nat(60_000),
+        fc.nat(60_000),
+        fc.integer({ min: -100_000, max: 100_000 }),
+        (windowMs, maxSkewMs, offset) => {
+          const clock = new ManualClock();
+          const verifier = new Verifier({ windowMs, maxSkewMs, clock: clock.now });
+          clock.advance(UPTIME_MS * 2); // past the store's start by more than any offset below
+          const now = verifier.now();
+          const expected = offset < -windowMs ? ErrorCode.EXPIRED : offset > maxSkewMs ? ErrorCode.FUTURE : 'ok';
+          expect(code(() => verifier.checkTime(now + offset, now))).toBe(expected);
+        },
+      ),
     );
   });
 

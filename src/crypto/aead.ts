@@ -30,12 +30,24 @@ export type BackendName = 'wasm' | 'native' | 'wrappers';
 export interface AeadBackend {
   readonly name: BackendName;
   /** Returns prefix || ciphertext || tag. Throws RangeError on a bad key or nonce position. */
-  seal(prefix: Uint8Array, nonceOffset: number, plaintext: Uint8Array, adSuffix: Uint8Array | undefined, key: AeadKey): Uint8Array;
+  seal(
+    prefix: Uint8Array,
+    nonceOffset: number,
+    plaintext: Uint8Array,
+    adSuffix: Uint8Array | undefined,
+    key: AeadKey,
+  ): Uint8Array;
   /**
    * Authenticates `sealed` = prefix (its first `prefixLength` bytes) || ciphertext || tag and
    * returns the plaintext, or null when it does not verify. Never throws on bad input.
    */
-  open(sealed: Uint8Array, prefixLength: number, nonceOffset: number, adSuffix: Uint8Array | undefined, key: AeadKey): Uint8Array | null;
+  open(
+    sealed: Uint8Array,
+    prefixLength: number,
+    nonceOffset: number,
+    adSuffix: Uint8Array | undefined,
+    key: AeadKey,
+  ): Uint8Array | null;
 }
 
 /**

@@ -13,7 +13,12 @@ import { wasmBackend } from './wasm.js';
 interface SodiumNative {
   /** Returns the ciphertext length; throws on bad argument sizes. */
   crypto_aead_xchacha20poly1305_ietf_encrypt(
-    c: Uint8Array, m: Uint8Array, ad: Uint8Array | null, nsec: null, npub: Uint8Array, k: Uint8Array,
+    c: Uint8Array,
+    m: Uint8Array,
+    ad: Uint8Array | null,
+    nsec: null,
+    npub: Uint8Array,
+    k: Uint8Array,
   ): number;
   /** XChaCha20 keystream (HChaCha20 subkey, then ChaCha20 from block 0). */
   crypto_stream_xchacha20(c: Uint8Array, n: Uint8Array, k: Uint8Array): void;
@@ -87,7 +92,14 @@ class TagCheck {
   }
 
   /** True when `tag` authenticates ad = prefix || adSuffix and `ciphertext` under this key and nonce. */
-  verify(prefix: Uint8Array, adSuffix: Uint8Array | undefined, ciphertext: Uint8Array, tag: Uint8Array, nonce: Uint8Array, key: Uint8Array): boolean {
+  verify(
+    prefix: Uint8Array,
+    adSuffix: Uint8Array | undefined,
+    ciphertext: Uint8Array,
+    tag: Uint8Array,
+    nonce: Uint8Array,
+    key: Uint8Array,
+  ): boolean {
     const sn = this.#sn;
     const adLength = prefix.length + (adSuffix === undefined ? 0 : adSuffix.length);
     const adPadded = padded16(adLength);
@@ -159,7 +171,12 @@ function nativeBackend(sn: SodiumNative): AeadBackend {
     },
     open(sealed, prefixLength, nonceOffset, adSuffix, key) {
       const length = sealed.length - prefixLength - AEAD_TAG_BYTES;
-      if (length < 0 || key.length !== AEAD_KEY_BYTES || nonceOffset < 0 || nonceOffset + AEAD_NONCE_BYTES > prefixLength) {
+      if (
+        length < 0 ||
+        key.length !== AEAD_KEY_BYTES ||
+        nonceOffset < 0 ||
+        nonceOffset + AEAD_NONCE_BYTES > prefixLength
+      ) {
         return null;
       }
       if (length <= WASM_OPEN_MAX_BYTES) return wasmBackend.open(sealed, prefixLength, nonceOffset, adSuffix, key);
@@ -187,7 +204,10 @@ export function loadNativeBackend(): Promise<AeadBackend | undefined> {
       const specifier = 'sodium-native';
       const imported = (await import(specifier)) as { default?: unknown };
       const sn = (imported.default ?? imported) as Partial<SodiumNative>;
-      if (FUNCTIONS.some((name) => typeof sn[name] !== 'function') || typeof sn.crypto_onetimeauth_STATEBYTES !== 'number') {
+      if (
+        FUNCTIONS.some((name) => typeof sn[name] !== 'function') ||
+        typeof sn.crypto_onetimeauth_STATEBYTES !== 'number'
+      ) {
         return undefined;
       }
       return nativeBackend(sn as SodiumNative);

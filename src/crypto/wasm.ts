@@ -97,7 +97,13 @@ function sodiumModule(): SodiumModule {
  * Where the associated data (prefix || suffix) lies: the prefix in front of the message itself
  * when there is no suffix, else a copy of it followed by the suffix in the scratch's AD area.
  */
-function placeAssociatedData(heap: Uint8Array, base: number, dataAt: number, prefixLength: number, adSuffix: Uint8Array | undefined): number {
+function placeAssociatedData(
+  heap: Uint8Array,
+  base: number,
+  dataAt: number,
+  prefixLength: number,
+  adSuffix: Uint8Array | undefined,
+): number {
   if (adSuffix === undefined || adSuffix.length === 0) return dataAt;
   const adAt = base + AD_AT;
   heap.copyWithin(adAt, dataAt, dataAt + prefixLength);

@@ -372,9 +372,13 @@ async function open(args: readonly string[], io: CliIo): Promise<number> {
   }
   const age = Date.now() - opened.timestamp;
   if (age > config.windowMs) {
-    io.stderr(`note: older than WA_REPLAY_WINDOW_MS (${config.windowMs} ms): a live endpoint rejects it (${ErrorCode.EXPIRED})\n`);
+    io.stderr(
+      `note: older than WA_REPLAY_WINDOW_MS (${config.windowMs} ms): a live endpoint rejects it (${ErrorCode.EXPIRED})\n`,
+    );
   } else if (-age > config.maxSkewMs) {
-    io.stderr(`note: further ahead than WA_MAX_SKEW_MS (${config.maxSkewMs} ms): a live endpoint rejects it (${ErrorCode.FUTURE})\n`);
+    io.stderr(
+      `note: further ahead than WA_MAX_SKEW_MS (${config.maxSkewMs} ms): a live endpoint rejects it (${ErrorCode.FUTURE})\n`,
+    );
   }
   if (parsed.values['json'] === true) {
     const json = {

@@ -128,7 +128,14 @@ export class ClockHealth implements EndpointObserver {
   report(): ClockHealthReport {
     const sorted = this.#ring.slice(0, this.#filled).sort((a, b) => a - b);
     if (sorted.length === 0) {
-      return { medianSkewMs: null, minSkewMs: null, maxSkewMs: null, samples: 0, limitMs: this.windowMs, status: 'unknown' };
+      return {
+        medianSkewMs: null,
+        minSkewMs: null,
+        maxSkewMs: null,
+        samples: 0,
+        limitMs: this.windowMs,
+        status: 'unknown',
+      };
     }
     const mid = sorted.length >> 1;
     const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;

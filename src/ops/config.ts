@@ -166,7 +166,8 @@ export class WaConfig {
       webSecurityLevel: this.webSecurityLevel,
       replayRedisUrl: this.#redisUrl === undefined ? null : redactUrl(this.#redisUrl),
       replayRedisMode: this.#redis?.mode ?? null,
-      replayRedisNodes: this.#redis?.mode === 'sentinel' || this.#redis?.mode === 'cluster' ? [...this.#redis.nodes] : null,
+      replayRedisNodes:
+        this.#redis?.mode === 'sentinel' || this.#redis?.mode === 'cluster' ? [...this.#redis.nodes] : null,
       replayRedisSentinelMaster: this.#redis?.mode === 'sentinel' ? this.#redis.master : null,
       dbSsl: ssl === undefined ? null : { rejectUnauthorized: ssl.options.rejectUnauthorized, ...ssl.paths },
       warnings: [...this.warnings],
@@ -412,7 +413,10 @@ function secretVariable(env: Env, name: string): { value: string; name: string }
     content = readFileSync(path, 'utf8');
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    throw configError(fileVariable, `names a file that cannot be read: ${path}${typeof code === 'string' ? ` (${code})` : ''}`);
+    throw configError(
+      fileVariable,
+      `names a file that cannot be read: ${path}${typeof code === 'string' ? ` (${code})` : ''}`,
+    );
   }
   content = content.endsWith('\r\n') ? content.slice(0, -2) : content.endsWith('\n') ? content.slice(0, -1) : content;
   if (content === '') throw configError(fileVariable, `names an empty file: ${path}`);
@@ -454,7 +458,8 @@ function readReplayRedis(env: Env): ReplayRedis | undefined {
   const ways = ['WA_REPLAY_REDIS_URL', 'WA_REPLAY_REDIS_SENTINELS', 'WA_REPLAY_REDIS_CLUSTER_NODES'].filter(
     (name) => value(env, name) !== undefined,
   );
-  if (ways.length > 1) throw configError(ways[1]!, `and ${ways[0]} are both set: give one way to reach the replay Redis`);
+  if (ways.length > 1)
+    throw configError(ways[1]!, `and ${ways[0]} are both set: give one way to reach the replay Redis`);
   const master = value(env, 'WA_REPLAY_REDIS_SENTINEL_MASTER');
   const sentinels = value(env, 'WA_REPLAY_REDIS_SENTINELS');
   if (master !== undefined && sentinels === undefined) {
@@ -462,7 +467,10 @@ function readReplayRedis(env: Env): ReplayRedis | undefined {
   }
   if (sentinels !== undefined) {
     if (master === undefined) {
-      throw configError('WA_REPLAY_REDIS_SENTINELS', 'needs WA_REPLAY_REDIS_SENTINEL_MASTER (the name the sentinels monitor the master under)');
+      throw configError(
+        'WA_REPLAY_REDIS_SENTINELS',
+        'needs WA_REPLAY_REDIS_SENTINEL_MASTER (the name the sentinels monitor the master under)',
+      );
     }
     return { mode: 'sentinel', nodes: readAddresses(sentinels, 'WA_REPLAY_REDIS_SENTINELS'), master };
   }
@@ -478,7 +486,12 @@ function readAddresses(raw: string, name: string): string[] {
   try {
     parseAddresses(items, name);
   } catch (error) {
-    throw configError(name, isWaTransportError(error) ? error.message.replace(/^.*?: /, '').replace(`${name}: `, '') : 'is not a host:port list');
+    throw configError(
+      name,
+      isWaTransportError(error)
+        ? error.message.replace(/^.*?: /, '').replace(`${name}: `, '')
+        : 'is not a host:port list',
+    );
   }
   return items;
 }

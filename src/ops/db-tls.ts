@@ -53,7 +53,11 @@ export function readDbSsl(env: Env, warn: Warn): DbSslFiles | undefined {
     verify = verifyRaw !== '0';
     if (verifyRaw !== '1' && verify) {
       // "false" or "off" reads as a wish to turn verification off; say that it stayed on.
-      warn('WA_DB_SSL_VERIFY', `WA_DB_SSL_VERIFY=${JSON.stringify(verifyRaw.slice(0, 20))} is not "0", so certificate verification stays ON`, 'security');
+      warn(
+        'WA_DB_SSL_VERIFY',
+        `WA_DB_SSL_VERIFY=${JSON.stringify(verifyRaw.slice(0, 20))} is not "0", so certificate verification stays ON`,
+        'security',
+      );
     }
   }
   let disabled = false;
@@ -87,7 +91,10 @@ export function readDbSsl(env: Env, warn: Warn): DbSslFiles | undefined {
   const anyFile = paths.ca !== null || paths.cert !== null || paths.key !== null;
   if (disabled) {
     if (anyFile) {
-      throw configError('WA_DB_CONNECTION_OPTION', 'is "disable" but WA_DB_SSL_CA/CERT/KEY are set; remove one or the other');
+      throw configError(
+        'WA_DB_CONNECTION_OPTION',
+        'is "disable" but WA_DB_SSL_CA/CERT/KEY are set; remove one or the other',
+      );
     }
     return undefined;
   }

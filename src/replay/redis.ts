@@ -238,11 +238,15 @@ export class RedisReplayStore implements ReplayStore {
   recordIfAbsent(nonce: Uint8Array, timestamp: number, _now: number, scope: string): Promise<boolean> {
     if (this.#closed) return Promise.reject(unavailable('store is closed'));
     if (nonce.length < KEY_NONCE_BYTES) {
-      return Promise.reject(new WaTransportError(ErrorCode.CONFIG, `nonce must have at least ${KEY_NONCE_BYTES} bytes`));
+      return Promise.reject(
+        new WaTransportError(ErrorCode.CONFIG, `nonce must have at least ${KEY_NONCE_BYTES} bytes`),
+      );
     }
     const expireAt = timestamp + this.retentionMs;
     if (!Number.isSafeInteger(expireAt) || typeof scope !== 'string') {
-      return Promise.reject(new WaTransportError(ErrorCode.CONFIG, 'timestamp must be a whole number and scope a string'));
+      return Promise.reject(
+        new WaTransportError(ErrorCode.CONFIG, 'timestamp must be a whole number and scope a string'),
+      );
     }
     const key = `${this.keyPrefix}${scope}:${Buffer.from(nonce.buffer, nonce.byteOffset, KEY_NONCE_BYTES).toString('base64url')}`;
     return new Promise<boolean>((resolve, reject) => {
@@ -523,7 +527,10 @@ export class RedisReplayStore implements ReplayStore {
    */
   #checkNode(id: string): void {
     if (this.#nodeId !== undefined && id !== this.#nodeId) {
-      this.#hold(this.restartHoldMs, 'another cluster node serves these nonces now (failover or resharding) and may lack the last ones');
+      this.#hold(
+        this.restartHoldMs,
+        'another cluster node serves these nonces now (failover or resharding) and may lack the last ones',
+      );
       this.#serverCheckNeeded = true;
     }
     this.#nodeId = id;
@@ -542,7 +549,10 @@ export class RedisReplayStore implements ReplayStore {
     const until = performance.now() + holdMs;
     if (until <= this.#holdUntil) return;
     this.#holdUntil = until;
-    this.#logger.warn({ event: 'wa_transport.replay_store.hold', store: 'redis', holdMs }, `${why}: refusing until they would have expired`);
+    this.#logger.warn(
+      { event: 'wa_transport.replay_store.hold', store: 'redis', holdMs },
+      `${why}: refusing until they would have expired`,
+    );
   }
 
   #setAvailable(available: boolean, reason?: string): void {
@@ -589,13 +599,19 @@ export class RedisClusterReplayStore implements ReplayStore {
     const nodes = parseAddresses(options.clusterNodes, 'clusterNodes');
     this.#seeds = nodes;
     const count = positiveInteger(options.clusterBuckets ?? DEFAULT_CLUSTER_BUCKETS, 'clusterBuckets');
-    if (count > MAX_CLUSTER_BUCKETS) throw new WaTransportError(ErrorCode.CONFIG, `clusterBuckets must be at most ${MAX_CLUSTER_BUCKETS}`);
+    if (count > MAX_CLUSTER_BUCKETS)
+      throw new WaTransportError(ErrorCode.CONFIG, `clusterBuckets must be at most ${MAX_CLUSTER_BUCKETS}`);
     const prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
     if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
-      throw new WaTransportError(ErrorCode.CONFIG, 'keyPrefix must be a string without { or }: on a cluster the store adds the hash tags');
+      throw new WaTransportError(
+        ErrorCode.CONFIG,
+        'keyPrefix must be a string without { or }: on a cluster the store adds the hash tags',
+      );
     }
     const { url: _url, client: _client, clusterNodes: _nodes, clusterBuckets: _buckets, ...rest } = options;
-    const base = connectionOptions(positiveInteger(options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, 'commandTimeoutMs'));
+    const base = connectionOptions(
+      positiveInteger(options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, 'commandTimeoutMs'),
+    );
     const { retryStrategy: _retry, enableOfflineQueue, ...redisOptions } = base;
     const { Cluster } = loadIoredis();
     this.#cluster = new Cluster(nodes, {
@@ -648,7 +664,11 @@ export class RedisClusterReplayStore implements ReplayStore {
   /** `cluster_state` as the first seed node that answers tells it. */
   async #stateFromAnyNode(): Promise<string | undefined> {
     for (const { host, port } of this.#seeds) {
-      const node = new (loadIoredis().Redis)(port, host, { ...connectionOptions(this.commandTimeoutMs), lazyConnect: true, retryStrategy: () => null });
+      const node = new (loadIoredis().Redis)(port, host, {
+        ...connectionOptions(this.commandTimeoutMs),
+        lazyConnect: true,
+        retryStrategy: () => null,
+      });
       node.on('error', () => {});
       try {
         await withTimeout(node.connect(), this.commandTimeoutMs);
@@ -716,7 +736,10 @@ export async function createRedisReplayStore(
   options: RedisReplayStoreOptions & { connectTimeoutMs?: number } = {},
 ): Promise<RedisReplayStore | RedisClusterReplayStore> {
   const { connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, ...storeOptions } = options;
-  const store = storeOptions.clusterNodes === undefined ? new RedisReplayStore(storeOptions) : new RedisClusterReplayStore(storeOptions);
+  const store =
+    storeOptions.clusterNodes === undefined
+      ? new RedisReplayStore(storeOptions)
+      : new RedisClusterReplayStore(storeOptions);
   try {
     await store.checked(connectTimeoutMs);
   } catch (error) {
@@ -797,7 +820,10 @@ function connectionOptions(commandTimeoutMs: number): Omit<RedisOptions, 'replyM
 function checkOneConnection(options: RedisReplayStoreOptions): void {
   const given = (['url', 'client', 'sentinels', 'clusterNodes'] as const).filter((name) => options[name] !== undefined);
   if (given.length > 1) {
-    throw new WaTransportError(ErrorCode.CONFIG, `give one of url, client, sentinels and clusterNodes, not ${given.join(' and ')}`);
+    throw new WaTransportError(
+      ErrorCode.CONFIG,
+      `give one of url, client, sentinels and clusterNodes, not ${given.join(' and ')}`,
+    );
   }
   if (options.sentinelMaster !== undefined && options.sentinels === undefined) {
     throw new WaTransportError(ErrorCode.CONFIG, 'sentinelMaster needs sentinels');
@@ -806,7 +832,10 @@ function checkOneConnection(options: RedisReplayStoreOptions): void {
 
 function sentinelMaster(name: string | undefined): string {
   if (typeof name !== 'string' || name.trim() === '') {
-    throw new WaTransportError(ErrorCode.CONFIG, 'sentinelMaster (the name the sentinels monitor the master under) is required with sentinels');
+    throw new WaTransportError(
+      ErrorCode.CONFIG,
+      'sentinelMaster (the name the sentinels monitor the master under) is required with sentinels',
+    );
   }
   return name;
 }

@@ -148,7 +148,10 @@ export class HttpClient {
       throw new WaTransportError(ErrorCode.CONFIG, 'tls is given but baseUrl is http:; use https:');
     }
     this.#timeoutMs = positiveInteger(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs');
-    this.#maxResponseBytes = positiveInteger(options.maxResponseBytes ?? options.endpoint.maxEnvelopeBytes, 'maxResponseBytes');
+    this.#maxResponseBytes = positiveInteger(
+      options.maxResponseBytes ?? options.endpoint.maxEnvelopeBytes,
+      'maxResponseBytes',
+    );
     this.#retry = retryOptions(options.retry);
     this.#logger = loggerOf(options.logger, options.endpoint);
     this.#ownsDispatcher = options.dispatcher === undefined;
@@ -187,7 +190,14 @@ export class HttpClient {
         if (error instanceof HttpStatusError) this.#refused(error, verb, url);
         if (!retry) throw error;
         this.#logger.info(
-          { event: 'wa_transport.http.retry', side: 'client', peer: url.host, attempt, delayMs: delay, reason: reasonOf(error) },
+          {
+            event: 'wa_transport.http.retry',
+            side: 'client',
+            peer: url.host,
+            attempt,
+            delayMs: delay,
+            reason: reasonOf(error),
+          },
           'http request retried',
         );
         await sleep(delay, undefined, options.signal === undefined ? {} : { signal: options.signal });
@@ -231,7 +241,8 @@ export class HttpClient {
     });
     const status = response.statusCode;
     const bytes = await readLimited(response.body, this.#maxResponseBytes, response.headers['content-length'], status);
-    if (mediaType(response.headers['content-type']) !== ENVELOPE_CONTENT_TYPE) throw unsealedAnswer(status, bytes, 'answer', UNSEALED_HINTS);
+    if (mediaType(response.headers['content-type']) !== ENVELOPE_CONTENT_TYPE)
+      throw unsealedAnswer(status, bytes, 'answer', UNSEALED_HINTS);
     // The header only says which context to open under: a lie about it fails authentication.
     const rejected = response.headers[REJECTION_HEADER] !== undefined;
     let opened;

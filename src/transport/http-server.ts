@@ -72,7 +72,10 @@ export class SealedReply {
     }
     // These answers have no body (RFC 9110 §15.3.5, §15.3.6, §15.4.5), so no envelope to open.
     if (BODILESS_STATUSES.has(status)) {
-      throw new WaTransportError(ErrorCode.CONFIG, `reply status ${status} has no body and cannot carry a sealed answer`);
+      throw new WaTransportError(
+        ErrorCode.CONFIG,
+        `reply status ${status} has no body and cannot carry a sealed answer`,
+      );
     }
   }
 }
@@ -237,7 +240,12 @@ export class SealedHttp {
       this.#handlerFailed(error, request);
       reply = new SealedReply(INTERNAL_ERROR, 500);
     }
-    return { status: reply.status, headers: SEALED_HEADERS, body: this.#sealReply(reply, opened.nonce, request), handled: true };
+    return {
+      status: reply.status,
+      headers: SEALED_HEADERS,
+      body: this.#sealReply(reply, opened.nonce, request),
+      handled: true,
+    };
   }
 
   /**
@@ -268,17 +276,36 @@ export class SealedHttp {
    * status), so the client can tell it from one made up on the path; any other is plain JSON.
    */
   /** `method` and `target` as bound (`pathPrefix` included): beside the client's own, they show a path rewritten on the way. */
-  #rejection(error: unknown, envelope: Uint8Array | string | undefined, peer: string | undefined, method: string, target: string): HttpOutcome {
+  #rejection(
+    error: unknown,
+    envelope: Uint8Array | string | undefined,
+    peer: string | undefined,
+    method: string,
+    target: string,
+  ): HttpOutcome {
     const code = isWaTransportError(error) ? error.code : ErrorCode.CONFIG;
     this.#logger.warn(
-      { event: 'wa_transport.http.refused', side: 'server', status: REJECTION_STATUS[code], code, peer, method, target },
+      {
+        event: 'wa_transport.http.refused',
+        side: 'server',
+        status: REJECTION_STATUS[code],
+        code,
+        peer,
+        method,
+        target,
+      },
       'http request refused',
     );
     if (envelope === undefined || !isAfterAuthentication(code)) return rejection(code);
     const bytes = typeof envelope === 'string' ? fromText(envelope, this.endpoint.maxEnvelopeBytes) : envelope;
     const status = REJECTION_STATUS[code];
     const body = this.endpoint.seal({ error: code }, { context: rejectionContext(status, readNonce(bytes)) });
-    return { status, headers: { ...SEALED_HEADERS, ...refusalHeaders(status), [REJECTION_HEADER]: '1' }, body, handled: false };
+    return {
+      status,
+      headers: { ...SEALED_HEADERS, ...refusalHeaders(status), [REJECTION_HEADER]: '1' },
+      body,
+      handled: false,
+    };
   }
 
   #sealReply(reply: SealedReply, nonce: Uint8Array, request: SealedRequest): Uint8Array {

@@ -20,7 +20,12 @@ export class HttpStatusError extends WaTransportError {
   /** For an unsealed answer: the code it claimed, if any. Not authenticated. */
   readonly claimedCode: string | undefined;
 
-  constructor(code: ErrorCode, status: number, detail: string, options: { sealed?: boolean; claimedCode?: string } = {}) {
+  constructor(
+    code: ErrorCode,
+    status: number,
+    detail: string,
+    options: { sealed?: boolean; claimedCode?: string } = {},
+  ) {
     super(code, `${detail} (HTTP ${status})`);
     this.status = status;
     this.sealed = options.sealed ?? false;
@@ -54,5 +59,10 @@ export function unsealedAnswer(
     claimedCode === undefined
       ? `${what} is not sealed`
       : `${what} is not sealed; it claims ${claimedCode}${hint === undefined ? '' : ` (${hint})`}`;
-  return new HttpStatusError(ErrorCode.UNSEALED_RESPONSE, status, detail, claimedCode === undefined ? {} : { claimedCode });
+  return new HttpStatusError(
+    ErrorCode.UNSEALED_RESPONSE,
+    status,
+    detail,
+    claimedCode === undefined ? {} : { claimedCode },
+  );
 }

@@ -129,7 +129,8 @@ export class WsChannel {
    * which would skip every later frame. Failures are logged like the channel's other events.
    */
   readonly #callbackLogger: Pick<Logger, 'warn'> = {
-    warn: (record) => this.#logger.warn({ connection: this.id, peer: this.peer, side: this.side, ...record }, 'websocket'),
+    warn: (record) =>
+      this.#logger.warn({ connection: this.id, peer: this.peer, side: this.side, ...record }, 'websocket'),
   };
   #settle: (event: WsCloseEvent) => void = () => {};
   /** Settles when the connection is closed, before `onClose` runs (which waits for the handler). */

@@ -12,8 +12,21 @@ import { fromText, toText } from '../envelope/text.js';
 import { callSafely } from '../callbacks.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
 import { type Logger, loggerOf } from '../log.js';
-import { MAX_TIMER_MS, asksForTls, endpointLike, nonNegativeNumber, optionalFunction, optionsObject } from '../options.js';
-import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_BUFFERED_BYTES, WsChannel, WsChannelError, type WsCloseEvent } from './ws-channel.js';
+import {
+  MAX_TIMER_MS,
+  asksForTls,
+  endpointLike,
+  nonNegativeNumber,
+  optionalFunction,
+  optionsObject,
+} from '../options.js';
+import {
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_MAX_BUFFERED_BYTES,
+  WsChannel,
+  WsChannelError,
+  type WsCloseEvent,
+} from './ws-channel.js';
 import { HttpStatusError, unsealedAnswer } from './status-error.js';
 import { type ClientTlsOptions, SecurityLevel, clientTlsOptions } from './tls.js';
 import {
@@ -137,8 +150,15 @@ export class WsClient {
     this.#reconnect = options.reconnect === false ? false : reconnectOptions(options.reconnect);
     this.#logger = loggerOf(options.logger, options.endpoint);
     this.#heartbeatMs = nonNegativeNumber(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs', MAX_TIMER_MS);
-    this.#maxBufferedBytes = nonNegativeNumber(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes');
-    this.#handshakeTimeoutMs = nonNegativeNumber(options.handshakeTimeoutMs ?? 10_000, 'handshakeTimeoutMs', MAX_TIMER_MS);
+    this.#maxBufferedBytes = nonNegativeNumber(
+      options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
+      'maxBufferedBytes',
+    );
+    this.#handshakeTimeoutMs = nonNegativeNumber(
+      options.handshakeTimeoutMs ?? 10_000,
+      'handshakeTimeoutMs',
+      MAX_TIMER_MS,
+    );
     if (options.agent !== undefined && (typeof options.agent !== 'object' || options.agent === null)) {
       throw new WaTransportError(ErrorCode.CONFIG, 'agent must be an http.Agent or https.Agent');
     }
@@ -226,7 +246,11 @@ export class WsClient {
                 : new HttpStatusError(code, status, 'upgrade refused by the CoreApp', { sealed: true }),
           };
         } else {
-          refused = { status, code: undefined, error: unsealedAnswer(status, Buffer.from(body, 'latin1'), 'upgrade refusal') };
+          refused = {
+            status,
+            code: undefined,
+            error: unsealedAnswer(status, Buffer.from(body, 'latin1'), 'upgrade refusal'),
+          };
         }
         // Refused as a replay or as too old: that id is spent; the next attempt takes a new one.
         if (refused?.code !== undefined && refused.code !== ErrorCode.REPLAY_STORE_UNAVAILABLE) this.#hello = undefined;
@@ -261,7 +285,9 @@ export class WsClient {
       const bytes = fromText(body, this.#options.endpoint.maxEnvelopeBytes);
       const opened = this.#options.endpoint.openReply(bytes, { context: helloRefusalContext(connectionId, status) });
       const code = (opened.payload as { error?: unknown } | null)?.error;
-      return typeof code === 'string' && (Object.values(ErrorCode) as string[]).includes(code) ? (code as ErrorCode) : undefined;
+      return typeof code === 'string' && (Object.values(ErrorCode) as string[]).includes(code)
+        ? (code as ErrorCode)
+        : undefined;
     } catch {
       return undefined;
     }

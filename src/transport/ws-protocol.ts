@@ -131,7 +131,5 @@ export function closeCodeForWsError(code: unknown): WsCloseCode | undefined {
 
 /** HTTP status for a refused hello: 503 when the replay store could not answer, else 401. */
 export function helloStatusFor(error: WaTransportError): 401 | 503 {
-  return error.code === ErrorCode.REPLAY_CACHE_FULL || error.code === ErrorCode.REPLAY_STORE_UNAVAILABLE
-    ? 503
-    : 401;
+  return error.code === ErrorCode.REPLAY_CACHE_FULL || error.code === ErrorCode.REPLAY_STORE_UNAVAILABLE ? 503 : 401;
 }

@@ -99,9 +99,15 @@ export class WsServer {
     for (const name of ['onConnection', 'onMessage', 'onClose'] as const) optionalFunction(options[name], name);
     this.#logger = loggerOf(options.logger, options.endpoint);
     this.#heartbeatMs = nonNegativeNumber(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs', MAX_TIMER_MS);
-    this.#maxBufferedBytes = nonNegativeNumber(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes');
+    this.#maxBufferedBytes = nonNegativeNumber(
+      options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
+      'maxBufferedBytes',
+    );
     this.#pathPrefix = pathPrefix(options.pathPrefix);
-    this.#maxPendingUpgrades = positiveInteger(options.maxPendingUpgrades ?? DEFAULT_MAX_PENDING_UPGRADES, 'maxPendingUpgrades');
+    this.#maxPendingUpgrades = positiveInteger(
+      options.maxPendingUpgrades ?? DEFAULT_MAX_PENDING_UPGRADES,
+      'maxPendingUpgrades',
+    );
     this.#wss = new WebSocketServer({
       noServer: true,
       ...(options.path === undefined ? {} : { path: options.path }),
@@ -114,7 +120,14 @@ export class WsServer {
         if (this.#pendingUpgrades >= this.#maxPendingUpgrades) {
           const peer = info.req.socket.remoteAddress;
           this.#logger.warn(
-            { event: 'wa_transport.ws.refused', side: 'server', status: 503, code: ErrorCode.OVERLOADED, peer, target: info.req.url },
+            {
+              event: 'wa_transport.ws.refused',
+              side: 'server',
+              status: 503,
+              code: ErrorCode.OVERLOADED,
+              peer,
+              target: info.req.url,
+            },
             'websocket upgrade refused',
           );
           const refusal = unsealedRefusal(ErrorCode.OVERLOADED, 503);
@@ -203,7 +216,10 @@ export class WsServer {
       const status = isWaTransportError(error) ? helloStatusFor(error) : 503;
       // `target` as bound: beside the client's own, it shows a path rewritten on the way.
       const target = this.#pathPrefix + (request.url ?? '/');
-      this.#logger.warn({ event: 'wa_transport.ws.refused', side: 'server', status, code, peer, target }, 'websocket upgrade refused');
+      this.#logger.warn(
+        { event: 'wa_transport.ws.refused', side: 'server', status, code, peer, target },
+        'websocket upgrade refused',
+      );
       if (!isWaTransportError(error)) return { status };
       if (hello === undefined || !isAfterAuthentication(error.code)) return unsealedRefusal(error.code, status);
       const id = toText(readNonce(fromText(hello, this.#options.endpoint.maxEnvelopeBytes)));

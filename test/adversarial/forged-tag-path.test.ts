@@ -33,7 +33,11 @@ afterEach(() => {
 });
 
 /** Replaces `holder[name]` (a function) with a recorder until the end of the test. */
-function trace(holder: Record<string, unknown>, name: string, record: (args: unknown[], result: unknown, threw: boolean) => void): void {
+function trace(
+  holder: Record<string, unknown>,
+  name: string,
+  record: (args: unknown[], result: unknown, threw: boolean) => void,
+): void {
   const original = holder[name] as (...args: unknown[]) => unknown;
   holder[name] = function traced(this: unknown, ...args: unknown[]): unknown {
     let result: unknown;
@@ -61,11 +65,17 @@ async function traceLibsodium(): Promise<string[]> {
     if (!name.startsWith('_') || typeof wasm[name] !== 'function') continue;
     trace(wasm, name, (args, result) => {
       // Pointers differ from call to call; names, lengths and the C result must not.
-      calls.push(name === '_crypto_aead_xchacha20poly1305_ietf_decrypt' ? `wasm ${name}(clen=${len(args[4])}, adlen=${len(args[7])}) = ${len(result)}` : `wasm ${name}`);
+      calls.push(
+        name === '_crypto_aead_xchacha20poly1305_ietf_decrypt'
+          ? `wasm ${name}(clen=${len(args[4])}, adlen=${len(args[7])}) = ${len(result)}`
+          : `wasm ${name}`,
+      );
     });
   }
   const specifier = 'sodium-native'; // optional package without type declarations (as src/crypto/native.ts)
-  const native = await import(specifier).then((m: { default?: unknown }) => (m.default ?? m) as Record<string, unknown>).catch(() => undefined);
+  const native = await import(specifier)
+    .then((m: { default?: unknown }) => (m.default ?? m) as Record<string, unknown>)
+    .catch(() => undefined);
   if (native !== undefined) {
     const names = [
       'crypto_aead_xchacha20poly1305_ietf_decrypt',
@@ -81,7 +91,9 @@ async function traceLibsodium(): Promise<string[]> {
     for (const name of names) {
       if (typeof native[name] !== 'function') continue;
       trace(native, name, (args, result, threw) => {
-        calls.push(`native ${name}(${args.map(len).join(', ')}) ${threw ? `threw "${String(result)}"` : `= ${len(result)}`}`);
+        calls.push(
+          `native ${name}(${args.map(len).join(', ')}) ${threw ? `threw "${String(result)}"` : `= ${len(result)}`}`,
+        );
       });
     }
   }
@@ -141,7 +153,10 @@ function forge(genuine: Uint8Array, alter: (tag: Uint8Array) => void): Uint8Arra
   return forged;
 }
 
-const nativeAvailable = await selectBackend('native').then(() => true, () => false);
+const nativeAvailable = await selectBackend('native').then(
+  () => true,
+  () => false,
+);
 const backends: BackendPreference[] = ['wasm', ...(nativeAvailable ? (['native'] as const) : [])];
 
 beforeAll(async () => {
@@ -151,48 +166,59 @@ beforeAll(async () => {
 describe.each(backends)('a forged tag is rejected the same way wherever it differs (backend %s)', (preference) => {
   // The native backend opens small envelopes with the WebAssembly build, checks up to 4 KiB of
   // MAC input in one call and larger ones in several (src/crypto/native.ts): one size for each.
-  it.each([64, 2048, 8192])('first byte, last byte, one bit, every byte: same libsodium calls, same result, same error (%i B)', async (size) => {
-    const h = await harness(preference);
-    const genuine = h.web.seal(new Uint8Array(size).fill(7));
-    const forgeries: Record<string, Uint8Array> = {
-      'first tag byte': forge(genuine, (t) => (t[0]! ^= 0x01)),
-      'last tag byte': forge(genuine, (t) => (t[TAG_BYTES - 1]! ^= 0x80)),
-      'one bit in the middle': forge(genuine, (t) => (t[7]! ^= 0x10)),
-      'every tag byte': forge(genuine, (t) => t.forEach((_, i) => {
-        t[i]! ^= 0xff;
-      })),
-      'a ciphertext byte (tag intact)': (() => {
-        const f = genuine.slice();
-        f[f.length - TAG_BYTES - 1]! ^= 1;
-        return f;
-      })(),
-    };
-    const traces: Array<Trace & { name: string }> = [];
-    for (const [name, envelope] of Object.entries(forgeries)) traces.push({ name, ...(await openTraced(h, envelope)) });
-    const first = traces[0]!;
-    // The trace really went through libsodium's tag check, exactly once, and it failed.
-    if (preference === 'native' && size > 256) {
-      // A boolean answer, not an exception (an N-API exception cost 4× a valid open: issue 11),
-      // and nothing decrypted.
-      expect(first.calls.filter((c) => c.includes('crypto_onetimeauth_verify') || c.includes('sodium_memcmp'))).toEqual([
-        expect.stringMatching(/= false$/),
-      ]);
-      expect(first.calls.filter((c) => c.includes('threw') || c.includes('decrypt') || c.includes('xor'))).toEqual([]);
-    } else {
-      const decrypts = first.calls.filter((c) => c.includes('crypto_aead_xchacha20poly1305_ietf_decrypt'));
-      expect(decrypts).toHaveLength(1);
-      expect(decrypts[0]).toMatch(/= -1$/);
-    }
-    expect(first.code).toBe(ErrorCode.FORGED);
-    for (const t of traces) {
-      expect({ name: t.name, calls: t.calls }).toEqual({ name: t.name, calls: first.calls });
-      expect(t.code).toBe(first.code);
-      expect(t.message).toBe(first.message);
-      expect(t.event).toEqual(first.event);
-      expect(t.log).toEqual(first.log);
-    }
-    recordFigures(`adversarial/forged-tag-path/${preference}`, { forgeryShapes: traces.length, libsodiumCallsPerRejection: first.calls.length });
-  });
+  it.each([64, 2048, 8192])(
+    'first byte, last byte, one bit, every byte: same libsodium calls, same result, same error (%i B)',
+    async (size) => {
+      const h = await harness(preference);
+      const genuine = h.web.seal(new Uint8Array(size).fill(7));
+      const forgeries: Record<string, Uint8Array> = {
+        'first tag byte': forge(genuine, (t) => (t[0]! ^= 0x01)),
+        'last tag byte': forge(genuine, (t) => (t[TAG_BYTES - 1]! ^= 0x80)),
+        'one bit in the middle': forge(genuine, (t) => (t[7]! ^= 0x10)),
+        'every tag byte': forge(genuine, (t) =>
+          t.forEach((_, i) => {
+            t[i]! ^= 0xff;
+          }),
+        ),
+        'a ciphertext byte (tag intact)': (() => {
+          const f = genuine.slice();
+          f[f.length - TAG_BYTES - 1]! ^= 1;
+          return f;
+        })(),
+      };
+      const traces: Array<Trace & { name: string }> = [];
+      for (const [name, envelope] of Object.entries(forgeries))
+        traces.push({ name, ...(await openTraced(h, envelope)) });
+      const first = traces[0]!;
+      // The trace really went through libsodium's tag check, exactly once, and it failed.
+      if (preference === 'native' && size > 256) {
+        // A boolean answer, not an exception (an N-API exception cost 4× a valid open: issue 11),
+        // and nothing decrypted.
+        expect(
+          first.calls.filter((c) => c.includes('crypto_onetimeauth_verify') || c.includes('sodium_memcmp')),
+        ).toEqual([expect.stringMatching(/= false$/)]);
+        expect(first.calls.filter((c) => c.includes('threw') || c.includes('decrypt') || c.includes('xor'))).toEqual(
+          [],
+        );
+      } else {
+        const decrypts = first.calls.filter((c) => c.includes('crypto_aead_xchacha20poly1305_ietf_decrypt'));
+        expect(decrypts).toHaveLength(1);
+        expect(decrypts[0]).toMatch(/= -1$/);
+      }
+      expect(first.code).toBe(ErrorCode.FORGED);
+      for (const t of traces) {
+        expect({ name: t.name, calls: t.calls }).toEqual({ name: t.name, calls: first.calls });
+        expect(t.code).toBe(first.code);
+        expect(t.message).toBe(first.message);
+        expect(t.event).toEqual(first.event);
+        expect(t.log).toEqual(first.log);
+      }
+      recordFigures(`adversarial/forged-tag-path/${preference}`, {
+        forgeryShapes: traces.length,
+        libsodiumCallsPerRejection: first.calls.length,
+      });
+    },
+  );
 
   it('for every tag byte position and every bit, the error and its message are the same', async () => {
     const h = await harness(preference);

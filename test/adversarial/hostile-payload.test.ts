@@ -28,7 +28,14 @@ let cases = 0;
 let rejected = 0;
 
 /** Every own property name and symbol of the prototypes an attacker would aim at. */
-const PROTOTYPES = [Object.prototype, Array.prototype, Function.prototype, String.prototype, Number.prototype, Map.prototype];
+const PROTOTYPES = [
+  Object.prototype,
+  Array.prototype,
+  Function.prototype,
+  String.prototype,
+  Number.prototype,
+  Map.prototype,
+];
 function prototypeSnapshot(): string[] {
   return PROTOTYPES.map((p) => Reflect.ownKeys(p).map(String).sort().join(','));
 }
@@ -42,7 +49,11 @@ beforeAll(async () => {
 
 afterAll(() => {
   expect(prototypeSnapshot()).toEqual(before);
-  recordFigures('adversarial/hostile-payload', { casesTried: cases, rejectedAsPayload: rejected, prototypesUntouched: true });
+  recordFigures('adversarial/hostile-payload', {
+    casesTried: cases,
+    rejectedAsPayload: rejected,
+    prototypesUntouched: true,
+  });
 });
 
 /** Seals raw bytes as an authentic msgpack payload, as a compromised WebApp could. */
@@ -150,14 +161,17 @@ describe('amplification: payloads that decode into far more memory than they tak
     ['4 MiB of empty binaries', arrayOf(n / 2, [0xc4, 0x00])],
     ['4 MiB of timestamps', arrayOf(Math.floor(n / 6), [0xd6, 0xff, 0, 0, 0, 1])],
     ['4 MiB of nils (more values than MAX_PAYLOAD_VALUES)', arrayOf(n, [0xc0])],
-    ['one map with 2 M empty-map values', (() => {
-      const pairs = 1 << 20;
-      const out = new Uint8Array(5 + pairs * 2);
-      out[0] = 0xdf;
-      new DataView(out.buffer).setUint32(1, pairs);
-      for (let i = 0; i < pairs; i++) out.set([0x00, 0x80], 5 + 2 * i);
-      return out;
-    })()],
+    [
+      'one map with 2 M empty-map values',
+      (() => {
+        const pairs = 1 << 20;
+        const out = new Uint8Array(5 + pairs * 2);
+        out[0] = 0xdf;
+        new DataView(out.buffer).setUint32(1, pairs);
+        for (let i = 0; i < pairs; i++) out.set([0x00, 0x80], 5 + 2 * i);
+        return out;
+      })(),
+    ],
   ])('%s: refused with ERR_WA_PAYLOAD', (_name, plaintext) => {
     expect(openHostile(plaintext)).toEqual({ rejected: true });
   });
@@ -215,7 +229,10 @@ describe('prototype keys', () => {
     ['__proto__ as a fixstr key', bytes(0x81, str('__proto__'), 0x81, str('polluted'), 0xc3)],
     ['__proto__ as a str8 key', bytes(0x81, 0xd9, 9, [...Buffer.from('__proto__')], 0x81, str('polluted'), 0xc3)],
     ['__proto__ as a str16 key', bytes(0x81, 0xda, 0, 9, [...Buffer.from('__proto__')], 0x81, str('polluted'), 0xc3)],
-    ['__proto__ as a str32 key', bytes(0x81, 0xdb, 0, 0, 0, 9, [...Buffer.from('__proto__')], 0x81, str('polluted'), 0xc3)],
+    [
+      '__proto__ as a str32 key',
+      bytes(0x81, 0xdb, 0, 0, 0, 9, [...Buffer.from('__proto__')], 0x81, str('polluted'), 0xc3),
+    ],
     ['__proto__ deep inside', bytes(0x91, 0x81, str('a'), 0x81, str('__proto__'), 0x81, str('polluted'), 0xc3)],
     ['__proto__ after a harmless key', bytes(0x82, str('a'), 0x01, str('__proto__'), 0x81, str('polluted'), 0xc3)],
   ])('%s is refused', (_name, plaintext) => {
@@ -269,38 +286,58 @@ describe('extension types', () => {
   it('extensions msgpackr itself would turn into live objects are refused', () => {
     // What msgpackr emits, with its richer options, for values that are not plain data.
     const rich = new Packr({ moreTypes: true, structuredClone: true, useRecords: true });
-    const values: unknown[] = [/x+/g, new Error('e'), new Set([1]), new Map([[1, 2]]), new Float64Array([1]), { a: 1, b: 2 }];
+    const values: unknown[] = [
+      /x+/g,
+      new Error('e'),
+      new Set([1]),
+      new Map([[1, 2]]),
+      new Float64Array([1]),
+      { a: 1, b: 2 },
+    ];
     for (const value of values) {
       const out = openHostile(rich.pack(value));
-      if (!out.rejected) expect(out.payload === null || typeof out.payload !== 'object' || Object.getPrototypeOf(out.payload) === Object.prototype).toBe(true);
+      if (!out.rejected)
+        expect(
+          out.payload === null ||
+            typeof out.payload !== 'object' ||
+            Object.getPrototypeOf(out.payload) === Object.prototype,
+        ).toBe(true);
     }
   });
 });
 
 describe('random authenticated msgpack-ish bytes', () => {
-  it('decode to inert data or ERR_WA_PAYLOAD, never anything else', () => {
-    // Token-biased bytes reach deeper into the decoder than uniform noise.
-    const token = fc.oneof(
-      fc.integer({ min: 0, max: 255 }),
-      fc.constantFrom(0xc0, 0xc2, 0xc3, 0x91, 0x81, 0xa1, 0xd4, 0xd6, 0xd7, 0xc7, 0xd9, 0xdc, 0xde, 0xdd, 0xdf, 0xff),
-    );
-    fc.assert(
-      fc.property(fc.array(token, { maxLength: 64 }), (tokens) => {
-        openHostile(Uint8Array.from(tokens));
-      }),
-      { numRuns: scale(2000, 200_000) },
-    );
-  }, TEST_TIMEOUT_MS);
+  it(
+    'decode to inert data or ERR_WA_PAYLOAD, never anything else',
+    () => {
+      // Token-biased bytes reach deeper into the decoder than uniform noise.
+      const token = fc.oneof(
+        fc.integer({ min: 0, max: 255 }),
+        fc.constantFrom(0xc0, 0xc2, 0xc3, 0x91, 0x81, 0xa1, 0xd4, 0xd6, 0xd7, 0xc7, 0xd9, 0xdc, 0xde, 0xdd, 0xdf, 0xff),
+      );
+      fc.assert(
+        fc.property(fc.array(token, { maxLength: 64 }), (tokens) => {
+          openHostile(Uint8Array.from(tokens));
+        }),
+        { numRuns: scale(2000, 200_000) },
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('genuine msgpack of arbitrary JSON-like values survives (the check is not just "refuse all")', () => {
-    const plain = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, bundleStrings: false });
-    fc.assert(
-      fc.property(fc.jsonValue({ maxDepth: 6 }), (value) => {
-        if (JSON.stringify(value).includes('"__proto__":')) return; // refused on purpose, above
-        const out = openHostile(plain.pack(value));
-        expect(out.rejected).toBe(false);
-      }),
-      { numRuns: scale(300, 20_000) },
-    );
-  }, TEST_TIMEOUT_MS);
+  it(
+    'genuine msgpack of arbitrary JSON-like values survives (the check is not just "refuse all")',
+    () => {
+      const plain = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, bundleStrings: false });
+      fc.assert(
+        fc.property(fc.jsonValue({ maxDepth: 6 }), (value) => {
+          if (JSON.stringify(value).includes('"__proto__":')) return; // refused on purpose, above
+          const out = openHostile(plain.pack(value));
+          expect(out.rejected).toBe(false);
+        }),
+        { numRuns: scale(300, 20_000) },
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

@@ -8,7 +8,14 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_ENVELOPE_BYTES } from '../../src/endpoint.js';
-import { type Endpoint, ErrorCode, MemoryReplayStore, createEndpoint, generateSecret, isWaTransportError } from '../../src/index.js';
+import {
+  type Endpoint,
+  ErrorCode,
+  MemoryReplayStore,
+  createEndpoint,
+  generateSecret,
+  isWaTransportError,
+} from '../../src/index.js';
 import { MIN_ENVELOPE_BYTES } from '../../src/protocol.js';
 import {
   DIRECTION_OFFSET,
@@ -86,10 +93,17 @@ beforeAll(async () => {
   }
 
   // The corpus must be authentic, or every rejection below proves nothing.
-  const check = await createEndpoint({ role: 'coreapp', secret: secretA, previousSecrets: [secretB], clock: openClock, replayStore: upSince() });
+  const check = await createEndpoint({
+    role: 'coreapp',
+    secret: secretA,
+    previousSecrets: [secretB],
+    clock: openClock,
+    replayStore: upSince(),
+  });
   const checkWeb = await createEndpoint({ role: 'webapp', secret: secretA, clock: openClock, replayStore: upSince() });
   for (const s of toCore) check.openSync(s.bytes, seal(s.context));
-  for (const s of others) (s.bytes[DIRECTION_OFFSET] === Direction.COREAPP_TO_WEBAPP ? checkWeb : check).openSync(s.bytes, seal(s.context));
+  for (const s of others)
+    (s.bytes[DIRECTION_OFFSET] === Direction.COREAPP_TO_WEBAPP ? checkWeb : check).openSync(s.bytes, seal(s.context));
 });
 
 afterAll(() => {
@@ -109,7 +123,8 @@ function expectedCode(m: Uint8Array, inbound: Direction, max = DEFAULT_MAX_ENVEL
   if (m.length < MIN_ENVELOPE_BYTES) return ErrorCode.MALFORMED;
   if (m[VERSION_OFFSET] !== VERSION_1) return ErrorCode.UNSUPPORTED_VERSION;
   const direction = m[DIRECTION_OFFSET];
-  if (direction !== Direction.WEBAPP_TO_COREAPP && direction !== Direction.COREAPP_TO_WEBAPP) return ErrorCode.MALFORMED;
+  if (direction !== Direction.WEBAPP_TO_COREAPP && direction !== Direction.COREAPP_TO_WEBAPP)
+    return ErrorCode.MALFORMED;
   const format = m[FORMAT_OFFSET];
   if (format !== PayloadFormat.MSGPACK && format !== PayloadFormat.BYTES) return ErrorCode.MALFORMED;
   if (direction !== inbound) return ErrorCode.WRONG_DIRECTION;
@@ -136,7 +151,12 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** Checks one mutation against the prediction; identical bytes are not a mutation. */
-function assertMutantRejected(original: Sample, m: Uint8Array, endpoint = core, inbound: Direction = Direction.WEBAPP_TO_COREAPP): void {
+function assertMutantRejected(
+  original: Sample,
+  m: Uint8Array,
+  endpoint = core,
+  inbound: Direction = Direction.WEBAPP_TO_COREAPP,
+): void {
   if (equalBytes(m, original.bytes)) return;
   expect(rejection(endpoint, m, original.context)).toBe(expectedCode(m, inbound));
 }
@@ -144,17 +164,21 @@ function assertMutantRejected(original: Sample, m: Uint8Array, endpoint = core, 
 const sample = (): fc.Arbitrary<Sample> => fc.constantFrom(...toCore);
 
 describe('mutated envelopes are rejected with the predicted code', () => {
-  it('bit flips at every offset', () => {
-    fc.assert(
-      fc.property(sample(), fc.nat(), fc.integer({ min: 0, max: 7 }), (s, at, bit) => {
-        const m = s.bytes.slice();
-        const i = at % m.length;
-        m[i]! ^= 1 << bit;
-        assertMutantRejected(s, m);
-      }),
-      { numRuns: RUNS },
-    );
-  }, TEST_TIMEOUT_MS);
+  it(
+    'bit flips at every offset',
+    () => {
+      fc.assert(
+        fc.property(sample(), fc.nat(), fc.integer({ min: 0, max: 7 }), (s, at, bit) => {
+          const m = s.bytes.slice();
+          const i = at % m.length;
+          m[i]! ^= 1 << bit;
+          assertMutantRejected(s, m);
+        }),
+        { numRuns: RUNS },
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
   it('every single-bit flip of one envelope, exhaustively, with its exact code', () => {
     const s = toCore[9]!; // a msgpack map, no context
@@ -165,7 +189,8 @@ describe('mutated envelopes are rejected with the predicted code', () => {
         const code = rejection(core, m, s.context);
         // Spelled out per field, not through expectedCode, so the oracle itself is checked.
         if (i === VERSION_OFFSET) expect(code).toBe(ErrorCode.UNSUPPORTED_VERSION);
-        else if (i === DIRECTION_OFFSET) expect(code).toBe(ErrorCode.MALFORMED); // 0x01 ^ bit is never 0x02
+        else if (i === DIRECTION_OFFSET)
+          expect(code).toBe(ErrorCode.MALFORMED); // 0x01 ^ bit is never 0x02
         else if (i === FORMAT_OFFSET) expect(code).toBe(bit === 0 ? ErrorCode.FORGED : ErrorCode.MALFORMED);
         else if (i < KEY_ID_OFFSET + KEY_ID_BYTES) expect(code).toBe(ErrorCode.UNKNOWN_KEY);
         else expect(code).toBe(ErrorCode.FORGED); // timestamp, nonce, ciphertext, tag
@@ -173,27 +198,31 @@ describe('mutated envelopes are rejected with the predicted code', () => {
     }
   });
 
-  it('byte insertions and deletions', () => {
-    fc.assert(
-      fc.property(
-        sample(),
-        fc.nat(),
-        fc.uint8Array({ minLength: 0, maxLength: 64 }),
-        fc.integer({ min: 0, max: 64 }),
-        (s, at, inserted, deleted) => {
-          const i = at % (s.bytes.length + 1);
-          const head = s.bytes.subarray(0, i);
-          const tail = s.bytes.subarray(Math.min(s.bytes.length, i + deleted));
-          const m = new Uint8Array(head.length + inserted.length + tail.length);
-          m.set(head, 0);
-          m.set(inserted, head.length);
-          m.set(tail, head.length + inserted.length);
-          assertMutantRejected(s, m);
-        },
-      ),
-      { numRuns: RUNS },
-    );
-  }, TEST_TIMEOUT_MS);
+  it(
+    'byte insertions and deletions',
+    () => {
+      fc.assert(
+        fc.property(
+          sample(),
+          fc.nat(),
+          fc.uint8Array({ minLength: 0, maxLength: 64 }),
+          fc.integer({ min: 0, max: 64 }),
+          (s, at, inserted, deleted) => {
+            const i = at % (s.bytes.length + 1);
+            const head = s.bytes.subarray(0, i);
+            const tail = s.bytes.subarray(Math.min(s.bytes.length, i + deleted));
+            const m = new Uint8Array(head.length + inserted.length + tail.length);
+            m.set(head, 0);
+            m.set(inserted, head.length);
+            m.set(tail, head.length + inserted.length);
+            assertMutantRejected(s, m);
+          },
+        ),
+        { numRuns: RUNS },
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
   it('truncation to every length, and every suffix', () => {
     for (const s of toCore) {
@@ -213,26 +242,30 @@ describe('mutated envelopes are rejected with the predicted code', () => {
     { name: 'nonce', offset: NONCE_OFFSET, length: NONCE_BYTES },
   ] as const;
 
-  it('header fields swapped between envelopes (other secret, other direction, other timestamp)', () => {
-    const donors = [...toCore, ...others];
-    fc.assert(
-      fc.property(
-        sample(),
-        fc.constantFrom(...donors),
-        fc.constantFrom(...fields),
-        fc.boolean(),
-        (s, donor, field, asWebApp) => {
-          const m = s.bytes.slice();
-          m.set(donor.bytes.subarray(field.offset, field.offset + field.length), field.offset);
-          // Also offered to the WebApp, which accepts the other direction: a reflected
-          // envelope with its direction byte rewritten must still fail on the tag.
-          if (asWebApp) assertMutantRejected(s, m, web, Direction.COREAPP_TO_WEBAPP);
-          else assertMutantRejected(s, m);
-        },
-      ),
-      { numRuns: RUNS },
-    );
-  }, TEST_TIMEOUT_MS);
+  it(
+    'header fields swapped between envelopes (other secret, other direction, other timestamp)',
+    () => {
+      const donors = [...toCore, ...others];
+      fc.assert(
+        fc.property(
+          sample(),
+          fc.constantFrom(...donors),
+          fc.constantFrom(...fields),
+          fc.boolean(),
+          (s, donor, field, asWebApp) => {
+            const m = s.bytes.slice();
+            m.set(donor.bytes.subarray(field.offset, field.offset + field.length), field.offset);
+            // Also offered to the WebApp, which accepts the other direction: a reflected
+            // envelope with its direction byte rewritten must still fail on the tag.
+            if (asWebApp) assertMutantRejected(s, m, web, Direction.COREAPP_TO_WEBAPP);
+            else assertMutantRejected(s, m);
+          },
+        ),
+        { numRuns: RUNS },
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
   it('every header field of every envelope swapped with every other envelope, exhaustively', () => {
     const donors = [...toCore, ...others];
@@ -244,7 +277,10 @@ describe('mutated envelopes are rejected with the predicted code', () => {
           assertMutantRejected(s, m);
         }
         // The whole header of one envelope on the body of another, both ways.
-        for (const [head, body] of [[s, donor], [donor, s]] as const) {
+        for (const [head, body] of [
+          [s, donor],
+          [donor, s],
+        ] as const) {
           const m = new Uint8Array(HEADER_BYTES + body.bytes.length - HEADER_BYTES);
           m.set(head.bytes.subarray(0, HEADER_BYTES), 0);
           m.set(body.bytes.subarray(HEADER_BYTES), HEADER_BYTES);
@@ -256,58 +292,74 @@ describe('mutated envelopes are rejected with the predicted code', () => {
     }
   });
 
-  it('ciphertexts spliced onto other headers, with the context of either', () => {
-    fc.assert(
-      fc.property(sample(), sample(), fc.boolean(), (a, b, contextOfB) => {
-        const m = new Uint8Array(HEADER_BYTES + b.bytes.length - HEADER_BYTES);
-        m.set(a.bytes.subarray(0, HEADER_BYTES), 0);
-        m.set(b.bytes.subarray(HEADER_BYTES), HEADER_BYTES);
-        if (equalBytes(m, a.bytes) || equalBytes(m, b.bytes)) return;
-        expect(rejection(core, m, (contextOfB ? b : a).context)).toBe(ErrorCode.FORGED);
-      }),
-      { numRuns: RUNS },
-    );
-  }, TEST_TIMEOUT_MS);
+  it(
+    'ciphertexts spliced onto other headers, with the context of either',
+    () => {
+      fc.assert(
+        fc.property(sample(), sample(), fc.boolean(), (a, b, contextOfB) => {
+          const m = new Uint8Array(HEADER_BYTES + b.bytes.length - HEADER_BYTES);
+          m.set(a.bytes.subarray(0, HEADER_BYTES), 0);
+          m.set(b.bytes.subarray(HEADER_BYTES), HEADER_BYTES);
+          if (equalBytes(m, a.bytes) || equalBytes(m, b.bytes)) return;
+          expect(rejection(core, m, (contextOfB ? b : a).context)).toBe(ErrorCode.FORGED);
+        }),
+        { numRuns: RUNS },
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('a genuine envelope opened with the wrong context', () => {
-    fc.assert(
-      fc.property(sample(), fc.string({ maxLength: 40 }), (s, context) => {
-        if (context === (s.context ?? '')) return;
-        expect(rejection(core, s.bytes, context)).toBe(ErrorCode.FORGED);
-      }),
-      { numRuns: RUNS },
-    );
-  }, TEST_TIMEOUT_MS);
+  it(
+    'a genuine envelope opened with the wrong context',
+    () => {
+      fc.assert(
+        fc.property(sample(), fc.string({ maxLength: 40 }), (s, context) => {
+          if (context === (s.context ?? '')) return;
+          expect(rejection(core, s.bytes, context)).toBe(ErrorCode.FORGED);
+        }),
+        { numRuns: RUNS },
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
 
 describe('noise is rejected', () => {
-  it('random bytes of random length', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ minLength: 0, maxLength: 512 }), (m) => {
-        expect(rejection(core, m, undefined)).toBe(expectedCode(m, Direction.WEBAPP_TO_COREAPP));
-      }),
-      { numRuns: RUNS },
-    );
-  }, TEST_TIMEOUT_MS);
-
-  it('random bytes behind a plausible header (right version, direction and key id)', () => {
-    fc.assert(
-      fc.property(
-        fc.constantFrom(PayloadFormat.MSGPACK, PayloadFormat.BYTES),
-        fc.uint8Array({ minLength: 0, maxLength: 512 }),
-        (format, rest) => {
-          const m = new Uint8Array(KEY_ID_OFFSET + KEY_ID_BYTES + rest.length);
-          m[VERSION_OFFSET] = VERSION_1;
-          m[DIRECTION_OFFSET] = Direction.WEBAPP_TO_COREAPP;
-          m[FORMAT_OFFSET] = format;
-          m.set(toCore[0]!.bytes.subarray(KEY_ID_OFFSET, KEY_ID_OFFSET + KEY_ID_BYTES), KEY_ID_OFFSET);
-          m.set(rest, KEY_ID_OFFSET + KEY_ID_BYTES);
+  it(
+    'random bytes of random length',
+    () => {
+      fc.assert(
+        fc.property(fc.uint8Array({ minLength: 0, maxLength: 512 }), (m) => {
           expect(rejection(core, m, undefined)).toBe(expectedCode(m, Direction.WEBAPP_TO_COREAPP));
-        },
-      ),
-      { numRuns: RUNS },
-    );
-  }, TEST_TIMEOUT_MS);
+        }),
+        { numRuns: RUNS },
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'random bytes behind a plausible header (right version, direction and key id)',
+    () => {
+      fc.assert(
+        fc.property(
+          fc.constantFrom(PayloadFormat.MSGPACK, PayloadFormat.BYTES),
+          fc.uint8Array({ minLength: 0, maxLength: 512 }),
+          (format, rest) => {
+            const m = new Uint8Array(KEY_ID_OFFSET + KEY_ID_BYTES + rest.length);
+            m[VERSION_OFFSET] = VERSION_1;
+            m[DIRECTION_OFFSET] = Direction.WEBAPP_TO_COREAPP;
+            m[FORMAT_OFFSET] = format;
+            m.set(toCore[0]!.bytes.subarray(KEY_ID_OFFSET, KEY_ID_OFFSET + KEY_ID_BYTES), KEY_ID_OFFSET);
+            m.set(rest, KEY_ID_OFFSET + KEY_ID_BYTES);
+            expect(rejection(core, m, undefined)).toBe(expectedCode(m, Direction.WEBAPP_TO_COREAPP));
+          },
+        ),
+        { numRuns: RUNS },
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
   it('every length from 0 to the size limit + 1 (limit 1 KiB)', async () => {
     const max = 1024;
@@ -320,33 +372,41 @@ describe('noise is rejected', () => {
     }
   });
 
-  it('the default 4 MiB limit − 1, exactly, and + 1, as bytes and as text', () => {
-    for (const n of [DEFAULT_MAX_ENVELOPE_BYTES - 1, DEFAULT_MAX_ENVELOPE_BYTES, DEFAULT_MAX_ENVELOPE_BYTES + 1]) {
-      const m = plausible(n);
-      const expected = n > DEFAULT_MAX_ENVELOPE_BYTES ? ErrorCode.TOO_LARGE : ErrorCode.FORGED;
-      expect(rejection(core, m, undefined)).toBe(expected);
-      expect(rejection(core, Buffer.from(m).toString('base64url'), undefined)).toBe(expected);
-    }
-  }, TEST_TIMEOUT_MS);
+  it(
+    'the default 4 MiB limit − 1, exactly, and + 1, as bytes and as text',
+    () => {
+      for (const n of [DEFAULT_MAX_ENVELOPE_BYTES - 1, DEFAULT_MAX_ENVELOPE_BYTES, DEFAULT_MAX_ENVELOPE_BYTES + 1]) {
+        const m = plausible(n);
+        const expected = n > DEFAULT_MAX_ENVELOPE_BYTES ? ErrorCode.TOO_LARGE : ErrorCode.FORGED;
+        expect(rejection(core, m, undefined)).toBe(expected);
+        expect(rejection(core, Buffer.from(m).toString('base64url'), undefined)).toBe(expected);
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('the asynchronous open rejects the same way', async () => {
-    await fc.assert(
-      fc.asyncProperty(sample(), fc.nat(), fc.integer({ min: 0, max: 7 }), async (s, at, bit) => {
-        const m = s.bytes.slice();
-        m[at % m.length]! ^= 1 << bit;
-        cases++;
-        const error: unknown = await core.open(m, seal(s.context)).then(
-          () => {
-            accepted++;
-            return new Error('accepted');
-          },
-          (e: unknown) => e,
-        );
-        expect(isWaTransportError(error, expectedCode(m, Direction.WEBAPP_TO_COREAPP))).toBe(true);
-      }),
-      { numRuns: Math.ceil(RUNS / 4) },
-    );
-  }, TEST_TIMEOUT_MS);
+  it(
+    'the asynchronous open rejects the same way',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(sample(), fc.nat(), fc.integer({ min: 0, max: 7 }), async (s, at, bit) => {
+          const m = s.bytes.slice();
+          m[at % m.length]! ^= 1 << bit;
+          cases++;
+          const error: unknown = await core.open(m, seal(s.context)).then(
+            () => {
+              accepted++;
+              return new Error('accepted');
+            },
+            (e: unknown) => e,
+          );
+          expect(isWaTransportError(error, expectedCode(m, Direction.WEBAPP_TO_COREAPP))).toBe(true);
+        }),
+        { numRuns: Math.ceil(RUNS / 4) },
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
   it('nothing rejected above reached the replay store', () => {
     expect(store.stats().entries).toBe(0);

@@ -65,43 +65,53 @@ async function listen(server: Server): Promise<number> {
 }
 
 describe('clients that send part of a body and stall', () => {
-  it('1,000 of them hold less than 64 MiB above baseline, and a legitimate client is still served', async () => {
-    const clients = scale(1000, 1000);
-    const secret = generateSecret();
-    const child = spawn(
-      process.execPath,
-      ['--expose-gc', '--import', 'tsx', fileURLToPath(new URL('./stalled-server.ts', import.meta.url))],
-      { env: { ...process.env, WA_SECRET: secret }, stdio: ['pipe', 'pipe', 'inherit'] },
-    );
-    toStop.push(() => child.kill('SIGKILL'));
-    const lines = createInterface({ input: child.stdout! });
-    const next = async (): Promise<Record<string, number>> => JSON.parse((await once(lines, 'line'))[0] as string) as Record<string, number>;
-    const port = (await next())['port']!;
-    const rss = async (): Promise<number> => {
-      child.stdin!.write('rss\n');
-      return (await next())['rss']!;
-    };
-    const baseline = await rss();
+  it(
+    '1,000 of them hold less than 64 MiB above baseline, and a legitimate client is still served',
+    async () => {
+      const clients = scale(1000, 1000);
+      const secret = generateSecret();
+      const child = spawn(
+        process.execPath,
+        ['--expose-gc', '--import', 'tsx', fileURLToPath(new URL('./stalled-server.ts', import.meta.url))],
+        { env: { ...process.env, WA_SECRET: secret }, stdio: ['pipe', 'pipe', 'inherit'] },
+      );
+      toStop.push(() => child.kill('SIGKILL'));
+      const lines = createInterface({ input: child.stdout! });
+      const next = async (): Promise<Record<string, number>> =>
+        JSON.parse((await once(lines, 'line'))[0] as string) as Record<string, number>;
+      const port = (await next())['port']!;
+      const rss = async (): Promise<number> => {
+        child.stdin!.write('rss\n');
+        return (await next())['rss']!;
+      };
+      const baseline = await rss();
 
-    // Each declares 1 MiB (the default limit) and sends 128 KiB: 125 MiB offered in all.
-    const sockets: Socket[] = [];
-    for (let i = 0; i < clients; i++) sockets.push(await stall(port, MiB, 128 * 1024));
-    toStop.push(() => {
-      for (const s of sockets) s.destroy();
-    });
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const held = (await rss()) - baseline;
+      // Each declares 1 MiB (the default limit) and sends 128 KiB: 125 MiB offered in all.
+      const sockets: Socket[] = [];
+      for (let i = 0; i < clients; i++) sockets.push(await stall(port, MiB, 128 * 1024));
+      toStop.push(() => {
+        for (const s of sockets) s.destroy();
+      });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const held = (await rss()) - baseline;
 
-    const web = await createEndpoint({ role: 'webapp', secret });
-    const client = new HttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${port}` });
-    toStop.push(() => client.close());
-    const answer = await client.post('/v1/ping', { ok: true });
-    const stillOpen = sockets.filter((s) => !s.destroyed).length;
-    recordFigures('adversarial/stalled-clients', { clients, offeredMiB: clients / 8, heldMiB: Math.round(held / MiB), stillOpen });
-    expect(answer.payload).toEqual({ echo: { ok: true } });
-    expect(held).toBeLessThan(64 * MiB);
-    expect(stillOpen).toBeGreaterThan(0); // served while the stalled clients were still there
-  }, TEST_TIMEOUT_MS);
+      const web = await createEndpoint({ role: 'webapp', secret });
+      const client = new HttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${port}` });
+      toStop.push(() => client.close());
+      const answer = await client.post('/v1/ping', { ok: true });
+      const stillOpen = sockets.filter((s) => !s.destroyed).length;
+      recordFigures('adversarial/stalled-clients', {
+        clients,
+        offeredMiB: clients / 8,
+        heldMiB: Math.round(held / MiB),
+        stillOpen,
+      });
+      expect(answer.payload).toEqual({ echo: { ok: true } });
+      expect(held).toBeLessThan(64 * MiB);
+      expect(stillOpen).toBeGreaterThan(0); // served while the stalled clients were still there
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
 
 describe.each<Binding>(['node:http', 'fetch'])('limits on request bodies (%s)', (binding) => {

@@ -105,45 +105,57 @@ describe('non-canonical spellings of a genuine envelope', () => {
     }
   });
 
-  it('a character outside the alphabet anywhere → ERR_WA_MALFORMED', () => {
-    fc.assert(
-      fc.property(
-        fc.constantFrom(...texts),
-        fc.nat(),
-        fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }).filter((c) => !ALPHABET.test(c)),
-        fc.boolean(),
-        (text, at, c, replace) => {
-          const i = at % (text.length + 1);
-          const altered = text.slice(0, i) + c + text.slice(replace ? i + 1 : i);
-          expect(rejection(altered)).toBe(ErrorCode.MALFORMED);
-        },
-      ),
-      { numRuns: scale(1000, 100_000) },
-    );
-  }, TEST_TIMEOUT_MS);
+  it(
+    'a character outside the alphabet anywhere → ERR_WA_MALFORMED',
+    () => {
+      fc.assert(
+        fc.property(
+          fc.constantFrom(...texts),
+          fc.nat(),
+          fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }).filter((c) => !ALPHABET.test(c)),
+          fc.boolean(),
+          (text, at, c, replace) => {
+            const i = at % (text.length + 1);
+            const altered = text.slice(0, i) + c + text.slice(replace ? i + 1 : i);
+            expect(rejection(altered)).toBe(ErrorCode.MALFORMED);
+          },
+        ),
+        { numRuns: scale(1000, 100_000) },
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('a character swapped for another in the alphabet is never accepted', () => {
-    fc.assert(
-      fc.property(fc.constantFrom(...texts), fc.nat(), fc.stringMatching(/^[A-Za-z0-9_-]$/), (text, at, c) => {
-        const i = at % text.length;
-        const altered = text.slice(0, i) + c + text.slice(i + 1);
-        if (altered === text) return;
-        // Decodes to other bytes (or to a non-canonical spelling): never the genuine envelope.
-        expect(Object.values(ErrorCode)).toContain(rejection(altered));
-      }),
-      { numRuns: scale(1000, 100_000) },
-    );
-  }, TEST_TIMEOUT_MS);
+  it(
+    'a character swapped for another in the alphabet is never accepted',
+    () => {
+      fc.assert(
+        fc.property(fc.constantFrom(...texts), fc.nat(), fc.stringMatching(/^[A-Za-z0-9_-]$/), (text, at, c) => {
+          const i = at % text.length;
+          const altered = text.slice(0, i) + c + text.slice(i + 1);
+          if (altered === text) return;
+          // Decodes to other bytes (or to a non-canonical spelling): never the genuine envelope.
+          expect(Object.values(ErrorCode)).toContain(rejection(altered));
+        }),
+        { numRuns: scale(1000, 100_000) },
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('arbitrary Unicode strings are rejected with a documented code', () => {
-    fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (s) => {
-        const code = rejection(s);
-        if (!/^[A-Za-z0-9_-]*$/.test(s)) expect(code).toBe(ErrorCode.MALFORMED);
-      }),
-      { numRuns: scale(1000, 100_000) },
-    );
-  }, TEST_TIMEOUT_MS);
+  it(
+    'arbitrary Unicode strings are rejected with a documented code',
+    () => {
+      fc.assert(
+        fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (s) => {
+          const code = rejection(s);
+          if (!/^[A-Za-z0-9_-]*$/.test(s)) expect(code).toBe(ErrorCode.MALFORMED);
+        }),
+        { numRuns: scale(1000, 100_000) },
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
 
 describe('size', () => {
@@ -161,9 +173,13 @@ describe('size', () => {
     expect(rejection('\u0410'.repeat(longest + 1), small)).toBe(ErrorCode.TOO_LARGE);
   });
 
-  it('a 64 MiB string of look-alikes → ERR_WA_TOO_LARGE', () => {
-    expect(rejection('\u0410'.repeat(64 * 1024 * 1024))).toBe(ErrorCode.TOO_LARGE);
-  }, TEST_TIMEOUT_MS);
+  it(
+    'a 64 MiB string of look-alikes → ERR_WA_TOO_LARGE',
+    () => {
+      expect(rejection('\u0410'.repeat(64 * 1024 * 1024))).toBe(ErrorCode.TOO_LARGE);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
 
 describe('values that are neither a string nor a Uint8Array', () => {

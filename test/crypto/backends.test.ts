@@ -138,7 +138,6 @@ describe('AEAD backends', () => {
 });
 
 describe('pinned vectors (test/vectors/envelope-v1.json) on every backend', () => {
-
   it('every backend seals every vector to its pinned bytes and opens it', () => {
     for (const backend of backends) {
       for (const v of vectors.envelopes) {
@@ -159,12 +158,22 @@ describe('pinned vectors (test/vectors/envelope-v1.json) on every backend', () =
     const first = vectors.envelopes[0]!;
     for (const backend of backends) {
       for (const v of vectors.envelopes) {
-        const payload = openVector(fromHex(v.envelopeHex), { secret: v.secret, direction: v.direction, context: v.context, backend });
+        const payload = openVector(fromHex(v.envelopeHex), {
+          secret: v.secret,
+          direction: v.direction,
+          context: v.context,
+          backend,
+        });
         if (!('value' in v)) expect(hex(payload as Uint8Array)).toBe(v.plaintextHex);
       }
       for (const v of vectors.invalid) {
         expect(
-          () => openVector(fromHex(v.envelopeHex), { secret: first.secret, direction: Direction.WEBAPP_TO_COREAPP, backend }),
+          () =>
+            openVector(fromHex(v.envelopeHex), {
+              secret: first.secret,
+              direction: Direction.WEBAPP_TO_COREAPP,
+              backend,
+            }),
           `${backend.name}: ${v.name}`,
         ).toThrow(expect.objectContaining({ code: v.code }));
       }
@@ -186,7 +195,9 @@ describe('endpoints on different backends', () => {
         expect(opened.payload).toEqual({ hello: a.name });
         const reply = await web.open(core.sealText(new Uint8Array([1, 2, 3])));
         expect(Array.from(reply.payload as Uint8Array)).toEqual([1, 2, 3]);
-        await expect(core.open(web.seal('x'), { context: 'POST /y' })).rejects.toMatchObject({ code: ErrorCode.FORGED });
+        await expect(core.open(web.seal('x'), { context: 'POST /y' })).rejects.toMatchObject({
+          code: ErrorCode.FORGED,
+        });
       }
     }
   });
@@ -207,7 +218,9 @@ describe('selectBackend', () => {
     vi.doMock('sodium-native', () => {
       throw new Error('Cannot find module sodium-native');
     });
-    const fresh = (await import('../../src/crypto/select-backend.js')) as typeof import('../../src/crypto/select-backend.js');
+    const fresh = (await import(
+      '../../src/crypto/select-backend.js'
+    )) as typeof import('../../src/crypto/select-backend.js');
     expect((await fresh.selectBackend('auto')).name).toBe('wasm');
     await expect(fresh.selectBackend('native')).rejects.toMatchObject({ code: ErrorCode.CONFIG });
   });

@@ -48,7 +48,7 @@ beforeAll(async () => {
 });
 
 describe('XChaCha20-Poly1305, draft-irtf-cfrg-xchacha-03 A.3.1', () => {
-  it('the plaintext is the draft\'s sentence', () => {
+  it("the plaintext is the draft's sentence", () => {
     expect(new TextDecoder().decode(A31.plaintext)).toBe(
       "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.",
     );
@@ -61,10 +61,16 @@ describe('XChaCha20-Poly1305, draft-irtf-cfrg-xchacha-03 A.3.1', () => {
   });
 
   it("libsodium-wrappers' public API reproduces it and opens it", () => {
-    expect(hex(sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(A31.plaintext, A31.ad, null, A31.nonce, A31.key))).toBe(
-      A31.ciphertext + A31.tag,
+    expect(
+      hex(sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(A31.plaintext, A31.ad, null, A31.nonce, A31.key)),
+    ).toBe(A31.ciphertext + A31.tag);
+    const opened = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+      null,
+      fromHex(A31.ciphertext + A31.tag),
+      A31.ad,
+      A31.nonce,
+      A31.key,
     );
-    const opened = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, fromHex(A31.ciphertext + A31.tag), A31.ad, A31.nonce, A31.key);
     expect(hex(opened)).toBe(hex(A31.plaintext));
   });
 
@@ -91,14 +97,21 @@ describe('XChaCha20-Poly1305, draft-irtf-cfrg-xchacha-03 A.3.1', () => {
   it("the self-test's constant is this vector", () => {
     const v = SELF_TEST_VECTOR;
     expect([hex(v.key), hex(v.nonce), hex(v.ad), hex(v.plaintext), hex(v.ciphertext)]).toEqual([
-      hex(A31.key), hex(A31.nonce), hex(A31.ad), hex(A31.plaintext), A31.ciphertext,
+      hex(A31.key),
+      hex(A31.nonce),
+      hex(A31.ad),
+      hex(A31.plaintext),
+      A31.ciphertext,
     ]);
     expect(hex(v.tag)).toBe(prefixTag);
   });
 });
 
 /** A real backend with one method replaced. */
-const broken = (real: AeadBackend, change: Partial<Pick<AeadBackend, 'seal' | 'open'>>): AeadBackend => ({ ...real, ...change });
+const broken = (real: AeadBackend, change: Partial<Pick<AeadBackend, 'seal' | 'open'>>): AeadBackend => ({
+  ...real,
+  ...change,
+});
 const flipLastByte = (bytes: Uint8Array) => {
   const out = bytes.slice();
   out[out.length - 1]! ^= 1;
@@ -123,7 +136,14 @@ describe('start-up self-test (src/crypto/self-test.ts)', () => {
       [broken(real, { seal: (...args) => flipLastByte(real.seal(...args)) }), /sealed bytes differ/],
       [broken(real, { open: () => null }), /does not open the known answer/],
       [broken(real, { open: () => SELF_TEST_VECTOR.plaintext.slice() }), /accepts a forged tag/],
-      [broken(real, { seal: () => { throw new RangeError('layout changed'); } }), /it threw/],
+      [
+        broken(real, {
+          seal: () => {
+            throw new RangeError('layout changed');
+          },
+        }),
+        /it threw/,
+      ],
     ];
     for (const [backend, problem] of cases) {
       expect(() => selfTestBackend(backend)).toThrow(problem);
@@ -148,16 +168,26 @@ describe('start-up self-test (src/crypto/self-test.ts)', () => {
     vi.resetModules();
     vi.doMock('../../src/crypto/wasm.js', async (importOriginal) => {
       const real = (await importOriginal()) as typeof import('../../src/crypto/wasm.js');
-      return { wasmBackend: broken(real.wasmBackend, { seal: (...args) => flipLastByte(real.wasmBackend.seal(...args)) }) };
+      return {
+        wasmBackend: broken(real.wasmBackend, { seal: (...args) => flipLastByte(real.wasmBackend.seal(...args)) }),
+      };
     });
-    const { selectBackend } = (await import('../../src/crypto/select-backend.js')) as typeof import('../../src/crypto/select-backend.js');
+    const { selectBackend } = (await import(
+      '../../src/crypto/select-backend.js'
+    )) as typeof import('../../src/crypto/select-backend.js');
     await expect(selectBackend('wasm')).rejects.toMatchObject({
       code: ErrorCode.CONFIG,
       message: expect.stringMatching(/AEAD backend wasm failed its self-test/),
     });
     await expect(selectBackend('wrappers')).resolves.toMatchObject({ name: 'wrappers' });
     const { createEndpoint } = (await import('../../src/endpoint.js')) as typeof import('../../src/endpoint.js');
-    await expect(createEndpoint({ role: 'coreapp', secret: 'self-test secret: 0123456789abcdefghijklmnopqrstuvwxyz', backend: 'wasm' })).rejects.toMatchObject({
+    await expect(
+      createEndpoint({
+        role: 'coreapp',
+        secret: 'self-test secret: 0123456789abcdefghijklmnopqrstuvwxyz',
+        backend: 'wasm',
+      }),
+    ).rejects.toMatchObject({
       code: ErrorCode.CONFIG,
     });
   });
@@ -180,7 +210,9 @@ describe('start-up self-test (src/crypto/self-test.ts)', () => {
         },
       };
     });
-    const { selectBackend } = (await import('../../src/crypto/select-backend.js')) as typeof import('../../src/crypto/select-backend.js');
+    const { selectBackend } = (await import(
+      '../../src/crypto/select-backend.js'
+    )) as typeof import('../../src/crypto/select-backend.js');
     await expect(selectBackend('auto')).rejects.toMatchObject({
       code: ErrorCode.CONFIG,
       message: expect.stringMatching(/AEAD backend native failed its self-test/),

@@ -9,7 +9,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../../src/protocol.js';
-import { type Endpoint, ErrorCode, MemoryReplayStore, createEndpoint, generateSecret, isWaTransportError } from '../../src/index.js';
+import {
+  type Endpoint,
+  ErrorCode,
+  MemoryReplayStore,
+  createEndpoint,
+  generateSecret,
+  isWaTransportError,
+} from '../../src/index.js';
 import { TEST_TIMEOUT_MS, recordFigures, scale } from '../soak/figures.js';
 
 const T0 = 1_800_000_000_000;
@@ -63,18 +70,27 @@ describe('peer clock skew', () => {
     expect(codeOf(core, web.seal({ n: 1 }))).toBe(expected);
   });
 
-  it('any skew within [−window, +skew] is accepted, any beyond is refused with the right code', async () => {
-    let peerTime = T0;
-    const { web, core } = await pair({ webClock: () => peerTime, coreClock: () => T0 });
-    fc.assert(
-      fc.property(fc.integer({ min: -3 * DEFAULT_WINDOW_MS, max: 3 * DEFAULT_MAX_SKEW_MS }), (offset) => {
-        peerTime = T0 + offset;
-        const expected = offset < -DEFAULT_WINDOW_MS ? ErrorCode.EXPIRED : offset > DEFAULT_MAX_SKEW_MS ? ErrorCode.FUTURE : 'accepted';
-        expect(codeOf(core, web.seal(new Uint8Array(1)))).toBe(expected);
-      }),
-      { numRuns: scale(300, 20_000) },
-    );
-  }, TEST_TIMEOUT_MS);
+  it(
+    'any skew within [−window, +skew] is accepted, any beyond is refused with the right code',
+    async () => {
+      let peerTime = T0;
+      const { web, core } = await pair({ webClock: () => peerTime, coreClock: () => T0 });
+      fc.assert(
+        fc.property(fc.integer({ min: -3 * DEFAULT_WINDOW_MS, max: 3 * DEFAULT_MAX_SKEW_MS }), (offset) => {
+          peerTime = T0 + offset;
+          const expected =
+            offset < -DEFAULT_WINDOW_MS
+              ? ErrorCode.EXPIRED
+              : offset > DEFAULT_MAX_SKEW_MS
+                ? ErrorCode.FUTURE
+                : 'accepted';
+          expect(codeOf(core, web.seal(new Uint8Array(1)))).toBe(expected);
+        }),
+        { numRuns: scale(300, 20_000) },
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
   it('a refused-as-stale envelope was not recorded: skew refusals never fill the cache', async () => {
     const store = new MemoryReplayStore();
@@ -150,47 +166,51 @@ describe('the local clock jumps', () => {
     expect(codeOf(core, late)).toBe(ErrorCode.EXPIRED);
   });
 
-  it('random clock walks (jumps of minutes, both ways) never accept an envelope twice', async () => {
-    // Model: any envelope accepted once must never be accepted again, whatever the clocks do,
-    // and an envelope still inside the verifier's window after acceptance must read as a replay.
-    const step = fc.oneof(
-      fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 3 * SECOND }) }),
-      fc.record({ kind: fc.constant('jump' as const), ms: fc.integer({ min: -10 * MINUTE, max: 10 * MINUTE }) }),
-      fc.record({ kind: fc.constant('send' as const), skew: fc.integer({ min: -12 * SECOND, max: 12 * SECOND }) }),
-      fc.record({ kind: fc.constant('replay' as const), pick: fc.nat() }),
-    );
-    let runs = 0;
-    await fc.assert(
-      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 60 }), async (steps) => {
-        runs++;
-        const local = manualClock();
-        let peerTime = T0;
-        const { web, core } = await pair({ webClock: () => peerTime, coreClock: local.now });
-        const sent: Array<{ envelope: Uint8Array; timestamp: number; accepted: boolean }> = [];
-        for (const s of steps) {
-          if (s.kind === 'tick') local.advance(s.ms);
-          else if (s.kind === 'jump') local.advance(s.ms);
-          else {
-            const target = s.kind === 'send' ? undefined : sent[s.pick % Math.max(1, sent.length)];
-            if (s.kind === 'send') {
-              peerTime = local.now() + s.skew;
-              sent.push({ envelope: web.seal(sent.length), timestamp: peerTime, accepted: false });
+  it(
+    'random clock walks (jumps of minutes, both ways) never accept an envelope twice',
+    async () => {
+      // Model: any envelope accepted once must never be accepted again, whatever the clocks do,
+      // and an envelope still inside the verifier's window after acceptance must read as a replay.
+      const step = fc.oneof(
+        fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 3 * SECOND }) }),
+        fc.record({ kind: fc.constant('jump' as const), ms: fc.integer({ min: -10 * MINUTE, max: 10 * MINUTE }) }),
+        fc.record({ kind: fc.constant('send' as const), skew: fc.integer({ min: -12 * SECOND, max: 12 * SECOND }) }),
+        fc.record({ kind: fc.constant('replay' as const), pick: fc.nat() }),
+      );
+      let runs = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 60 }), async (steps) => {
+          runs++;
+          const local = manualClock();
+          let peerTime = T0;
+          const { web, core } = await pair({ webClock: () => peerTime, coreClock: local.now });
+          const sent: Array<{ envelope: Uint8Array; timestamp: number; accepted: boolean }> = [];
+          for (const s of steps) {
+            if (s.kind === 'tick') local.advance(s.ms);
+            else if (s.kind === 'jump') local.advance(s.ms);
+            else {
+              const target = s.kind === 'send' ? undefined : sent[s.pick % Math.max(1, sent.length)];
+              if (s.kind === 'send') {
+                peerTime = local.now() + s.skew;
+                sent.push({ envelope: web.seal(sent.length), timestamp: peerTime, accepted: false });
+              }
+              const item = target ?? sent.at(-1);
+              if (item === undefined) continue;
+              const now = core.verifier.now();
+              const code = codeOf(core, item.envelope);
+              if (item.accepted) {
+                expect(code).not.toBe('accepted');
+                // Still in the window: the nonce must still be remembered.
+                if (item.timestamp >= now - DEFAULT_WINDOW_MS) expect(code).toBe(ErrorCode.REPLAYED);
+              }
+              if (code === 'accepted') item.accepted = true;
             }
-            const item = target ?? sent.at(-1);
-            if (item === undefined) continue;
-            const now = core.verifier.now();
-            const code = codeOf(core, item.envelope);
-            if (item.accepted) {
-              expect(code).not.toBe('accepted');
-              // Still in the window: the nonce must still be remembered.
-              if (item.timestamp >= now - DEFAULT_WINDOW_MS) expect(code).toBe(ErrorCode.REPLAYED);
-            }
-            if (code === 'accepted') item.accepted = true;
           }
-        }
-      }),
-      { numRuns: scale(100, 5_000) },
-    );
-    recordFigures('faults/clock-walks', { walks: runs });
-  }, TEST_TIMEOUT_MS);
+        }),
+        { numRuns: scale(100, 5_000) },
+      );
+      recordFigures('faults/clock-walks', { walks: runs });
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

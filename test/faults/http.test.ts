@@ -10,7 +10,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HEADER_BYTES, NONCE_OFFSET } from '../../src/envelope/format.js';
-import { type Endpoint, ErrorCode, MemoryReplayStore, type ReplayStore, createEndpoint, generateSecret } from '../../src/index.js';
+import {
+  type Endpoint,
+  ErrorCode,
+  MemoryReplayStore,
+  type ReplayStore,
+  createEndpoint,
+  generateSecret,
+} from '../../src/index.js';
 import { HttpClient } from '../../src/transport/http-client.js';
 import { ENVELOPE_CONTENT_TYPE, requestContext, responseContext } from '../../src/protocol.js';
 import { type SealedHandler, sealedHandler } from '../../src/transport/http.js';
@@ -100,7 +107,14 @@ describe('half-written request bodies', () => {
 
     // Cut at every interesting point: in the headers, right after them, inside the header of
     // the envelope, inside its body, one byte short of the end. Both abrupt and half-closed.
-    const cuts = [5, head.length - 3, head.length, head.length + 10, head.length + HEADER_BYTES + 3, head.length + envelope.length - 1];
+    const cuts = [
+      5,
+      head.length - 3,
+      head.length,
+      head.length + 10,
+      head.length + HEADER_BYTES + 3,
+      head.length + envelope.length - 1,
+    ];
     const wire = Buffer.concat([Buffer.from(head, 'latin1'), envelope]);
     for (const at of cuts) {
       for (const how of ['destroy', 'end'] as const) {
@@ -110,7 +124,11 @@ describe('half-written request bodies', () => {
     }
     // A chunked body whose last chunk never comes.
     const half = envelope.subarray(0, 40);
-    await rawThenCut(running.port, `${postHead(target, 'chunked')}${half.length.toString(16)}\r\n${Buffer.from(half).toString('latin1')}\r\n`, 'destroy');
+    await rawThenCut(
+      running.port,
+      `${postHead(target, 'chunked')}${half.length.toString(16)}\r\n${Buffer.from(half).toString('latin1')}\r\n`,
+      'destroy',
+    );
 
     expect(handled).toBe(0);
     expect(store.stats().entries).toBe(0);
@@ -175,102 +193,114 @@ describe('dropped connections', () => {
     expect(fresh.status).toBe(200);
   });
 
-  it('connections cut at random points of many requests never crash the server or reach the handler', async () => {
-    const { web, core } = await endpoints();
-    let handled = 0;
-    const running = await serve(core, () => {
-      handled++;
-      return 'ok';
-    });
-    const rounds = scale(50, 2000);
-    for (let i = 0; i < rounds; i++) {
-      const envelope = web.seal(i, { context: requestContext('POST', '/r') });
-      const wire = Buffer.concat([Buffer.from(postHead('/r', envelope.length), 'latin1'), envelope]);
-      await rawThenCut(running.port, wire.subarray(0, Math.floor(Math.random() * (wire.length - 1))), i % 2 === 0 ? 'destroy' : 'end');
-    }
-    expect(handled).toBe(0);
-    const client = new HttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${running.port}` });
-    open.push(client);
-    expect((await client.post('/r', 'whole')).status).toBe(200);
-    expect(handled).toBe(1);
-  }, TEST_TIMEOUT_MS);
+  it(
+    'connections cut at random points of many requests never crash the server or reach the handler',
+    async () => {
+      const { web, core } = await endpoints();
+      let handled = 0;
+      const running = await serve(core, () => {
+        handled++;
+        return 'ok';
+      });
+      const rounds = scale(50, 2000);
+      for (let i = 0; i < rounds; i++) {
+        const envelope = web.seal(i, { context: requestContext('POST', '/r') });
+        const wire = Buffer.concat([Buffer.from(postHead('/r', envelope.length), 'latin1'), envelope]);
+        await rawThenCut(
+          running.port,
+          wire.subarray(0, Math.floor(Math.random() * (wire.length - 1))),
+          i % 2 === 0 ? 'destroy' : 'end',
+        );
+      }
+      expect(handled).toBe(0);
+      const client = new HttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${running.port}` });
+      open.push(client);
+      expect((await client.post('/r', 'whole')).status).toBe(200);
+      expect(handled).toBe(1);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
 
 describe('a CoreApp restarted while WebApps keep sending', () => {
-  it('with a store that outlives the process (shared): every message arrives once, no envelope is accepted twice', async () => {
-    const shared = new MemoryReplayStore(); // stands in for Redis: it survives the restart
-    const secret = generateSecret();
-    const web = await createEndpoint({ role: 'webapp', secret });
-    const delivered = new Map<string, number>();
-    const handler: SealedHandler<{ id: string; attempt: number }> = (req) => {
-      const key = `${req.payload.id}#${req.payload.attempt}`;
-      delivered.set(key, (delivered.get(key) ?? 0) + 1);
-      return 'ok';
-    };
-    const newCore = (): Promise<Endpoint> => createEndpoint({ role: 'coreapp', secret, replayStore: shared });
-    let running = await serve(await newCore(), handler as SealedHandler);
-    const port = running.port;
-    const client = new HttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 2000 });
-    open.push(client);
+  it(
+    'with a store that outlives the process (shared): every message arrives once, no envelope is accepted twice',
+    async () => {
+      const shared = new MemoryReplayStore(); // stands in for Redis: it survives the restart
+      const secret = generateSecret();
+      const web = await createEndpoint({ role: 'webapp', secret });
+      const delivered = new Map<string, number>();
+      const handler: SealedHandler<{ id: string; attempt: number }> = (req) => {
+        const key = `${req.payload.id}#${req.payload.attempt}`;
+        delivered.set(key, (delivered.get(key) ?? 0) + 1);
+        return 'ok';
+      };
+      const newCore = (): Promise<Endpoint> => createEndpoint({ role: 'coreapp', secret, replayStore: shared });
+      let running = await serve(await newCore(), handler as SealedHandler);
+      const port = running.port;
+      const client = new HttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 2000 });
+      open.push(client);
 
-    const perWorker = scale(40, 1000);
-    const workers = 4;
-    const retries = { network: 0, unavailable: 0 };
-    let restarts = 0;
-    let sending = true;
-    const restarter = (async () => {
-      while (sending) {
-        await sleep(40);
-        if (!sending) break;
-        await running.close();
-        await sleep(30); // down: connections refused
-        running = await serve(await newCore(), handler as SealedHandler, port);
-        restarts++;
-      }
-    })();
-    const work = Array.from({ length: workers }, async (_, w) => {
-      for (let i = 0; i < perWorker; i++) {
-        const id = `${w}:${i}`;
-        for (let attempt = 0; ; attempt++) {
-          try {
-            const response = await client.post('/v1/msg', { id, attempt });
-            expect(response.status).toBe(200);
-            break;
-          } catch (error) {
-            if ((error as { status?: number }).status === 503) retries.unavailable++;
-            else retries.network++;
-            if (attempt > 200) throw error;
-            await sleep(5);
+      const perWorker = scale(40, 1000);
+      const workers = 4;
+      const retries = { network: 0, unavailable: 0 };
+      let restarts = 0;
+      let sending = true;
+      const restarter = (async () => {
+        while (sending) {
+          await sleep(40);
+          if (!sending) break;
+          await running.close();
+          await sleep(30); // down: connections refused
+          running = await serve(await newCore(), handler as SealedHandler, port);
+          restarts++;
+        }
+      })();
+      const work = Array.from({ length: workers }, async (_, w) => {
+        for (let i = 0; i < perWorker; i++) {
+          const id = `${w}:${i}`;
+          for (let attempt = 0; ; attempt++) {
+            try {
+              const response = await client.post('/v1/msg', { id, attempt });
+              expect(response.status).toBe(200);
+              break;
+            } catch (error) {
+              if ((error as { status?: number }).status === 503) retries.unavailable++;
+              else retries.network++;
+              if (attempt > 200) throw error;
+              await sleep(5);
+            }
           }
         }
-      }
-    });
-    await Promise.all(work);
-    sending = false;
-    await restarter;
+      });
+      await Promise.all(work);
+      sending = false;
+      await restarter;
 
-    const ids = new Map<string, number>();
-    for (const [key, times] of delivered) {
-      expect(times).toBe(1); // one envelope, one delivery: never a replay
-      const id = key.split('#')[0]!;
-      ids.set(id, (ids.get(id) ?? 0) + 1);
-    }
-    const total = workers * perWorker;
-    const lost = total - ids.size;
-    const duplicated = [...ids.values()].filter((n) => n > 1).length;
-    expect(lost).toBe(0);
-    recordFigures('faults/http-restart', {
-      messages: total,
-      delivered: ids.size,
-      lost,
-      // A response lost in a restart makes the client retry with a new envelope: the
-      // application sees the message twice unless it deduplicates by its own id.
-      duplicatedByRetry: duplicated,
-      envelopesAcceptedTwice: 0,
-      restarts,
-      ...retries,
-    });
-  }, TEST_TIMEOUT_MS);
+      const ids = new Map<string, number>();
+      for (const [key, times] of delivered) {
+        expect(times).toBe(1); // one envelope, one delivery: never a replay
+        const id = key.split('#')[0]!;
+        ids.set(id, (ids.get(id) ?? 0) + 1);
+      }
+      const total = workers * perWorker;
+      const lost = total - ids.size;
+      const duplicated = [...ids.values()].filter((n) => n > 1).length;
+      expect(lost).toBe(0);
+      recordFigures('faults/http-restart', {
+        messages: total,
+        delivered: ids.size,
+        lost,
+        // A response lost in a restart makes the client retry with a new envelope: the
+        // application sees the message twice unless it deduplicates by its own id.
+        duplicatedByRetry: duplicated,
+        envelopesAcceptedTwice: 0,
+        restarts,
+        ...retries,
+      });
+    },
+    TEST_TIMEOUT_MS,
+  );
 
   // A restarted process starts with an empty in-memory store; the store's `rememberedSince`
   // makes the verifier refuse envelopes sealed before it existed (ERR_WA_EXPIRED, 401), so an
@@ -309,8 +339,14 @@ describe('a response taken from another exchange', () => {
     });
     const sealed = new Uint8Array(await response.body.arrayBuffer());
     // The genuine answer to `a` opens for `a` and for nothing else.
-    await expect(web.open(sealed, { context: responseContext(200, b.slice(NONCE_OFFSET, HEADER_BYTES)) })).rejects.toMatchObject({ code: ErrorCode.FORGED });
-    await expect(web.open(sealed, { context: responseContext(201, a.slice(NONCE_OFFSET, HEADER_BYTES)) })).rejects.toMatchObject({ code: ErrorCode.FORGED });
-    expect((await web.open(sealed, { context: responseContext(200, a.slice(NONCE_OFFSET, HEADER_BYTES)) })).payload).toBe('answer');
+    await expect(
+      web.open(sealed, { context: responseContext(200, b.slice(NONCE_OFFSET, HEADER_BYTES)) }),
+    ).rejects.toMatchObject({ code: ErrorCode.FORGED });
+    await expect(
+      web.open(sealed, { context: responseContext(201, a.slice(NONCE_OFFSET, HEADER_BYTES)) }),
+    ).rejects.toMatchObject({ code: ErrorCode.FORGED });
+    expect(
+      (await web.open(sealed, { context: responseContext(200, a.slice(NONCE_OFFSET, HEADER_BYTES)) })).payload,
+    ).toBe('answer');
   });
 });

@@ -38,7 +38,12 @@ export async function onPath(upstream: string, withhold: (entry: Captured, index
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const entry = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks) };
+      const entry = {
+        method: req.method ?? 'GET',
+        url: req.url ?? '/',
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+      };
       const index = captured.push(entry) - 1;
       if (withhold(entry, index)) {
         withheld.push(entry);

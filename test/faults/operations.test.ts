@@ -7,7 +7,14 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Endpoint, ErrorCode, MemoryReplayStore, TieredReplayStore, createEndpoint, generateSecret } from '../../src/index.js';
+import {
+  type Endpoint,
+  ErrorCode,
+  MemoryReplayStore,
+  TieredReplayStore,
+  createEndpoint,
+  generateSecret,
+} from '../../src/index.js';
 import { RotatingEndpoint } from '../../src/ops/index.js';
 import { type RedisReplayStore, createRedisReplayStore } from '../../src/replay/redis.js';
 import { ManualClock, outcome } from '../helpers.js';
@@ -28,7 +35,10 @@ function track<T extends { close(): unknown } | { stop(): unknown }>(item: T): T
 const prefix = (): string => `wa:ops:${randomUUID().slice(0, 8)}:`;
 
 /** Opens a batch and counts the outcomes. */
-async function outcomes(core: Pick<Endpoint, 'open'>, envelopes: readonly Uint8Array[]): Promise<Record<string, number>> {
+async function outcomes(
+  core: Pick<Endpoint, 'open'>,
+  envelopes: readonly Uint8Array[],
+): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const result of await Promise.all(envelopes.map((e) => outcome(core.open(e))))) {
     counts[result] = (counts[result] ?? 0) + 1;
@@ -81,7 +91,9 @@ describe('window changes: the store, not the recording verifier, decides how lon
     const shortStore = new MemoryReplayStore({ rememberedSince: clock.now() });
     const options = { role: 'coreapp' as const, secret, clock: clock.now };
     // The store's default retention (10 s) cannot serve a 30 s window: refused at construction.
-    expect(await outcome(createEndpoint({ ...options, windowMs: 30_000, replayStore: shortStore }))).toBe(ErrorCode.CONFIG);
+    expect(await outcome(createEndpoint({ ...options, windowMs: 30_000, replayStore: shortStore }))).toBe(
+      ErrorCode.CONFIG,
+    );
 
     const replayStore = new MemoryReplayStore({ rememberedSince: clock.now(), retentionMs: 30_000 });
     const short = await createEndpoint({ ...options, windowMs: 10_000, replayStore });
@@ -111,7 +123,10 @@ describe('window changes: the store, not the recording verifier, decides how lon
   it('createEndpoint({ windowMs: 60_000 }) with a Redis store that retains 11 s is refused with ERR_WA_CONFIG', async () => {
     const store = track(await createRedisReplayStore({ url: await sharedRedisUrl(), keyPrefix: prefix() }));
     const result = createEndpoint({ role: 'coreapp', secret: generateSecret(), windowMs: 60_000, replayStore: store });
-    await expect(result).rejects.toMatchObject({ code: ErrorCode.CONFIG, message: expect.stringMatching(/retentionMs/) });
+    await expect(result).rejects.toMatchObject({
+      code: ErrorCode.CONFIG,
+      message: expect.stringMatching(/retentionMs/),
+    });
   });
 });
 
@@ -174,7 +189,12 @@ describe('Redis loses keys without restarting', () => {
     // A server up for longer than the hold (uptime counts whole seconds): no restart hold at start.
     await sleep(HOLD_MS + SECOND);
     const store = track(
-      await createRedisReplayStore({ url: redis.url, keyPrefix: prefix(), retentionMs: 11 * SECOND, restartHoldMs: HOLD_MS }),
+      await createRedisReplayStore({
+        url: redis.url,
+        keyPrefix: prefix(),
+        retentionMs: 11 * SECOND,
+        restartHoldMs: HOLD_MS,
+      }),
     );
     const core = await createEndpoint({ role: 'coreapp', secret, replayStore: store });
     return { web, core, store };
@@ -238,7 +258,11 @@ describe("TieredReplayStore with onUnavailable 'local'", () => {
     const web = await createEndpoint({ role: 'webapp', secret });
     const node = async (): Promise<Endpoint> => {
       const shared = track(await createRedisReplayStore({ url: redis.url, keyPrefix: 'wa:tiered:', restartHoldMs: 0 }));
-      return createEndpoint({ role: 'coreapp', secret, replayStore: new TieredReplayStore({ shared, onUnavailable: 'local' }) });
+      return createEndpoint({
+        role: 'coreapp',
+        secret,
+        replayStore: new TieredReplayStore({ shared, onUnavailable: 'local' }),
+      });
     };
     const before = await node();
     const envelope = web.seal('once');
@@ -266,7 +290,16 @@ describe('deployments sharing one Redis', () => {
     const nonce = Buffer.from(victim.subarray(15, 39)).toString('hex');
     const timestamp = Date.now();
     const planted = sealVector(
-      { name: 'planted', secret: a, direction: 0x01, format: 0x01, plaintextHex: '', context: '', timestamp, nonceHex: nonce },
+      {
+        name: 'planted',
+        secret: a,
+        direction: 0x01,
+        format: 0x01,
+        plaintextHex: '',
+        context: '',
+        timestamp,
+        nonceHex: nonce,
+      },
       wasmBackend,
     );
     expect(await outcome(coreA.open(planted))).toBe('accepted');

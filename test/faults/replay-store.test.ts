@@ -65,8 +65,20 @@ describe('the in-memory cache at its cap', () => {
 
 describe('a store that fails', () => {
   const faults: Array<[string, ReplayStore['recordIfAbsent'], ErrorCode]> = [
-    ['throws an Error', () => { throw new Error('boom'); }, ErrorCode.REPLAY_STORE_UNAVAILABLE],
-    ['throws a string', () => { throw 'boom'; }, ErrorCode.REPLAY_STORE_UNAVAILABLE],
+    [
+      'throws an Error',
+      () => {
+        throw new Error('boom');
+      },
+      ErrorCode.REPLAY_STORE_UNAVAILABLE,
+    ],
+    [
+      'throws a string',
+      () => {
+        throw 'boom';
+      },
+      ErrorCode.REPLAY_STORE_UNAVAILABLE,
+    ],
     ['rejects', () => Promise.reject(new Error('ECONNREFUSED')), ErrorCode.REPLAY_STORE_UNAVAILABLE],
     ['rejects with undefined', () => Promise.reject(undefined), ErrorCode.REPLAY_STORE_UNAVAILABLE],
     ['answers undefined', () => undefined as unknown as boolean, ErrorCode.REPLAYED],

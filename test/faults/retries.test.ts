@@ -74,7 +74,12 @@ describe('HTTP retries execute a request at most once', () => {
     const redis = await startRedis();
     toStop.push(() => redis.stop());
     const secret = generateSecret();
-    const store = await createRedisReplayStore({ url: redis.url, keyPrefix: 'wa:retry:', commandTimeoutMs: 150, restartHoldMs: 0 });
+    const store = await createRedisReplayStore({
+      url: redis.url,
+      keyPrefix: 'wa:retry:',
+      commandTimeoutMs: 150,
+      restartHoldMs: 0,
+    });
     toStop.push(() => store.close());
     const core = await createEndpoint({ role: 'coreapp', secret, replayStore: store });
     const web = await createEndpoint({ role: 'webapp', secret });

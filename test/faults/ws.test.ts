@@ -54,59 +54,63 @@ async function pairOfEndpoints(): Promise<{ web: Endpoint; core: Endpoint; secre
 }
 
 describe('a client that stops reading while the server pushes', () => {
-  it('the server never buffers more than its limit, refuses sends beyond it, and drops the peer at the next heartbeat', async () => {
-    const { web, core } = await pairOfEndpoints();
-    const limit = 256 * 1024;
-    const server = await start(core, { maxBufferedBytes: limit, heartbeatMs: 300 });
-    const { socket } = await rawClient(server.url, web);
-    socket.pause(); // reads nothing from now on: no data, no pings
-    await eventually(() => expect(server.connections).toHaveLength(1));
-    const channel = server.connections[0]!;
+  it(
+    'the server never buffers more than its limit, refuses sends beyond it, and drops the peer at the next heartbeat',
+    async () => {
+      const { web, core } = await pairOfEndpoints();
+      const limit = 256 * 1024;
+      const server = await start(core, { maxBufferedBytes: limit, heartbeatMs: 300 });
+      const { socket } = await rawClient(server.url, web);
+      socket.pause(); // reads nothing from now on: no data, no pings
+      await eventually(() => expect(server.connections).toHaveLength(1));
+      const channel = server.connections[0]!;
 
-    const frame = new Uint8Array(16 * 1024);
-    const baseline = process.memoryUsage().arrayBuffers;
-    let accepted = 0;
-    let refused = 0;
-    let peakBuffered = 0;
-    let peakArrayBuffers = 0;
-    const attempts = scale(4000, 40_000); // 64 MiB (640 MiB soak) offered to a peer that reads nothing
-    for (let i = 0; i < attempts && channel.isOpen; i++) {
-      channel.send(frame).then(
-        () => {},
-        () => {},
-      );
-      // A send either goes into the bounded buffer or is refused on the spot: nothing queues.
-      if (channel.bufferedAmount > peakBuffered) peakBuffered = channel.bufferedAmount;
-      if (i % 64 === 0) {
-        peakArrayBuffers = Math.max(peakArrayBuffers, process.memoryUsage().arrayBuffers);
-        await new Promise(setImmediate);
+      const frame = new Uint8Array(16 * 1024);
+      const baseline = process.memoryUsage().arrayBuffers;
+      let accepted = 0;
+      let refused = 0;
+      let peakBuffered = 0;
+      let peakArrayBuffers = 0;
+      const attempts = scale(4000, 40_000); // 64 MiB (640 MiB soak) offered to a peer that reads nothing
+      for (let i = 0; i < attempts && channel.isOpen; i++) {
+        channel.send(frame).then(
+          () => {},
+          () => {},
+        );
+        // A send either goes into the bounded buffer or is refused on the spot: nothing queues.
+        if (channel.bufferedAmount > peakBuffered) peakBuffered = channel.bufferedAmount;
+        if (i % 64 === 0) {
+          peakArrayBuffers = Math.max(peakArrayBuffers, process.memoryUsage().arrayBuffers);
+          await new Promise(setImmediate);
+        }
       }
-    }
-    // Count what the channel took and refused by trying once more, synchronously, at the end.
-    const last = await channel.send(frame).then(
-      () => 'sent',
-      (error: unknown) => (error as WsChannelError).code,
-    );
-    accepted = Math.ceil(peakBuffered / frame.length);
-    refused = attempts - accepted;
-    expect(['ERR_WA_WS_BACKPRESSURE', 'ERR_WA_WS_CLOSED']).toContain(last);
-    expect(peakBuffered).toBeLessThanOrEqual(limit + frame.length + 64);
-    // What the peer did not read stays in the kernel's socket buffers, not in JavaScript.
-    // (Refused sends still sealed their frame first: that garbage shows in arrayBuffers until
-    // the next GC, so it is reported below, not asserted.)
+      // Count what the channel took and refused by trying once more, synchronously, at the end.
+      const last = await channel.send(frame).then(
+        () => 'sent',
+        (error: unknown) => (error as WsChannelError).code,
+      );
+      accepted = Math.ceil(peakBuffered / frame.length);
+      refused = attempts - accepted;
+      expect(['ERR_WA_WS_BACKPRESSURE', 'ERR_WA_WS_CLOSED']).toContain(last);
+      expect(peakBuffered).toBeLessThanOrEqual(limit + frame.length + 64);
+      // What the peer did not read stays in the kernel's socket buffers, not in JavaScript.
+      // (Refused sends still sealed their frame first: that garbage shows in arrayBuffers until
+      // the next GC, so it is reported below, not asserted.)
 
-    // The deaf peer never pongs: terminated at the second heartbeat, with nothing left buffered.
-    await eventually(() => expect(server.closes).toContain(WsCloseCode.ABNORMAL));
-    expect(channel.isOpen).toBe(false);
-    await expect(channel.send(frame)).rejects.toMatchObject({ code: 'ERR_WA_WS_CLOSED' });
-    recordFigures('faults/ws-deaf-peer', {
-      offeredBytes: attempts * frame.length,
-      peakBufferedBytes: peakBuffered,
-      limitBytes: limit,
-      sendsRefused: refused,
-      arrayBufferGrowthBytes: peakArrayBuffers - baseline,
-    });
-  }, TEST_TIMEOUT_MS);
+      // The deaf peer never pongs: terminated at the second heartbeat, with nothing left buffered.
+      await eventually(() => expect(server.closes).toContain(WsCloseCode.ABNORMAL));
+      expect(channel.isOpen).toBe(false);
+      await expect(channel.send(frame)).rejects.toMatchObject({ code: 'ERR_WA_WS_CLOSED' });
+      recordFigures('faults/ws-deaf-peer', {
+        offeredBytes: attempts * frame.length,
+        peakBufferedBytes: peakBuffered,
+        limitBytes: limit,
+        sendsRefused: refused,
+        arrayBufferGrowthBytes: peakArrayBuffers - baseline,
+      });
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
 
 describe('a frame cut off mid-way', () => {
@@ -141,67 +145,78 @@ describe('a frame cut off mid-way', () => {
 });
 
 describe('a server restarted while clients keep sending', () => {
-  it('sends refused while it is down are re-sent after reconnecting: all arrive, none twice', async () => {
-    const { web, core } = await pairOfEndpoints();
-    const delivered = new Map<string, number>();
-    const onMessage = (payload: unknown): void => {
-      const id = (payload as { id: string }).id;
-      delivered.set(id, (delivered.get(id) ?? 0) + 1);
-    };
-    let server = await start(core, { onMessage });
-    const port = server.port;
-    const clients = Array.from({ length: 3 }, () => {
-      const c = new WsClient({ endpoint: web, url: server.url, reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
-      cleanups.push(() => c.close());
-      return c;
-    });
-    const perClient = scale(150, 5000);
-    const minRestarts = scale(3, 30);
-    let resent = 0;
-    let restarts = 0;
-    const sentPerClient = clients.map(() => 0);
-    let sending = true;
-    const restarter = (async () => {
-      while (sending) {
-        await sleep(60);
-        if (!sending) break;
-        await stopWsServer(server);
-        await sleep(20);
-        server = await start(core, { onMessage }, port);
-        restarts++;
-      }
-    })();
-    await Promise.all(
-      clients.map(async (c, n) => {
-        // Keep sending until the server has been restarted a few times (bounded either way).
-        for (let i = 0; (i < perClient || restarts < minRestarts) && i < 50 * perClient; i++) {
-          sentPerClient[n] = i + 1;
-          const message = { id: `${n}:${i}` };
-          for (;;) {
-            try {
-              await (await c.ready()).send(message);
-              break;
-            } catch (error) {
-              if (!(error instanceof WsChannelError)) throw error;
-              resent++; // nothing was sent: safe to send again (`ready()` waits for an open channel)
-            }
-          }
-          if (i % 5 === 0) await sleep(1);
+  it(
+    'sends refused while it is down are re-sent after reconnecting: all arrive, none twice',
+    async () => {
+      const { web, core } = await pairOfEndpoints();
+      const delivered = new Map<string, number>();
+      const onMessage = (payload: unknown): void => {
+        const id = (payload as { id: string }).id;
+        delivered.set(id, (delivered.get(id) ?? 0) + 1);
+      };
+      let server = await start(core, { onMessage });
+      const port = server.port;
+      const clients = Array.from({ length: 3 }, () => {
+        const c = new WsClient({ endpoint: web, url: server.url, reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
+        cleanups.push(() => c.close());
+        return c;
+      });
+      const perClient = scale(150, 5000);
+      const minRestarts = scale(3, 30);
+      let resent = 0;
+      let restarts = 0;
+      const sentPerClient = clients.map(() => 0);
+      let sending = true;
+      const restarter = (async () => {
+        while (sending) {
+          await sleep(60);
+          if (!sending) break;
+          await stopWsServer(server);
+          await sleep(20);
+          server = await start(core, { onMessage }, port);
+          restarts++;
         }
-      }),
-    );
-    sending = false;
-    await restarter;
-    const total = sentPerClient.reduce((a, b) => a + b, 0);
-    expect(restarts).toBeGreaterThanOrEqual(minRestarts);
-    await eventually(() => expect(delivered.size).toBeGreaterThanOrEqual(total - restarts * clients.length));
-    await sleep(100);
-    const duplicated = [...delivered.values()].filter((n) => n > 1).length;
-    const lost = total - delivered.size;
-    recordFigures('faults/ws-restart', { messages: total, delivered: delivered.size, lost, duplicated, resent, restarts });
-    expect(duplicated).toBe(0);
-    // A frame whose send resolved (written to the socket) as the server went away is lost:
-    // the channel is at most once across connections (src/transport/ws.ts). Reported, not hidden.
-    expect(lost).toBeLessThanOrEqual(restarts * clients.length);
-  }, TEST_TIMEOUT_MS);
+      })();
+      await Promise.all(
+        clients.map(async (c, n) => {
+          // Keep sending until the server has been restarted a few times (bounded either way).
+          for (let i = 0; (i < perClient || restarts < minRestarts) && i < 50 * perClient; i++) {
+            sentPerClient[n] = i + 1;
+            const message = { id: `${n}:${i}` };
+            for (;;) {
+              try {
+                await (await c.ready()).send(message);
+                break;
+              } catch (error) {
+                if (!(error instanceof WsChannelError)) throw error;
+                resent++; // nothing was sent: safe to send again (`ready()` waits for an open channel)
+              }
+            }
+            if (i % 5 === 0) await sleep(1);
+          }
+        }),
+      );
+      sending = false;
+      await restarter;
+      const total = sentPerClient.reduce((a, b) => a + b, 0);
+      expect(restarts).toBeGreaterThanOrEqual(minRestarts);
+      await eventually(() => expect(delivered.size).toBeGreaterThanOrEqual(total - restarts * clients.length));
+      await sleep(100);
+      const duplicated = [...delivered.values()].filter((n) => n > 1).length;
+      const lost = total - delivered.size;
+      recordFigures('faults/ws-restart', {
+        messages: total,
+        delivered: delivered.size,
+        lost,
+        duplicated,
+        resent,
+        restarts,
+      });
+      expect(duplicated).toBe(0);
+      // A frame whose send resolved (written to the socket) as the server went away is lost:
+      // the channel is at most once across connections (src/transport/ws.ts). Reported, not hidden.
+      expect(lost).toBeLessThanOrEqual(restarts * clients.length);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

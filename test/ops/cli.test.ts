@@ -124,7 +124,10 @@ describe('wa-transport CLI', () => {
       const fromFile = await cli(['check-env'], { WA_SECRET_FILE: file });
       expect(fromFile.code).toBe(0);
       expect(fromFile.stdout).toMatch(new RegExp(`WA_SECRET +key id ${config.keyId} `));
-      const spaced = await cli(['check-env'], { WA_SECRET: SECRET, WA_PREVIOUS_SECRETS: `${PREVIOUS} ${generateSecret()}` });
+      const spaced = await cli(['check-env'], {
+        WA_SECRET: SECRET,
+        WA_PREVIOUS_SECRETS: `${PREVIOUS} ${generateSecret()}`,
+      });
       expect(spaced.code).toBe(1);
       expect(spaced.stderr).toContain('WA_PREVIOUS_SECRETS item 1 contains whitespace; separate secrets with commas');
     } finally {
@@ -181,7 +184,11 @@ describe('wa-transport CLI', () => {
   });
 
   it('check-env refuses a misspelt variable instead of printing ok, and lists every problem', async () => {
-    const run = await cli(['check-env'], { WA_SECRET: SECRET, WA_REDIS_URL: 'redis://127.0.0.1:6379', WA_MAX_SKEW_MS: 'x' });
+    const run = await cli(['check-env'], {
+      WA_SECRET: SECRET,
+      WA_REDIS_URL: 'redis://127.0.0.1:6379',
+      WA_MAX_SKEW_MS: 'x',
+    });
     expect(run.code).toBe(1);
     expect(run.stdout).not.toContain('ok');
     expect(run.stderr).toContain('WA_REDIS_URL (did you mean WA_REPLAY_REDIS_URL?)');
@@ -220,7 +227,11 @@ describe('wa-transport CLI', () => {
   });
 
   it('inspect exits 1 on anything that is not an envelope', async () => {
-    const runs = await Promise.all([cli(['inspect', 'AAAA']), cli(['inspect', 'not base64!']), cli(['inspect', '-'], {}, '')]);
+    const runs = await Promise.all([
+      cli(['inspect', 'AAAA']),
+      cli(['inspect', 'not base64!']),
+      cli(['inspect', '-'], {}, ''),
+    ]);
     for (const run of runs) {
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/^wa-transport: ERR_WA_MALFORMED: /);
@@ -251,7 +262,10 @@ describe('wa-transport CLI', () => {
   it('open names an HTTP request with --http (and its request id), as PROTOCOL 8.1 binds it', async () => {
     const web = await webapp();
     const requestId = web.newRequestId();
-    const envelope = web.sealText({ to: '+15550100' }, { context: requestContext('POST', '/v1/messages?x=1'), requestId });
+    const envelope = web.sealText(
+      { to: '+15550100' },
+      { context: requestContext('POST', '/v1/messages?x=1'), requestId },
+    );
     const env = { WA_SECRET: SECRET };
     const [ok, plain, usage] = await Promise.all([
       cli(['open', envelope, '--http', 'POST /v1/messages?x=1', '--request-id', requestId], env),
@@ -293,7 +307,9 @@ describe('wa-transport CLI', () => {
     const web = await webapp(SECRET, () => Date.now() - 3_600_000);
     const run = await cli(['open', web.sealText(new Uint8Array([1, 2, 3, 250]))], { WA_SECRET: SECRET });
     expect(run.code).toBe(0);
-    expect(run.stderr).toContain('note: older than WA_REPLAY_WINDOW_MS (10000 ms): a live endpoint rejects it (ERR_WA_EXPIRED)');
+    expect(run.stderr).toContain(
+      'note: older than WA_REPLAY_WINDOW_MS (10000 ms): a live endpoint rejects it (ERR_WA_EXPIRED)',
+    );
     expect(run.stdout).toContain('payload    4 bytes, base64url: AQID-g');
     expect(run.stdout).toMatch(/\(1\.0 h ago\)/);
   });

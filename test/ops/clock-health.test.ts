@@ -10,7 +10,9 @@ import { UPTIME_MS, unhandledRejectionsDuring } from '../helpers.js';
 
 const SECRET = generateSecret();
 
-type Event = { kind: 'warn' | 'info'; record: Record<string, unknown>; message: string } | { kind: 'rejected'; code: string };
+type Event =
+  | { kind: 'warn' | 'info'; record: Record<string, unknown>; message: string }
+  | { kind: 'rejected'; code: string };
 
 /**
  * A WebApp whose clock runs `drift()` ms off the CoreApp's. The CoreApp has a ClockHealth
@@ -21,8 +23,10 @@ async function skewedPair(options: Pick<ClockHealthOptions, 'warnEveryMs' | 'onW
   let drift = 0;
   const events: Event[] = [];
   const logger: Logger = {
-    warn: (record, message) => events.push({ kind: 'warn', record: record as Record<string, unknown>, message: message ?? '' }),
-    info: (record, message) => events.push({ kind: 'info', record: record as Record<string, unknown>, message: message ?? '' }),
+    warn: (record, message) =>
+      events.push({ kind: 'warn', record: record as Record<string, unknown>, message: message ?? '' }),
+    info: (record, message) =>
+      events.push({ kind: 'info', record: record as Record<string, unknown>, message: message ?? '' }),
   };
   const health = new ClockHealth({ logger, clock: () => coreNow, ...options });
   const web = await createEndpoint({ role: 'webapp', secret: SECRET, clock: () => coreNow + drift });
@@ -81,7 +85,9 @@ describe('ClockHealth', () => {
     const { events, send } = await skewedPair();
     // Clocks 15 s apart from the start: every request is refused, none is "about to be".
     for (let i = 0; i < 10; i++) await send(200, 15_000);
-    expect(events.filter((e) => e.kind === 'rejected').every((e) => e.kind === 'rejected' && e.code === ErrorCode.FUTURE)).toBe(true);
+    expect(
+      events.filter((e) => e.kind === 'rejected').every((e) => e.kind === 'rejected' && e.code === ErrorCode.FUTURE),
+    ).toBe(true);
     const warned = events.find((e) => e.kind === 'warn') as { record: Record<string, unknown>; message: string };
     expect(warned.record['rejecting']).toBe(true);
     expect(warned.message).toMatch(/past the 10000 ms limit: envelopes ARE being rejected as ERR_WA_FUTURE/);
@@ -97,7 +103,9 @@ describe('ClockHealth', () => {
     for (let i = 0; i < 40; i++) await send(200, 50); // fixed
     const recovered = events.filter((e) => e.kind === 'info');
     expect(recovered).toHaveLength(1);
-    expect((recovered[0] as { record: Record<string, unknown> }).record['event']).toBe('wa_transport.clock_skew_recovered');
+    expect((recovered[0] as { record: Record<string, unknown> }).record['event']).toBe(
+      'wa_transport.clock_skew_recovered',
+    );
     expect(events.some((e) => e.kind === 'rejected')).toBe(false);
   });
 

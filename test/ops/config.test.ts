@@ -8,7 +8,13 @@ import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Env, MAX_CONFIG_WINDOW_MS, endpointOptionsFromConfig, loadConfig, replayStoreFromConfig } from '../../src/ops/config.js';
+import {
+  type Env,
+  MAX_CONFIG_WINDOW_MS,
+  endpointOptionsFromConfig,
+  loadConfig,
+  replayStoreFromConfig,
+} from '../../src/ops/config.js';
 import { createEndpoint } from '../../src/endpoint.js';
 import { ErrorCode, isWaTransportError } from '../../src/errors.js';
 import { generateSecret } from '../../src/keys.js';
@@ -95,7 +101,11 @@ describe('loadConfig: secrets', () => {
       [`${OTHER} , ${THIRD}`, ErrorCode.CONFIG, 'item 1 has leading or trailing whitespace'],
       [`${OTHER},${THIRD}\n`, ErrorCode.CONFIG, 'item 2 has leading or trailing whitespace'],
       [`${OTHER},${THIRD.slice(0, 9)}\u200b${THIRD.slice(9)}`, ErrorCode.CONFIG, 'item 2 contains U+200B'],
-      [`${OTHER},Zt3kP1Yw0uV9qR2sN8mL4jH6gF5dS7aQ1xC3vB9nM0o`, ErrorCode.WEAK_SECRET, 'item 2 (key id 14bc487c) is printed in'],
+      [
+        `${OTHER},Zt3kP1Yw0uV9qR2sN8mL4jH6gF5dS7aQ1xC3vB9nM0o`,
+        ErrorCode.WEAK_SECRET,
+        'item 2 (key id 14bc487c) is printed in',
+      ],
       [`abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ`, ErrorCode.WEAK_SECRET, 'item 1 follows a guessable pattern'],
     ] as const) {
       const error = await failure({ WA_SECRET: SECRET, WA_PREVIOUS_SECRETS: list });
@@ -104,7 +114,10 @@ describe('loadConfig: secrets', () => {
       for (const secret of [OTHER, THIRD]) expect(error.message).not.toContain(secret);
     }
     const error = await failure({ WA_SECRET: `${SECRET.slice(0, 9)}\u2060${SECRET.slice(9)}` });
-    expect(error).toMatchObject({ code: ErrorCode.CONFIG, message: expect.stringContaining('WA_SECRET contains U+2060') });
+    expect(error).toMatchObject({
+      code: ErrorCode.CONFIG,
+      message: expect.stringContaining('WA_SECRET contains U+2060'),
+    });
   });
 
   it.each([
@@ -138,12 +151,19 @@ describe('loadConfig: secrets', () => {
       expect(text).not.toContain(OTHER);
       expect(text).not.toContain('hunter2-redis-pass');
     }
-    expect(JSON.parse(JSON.stringify(config))).toMatchObject({ keyId: config.keyId, previousKeyIds: config.previousKeyIds });
+    expect(JSON.parse(JSON.stringify(config))).toMatchObject({
+      keyId: config.keyId,
+      previousKeyIds: config.previousKeyIds,
+    });
     expect(JSON.stringify(config)).toContain('redis://***@127.0.0.1:6379/0');
   });
 
   it.each([
-    ['a user name alone (ioredis sends it as the password)', 'redis://hunter2-as-user@127.0.0.1:6379', 'redis://***@127.0.0.1:6379'],
+    [
+      'a user name alone (ioredis sends it as the password)',
+      'redis://hunter2-as-user@127.0.0.1:6379',
+      'redis://***@127.0.0.1:6379',
+    ],
     ['user and password', 'rediss://app:hunter2-pw@cache.internal:6380/2', 'rediss://***@cache.internal:6380/2'],
     ['a password in the query', 'redis://127.0.0.1:6379/0?password=hunter2-q', 'redis://127.0.0.1:6379/0?***'],
   ])('never shows a Redis credential given as %s', async (_form, url, shown) => {
@@ -267,9 +287,15 @@ describe('loadConfig: typos cannot weaken the deployment', () => {
   });
 
   it('names an unknown variable without a guess when nothing is close, and lets other software keep its own', async () => {
-    expect((await failure({ WA_SECRET: SECRET, WA_BUSINESS_PHONE: '1' })).message).toMatch(/unknown variable WA_BUSINESS_PHONE;/);
-    await expect(load({ WA_SECRET: SECRET, WA_BUSINESS_PHONE: '1', WA_IGNORE_VARIABLES: 'WA_BUSINESS_PHONE' })).resolves.toBeDefined();
-    await expect(loadConfig({ WA_SECRET: SECRET, WA_BUSINESS_PHONE: '1' }, { ignoreVariables: ['WA_BUSINESS_PHONE'] })).resolves.toBeDefined();
+    expect((await failure({ WA_SECRET: SECRET, WA_BUSINESS_PHONE: '1' })).message).toMatch(
+      /unknown variable WA_BUSINESS_PHONE;/,
+    );
+    await expect(
+      load({ WA_SECRET: SECRET, WA_BUSINESS_PHONE: '1', WA_IGNORE_VARIABLES: 'WA_BUSINESS_PHONE' }),
+    ).resolves.toBeDefined();
+    await expect(
+      loadConfig({ WA_SECRET: SECRET, WA_BUSINESS_PHONE: '1' }, { ignoreVariables: ['WA_BUSINESS_PHONE'] }),
+    ).resolves.toBeDefined();
   });
 
   it('reports every problem at once, not only the first', async () => {
@@ -373,22 +399,50 @@ describe('loadConfig: Redis Sentinel and Cluster', () => {
       WA_REPLAY_REDIS_SENTINELS: '10.0.0.1:26379, 10.0.0.2:26379,[::1]:26379',
       WA_REPLAY_REDIS_SENTINEL_MASTER: 'wa-core',
     });
-    expect(sentinel.replayRedis).toEqual({ mode: 'sentinel', nodes: ['10.0.0.1:26379', '10.0.0.2:26379', '[::1]:26379'], master: 'wa-core' });
-    expect(sentinel.toJSON()).toMatchObject({ replayRedisMode: 'sentinel', replayRedisSentinelMaster: 'wa-core', replayRedisUrl: null });
+    expect(sentinel.replayRedis).toEqual({
+      mode: 'sentinel',
+      nodes: ['10.0.0.1:26379', '10.0.0.2:26379', '[::1]:26379'],
+      master: 'wa-core',
+    });
+    expect(sentinel.toJSON()).toMatchObject({
+      replayRedisMode: 'sentinel',
+      replayRedisSentinelMaster: 'wa-core',
+      replayRedisUrl: null,
+    });
     const cluster = await load({ WA_SECRET: SECRET, WA_REPLAY_REDIS_CLUSTER_NODES: 'redis-0:7000,redis-1:7001' });
-    expect(cluster.toJSON()).toMatchObject({ replayRedisMode: 'cluster', replayRedisNodes: ['redis-0:7000', 'redis-1:7001'] });
+    expect(cluster.toJSON()).toMatchObject({
+      replayRedisMode: 'cluster',
+      replayRedisNodes: ['redis-0:7000', 'redis-1:7001'],
+    });
     // A node configured for a shared store never falls back to its own memory store.
-    expect(() => endpointOptionsFromConfig(cluster, 'coreapp')).toThrow(/WA_REPLAY_REDIS_CLUSTER_NODES is set, so pass a replayStore/);
+    expect(() => endpointOptionsFromConfig(cluster, 'coreapp')).toThrow(
+      /WA_REPLAY_REDIS_CLUSTER_NODES is set, so pass a replayStore/,
+    );
   });
 
   it.each([
-    [{ WA_REPLAY_REDIS_URL: 'redis://127.0.0.1:6379', WA_REPLAY_REDIS_CLUSTER_NODES: '127.0.0.1:7000' }, 'WA_REPLAY_REDIS_CLUSTER_NODES and WA_REPLAY_REDIS_URL are both set'],
-    [{ WA_REPLAY_REDIS_SENTINELS: '127.0.0.1:26379', WA_REPLAY_REDIS_CLUSTER_NODES: '127.0.0.1:7000' }, 'WA_REPLAY_REDIS_CLUSTER_NODES and WA_REPLAY_REDIS_SENTINELS are both set'],
-    [{ WA_REPLAY_REDIS_SENTINELS: '127.0.0.1:26379' }, 'WA_REPLAY_REDIS_SENTINELS needs WA_REPLAY_REDIS_SENTINEL_MASTER'],
+    [
+      { WA_REPLAY_REDIS_URL: 'redis://127.0.0.1:6379', WA_REPLAY_REDIS_CLUSTER_NODES: '127.0.0.1:7000' },
+      'WA_REPLAY_REDIS_CLUSTER_NODES and WA_REPLAY_REDIS_URL are both set',
+    ],
+    [
+      { WA_REPLAY_REDIS_SENTINELS: '127.0.0.1:26379', WA_REPLAY_REDIS_CLUSTER_NODES: '127.0.0.1:7000' },
+      'WA_REPLAY_REDIS_CLUSTER_NODES and WA_REPLAY_REDIS_SENTINELS are both set',
+    ],
+    [
+      { WA_REPLAY_REDIS_SENTINELS: '127.0.0.1:26379' },
+      'WA_REPLAY_REDIS_SENTINELS needs WA_REPLAY_REDIS_SENTINEL_MASTER',
+    ],
     [{ WA_REPLAY_REDIS_SENTINEL_MASTER: 'wa' }, 'WA_REPLAY_REDIS_SENTINEL_MASTER needs WA_REPLAY_REDIS_SENTINELS'],
-    [{ WA_REPLAY_REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1:70001' }, 'WA_REPLAY_REDIS_CLUSTER_NODES 127.0.0.1:70001 is not host:port'],
+    [
+      { WA_REPLAY_REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1:70001' },
+      'WA_REPLAY_REDIS_CLUSTER_NODES 127.0.0.1:70001 is not host:port',
+    ],
     [{ WA_REPLAY_REDIS_CLUSTER_NODES: '127.0.0.1' }, 'WA_REPLAY_REDIS_CLUSTER_NODES 127.0.0.1 is not host:port'],
-    [{ WA_REPLAY_REDIS_SENTINELS: 'a:1 b:2', WA_REPLAY_REDIS_SENTINEL_MASTER: 'm' }, 'WA_REPLAY_REDIS_SENTINELS a:1 b:2 is not host:port'],
+    [
+      { WA_REPLAY_REDIS_SENTINELS: 'a:1 b:2', WA_REPLAY_REDIS_SENTINEL_MASTER: 'm' },
+      'WA_REPLAY_REDIS_SENTINELS a:1 b:2 is not host:port',
+    ],
   ])('refuses %o', async (env, message) => {
     const error = await failure({ WA_SECRET: SECRET, ...env });
     expect(error.code).toBe(ErrorCode.CONFIG);
@@ -431,7 +485,10 @@ describe('loadConfig: database TLS', () => {
     };
     server = await signed('localhost', true);
     client = await signed('webapp', false);
-    const strangerPems = await generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec', algorithm: 'sha256' });
+    const strangerPems = await generate([{ name: 'commonName', value: 'localhost' }], {
+      keyType: 'ec',
+      algorithm: 'sha256',
+    });
     stranger = { cert: strangerPems.cert, key: strangerPems.private };
     writeFileSync(file('ca.pem'), ca.cert);
     writeFileSync(file('client.pem'), client.cert);
@@ -510,7 +567,10 @@ describe('loadConfig: database TLS', () => {
 
   it('turns verification off only for exactly "0", with a warning', async () => {
     const logger = collector();
-    const off = await loadConfig({ WA_SECRET: SECRET, WA_DB_SSL_VERIFY: '0', WA_DB_SSL_CA: file('ca.pem') }, { logger });
+    const off = await loadConfig(
+      { WA_SECRET: SECRET, WA_DB_SSL_VERIFY: '0', WA_DB_SSL_CA: file('ca.pem') },
+      { logger },
+    );
     expect(off.dbSsl).toEqual({ rejectUnauthorized: false, ca: ca.cert });
     expect(logger.messages.join('\n')).toMatch(/verification is OFF/);
     expect(off.warnings).toEqual(logger.messages);
@@ -599,7 +659,9 @@ describe('loadConfig: database TLS', () => {
   it('reads the legacy WA_DB_CONNECTION_OPTION (libpq sslmode names) with a deprecation warning', async () => {
     const required = await load({ WA_SECRET: SECRET, WA_DB_CONNECTION_OPTION: 'require' });
     expect(required.dbSsl).toEqual({ rejectUnauthorized: false });
-    expect(required.warnings[0]).toContain('WA_DB_CONNECTION_OPTION is deprecated; replace require with WA_DB_SSL_VERIFY=0');
+    expect(required.warnings[0]).toContain(
+      'WA_DB_CONNECTION_OPTION is deprecated; replace require with WA_DB_SSL_VERIFY=0',
+    );
     expect(required.warnings[1]).toContain('verification is OFF');
 
     for (const mode of ['verify-ca', 'verify-full']) {
@@ -620,9 +682,15 @@ describe('loadConfig: database TLS', () => {
   it('refuses unknown or contradictory legacy values', async () => {
     for (const mode of ['prefer', 'allow', 'true', 'ssl=true']) {
       const error = await failure({ WA_SECRET: SECRET, WA_DB_CONNECTION_OPTION: mode });
-      expect(error.message).toContain('WA_DB_CONNECTION_OPTION must be one of disable, require, verify-ca, verify-full');
+      expect(error.message).toContain(
+        'WA_DB_CONNECTION_OPTION must be one of disable, require, verify-ca, verify-full',
+      );
     }
-    const error = await failure({ WA_SECRET: SECRET, WA_DB_CONNECTION_OPTION: 'disable', WA_DB_SSL_CA: file('ca.pem') });
+    const error = await failure({
+      WA_SECRET: SECRET,
+      WA_DB_CONNECTION_OPTION: 'disable',
+      WA_DB_SSL_CA: file('ca.pem'),
+    });
     expect(error.message).toContain('WA_DB_CONNECTION_OPTION is "disable" but WA_DB_SSL_CA/CERT/KEY are set');
   });
 });
@@ -652,7 +720,9 @@ describe('endpointOptionsFromConfig', () => {
 
   it('fails closed when WA_REPLAY_REDIS_URL is set but no replay store is given', async () => {
     const config = await load({ WA_SECRET: SECRET, WA_REPLAY_REDIS_URL: 'redis://127.0.0.1:6379' });
-    expect(() => endpointOptionsFromConfig(config, 'coreapp')).toThrow(/WA_REPLAY_REDIS_URL is set, so pass a replayStore/);
+    expect(() => endpointOptionsFromConfig(config, 'coreapp')).toThrow(
+      /WA_REPLAY_REDIS_URL is set, so pass a replayStore/,
+    );
     expect(endpointOptionsFromConfig(config, 'coreapp', { replayStore: new MemoryReplayStore() }).role).toBe('coreapp');
   });
 
@@ -670,7 +740,9 @@ describe('endpointOptionsFromConfig', () => {
     try {
       expect((store as unknown as { restartHoldMs: number }).restartHoldMs).toBe(5000 + 2000 + 1000);
       const core = await createEndpoint(endpointOptionsFromConfig(config, 'coreapp', { replayStore: store }));
-      const web = await createEndpoint(endpointOptionsFromConfig(config, 'webapp', { replayStore: new MemoryReplayStore() }));
+      const web = await createEndpoint(
+        endpointOptionsFromConfig(config, 'webapp', { replayStore: new MemoryReplayStore() }),
+      );
       const envelope = web.seal('once');
       await core.open(envelope);
       await expect(core.open(envelope)).rejects.toMatchObject({ code: ErrorCode.REPLAYED });

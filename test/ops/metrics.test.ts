@@ -177,13 +177,18 @@ describe('Metrics', () => {
     await core.open(envelope);
     expect(await rejection(core.open(envelope))).toBe(ErrorCode.REPLAYED);
     expect(await rejection(core.open(envelope))).toBe(ErrorCode.REPLAYED);
-    expect(warnings).toEqual([expect.objectContaining({ event: CALLBACK_FAILED_EVENT, callback: 'rejectionAlert.onSpike' })]);
+    expect(warnings).toEqual([
+      expect.objectContaining({ event: CALLBACK_FAILED_EVENT, callback: 'rejectionAlert.onSpike' }),
+    ]);
   });
 
   it('an async hook that rejects is logged, not an unhandled rejection', async () => {
     const logger = recordingLogger();
     const { core } = await pair({
-      metrics: { rejectionAlert: { threshold: 1, onSpike: async () => Promise.reject(new Error('pager down')) }, logger },
+      metrics: {
+        rejectionAlert: { threshold: 1, onSpike: async () => Promise.reject(new Error('pager down')) },
+        logger,
+      },
     });
     expect(await unhandledRejectionsDuring(() => rejection(core.open('AAAA')))).toEqual([]);
     expect(logger.records).toEqual([
@@ -219,7 +224,10 @@ describe('Metrics', () => {
         (threshold, windowMs, gaps) => {
           let now = 0;
           let fired = 0;
-          const metrics = new Metrics({ clock: () => now, rejectionAlert: { threshold, windowMs, onSpike: () => fired++ } });
+          const metrics = new Metrics({
+            clock: () => now,
+            rejectionAlert: { threshold, windowMs, onSpike: () => fired++ },
+          });
           const times: number[] = [];
           let expected = 0;
           let armed = true;
@@ -266,7 +274,13 @@ describe('Metrics', () => {
     const NEW = generateSecret();
     const store = new MemoryReplayStore();
     const metrics = new Metrics({ replayStore: store });
-    const core = await createEndpoint({ role: 'coreapp', secret: NEW, previousSecrets: [SECRET], replayStore: store, observer: metrics });
+    const core = await createEndpoint({
+      role: 'coreapp',
+      secret: NEW,
+      previousSecrets: [SECRET],
+      replayStore: store,
+      observer: metrics,
+    });
     const oldWeb = await createEndpoint({ role: 'webapp', secret: SECRET });
     const newWeb = await createEndpoint({ role: 'webapp', secret: NEW });
     for (let i = 0; i < 3; i++) await core.open(oldWeb.seal(i));
@@ -285,11 +299,14 @@ describe('Metrics', () => {
     expect(text.match(/^wa_transport_opened_total\{/gm)).toHaveLength(2);
   });
 
-  it('a second Metrics on one registry is refused with ERR_WA_CONFIG, not prom-client\'s raw error', async () => {
+  it("a second Metrics on one registry is refused with ERR_WA_CONFIG, not prom-client's raw error", async () => {
     const registry = new Registry();
     expect(await new Metrics().registerPrometheus({ registry })).toBe(true);
     const second = new Metrics().registerPrometheus({ registry });
-    await expect(second).rejects.toMatchObject({ code: ErrorCode.CONFIG, message: expect.stringContaining('share one Metrics') });
+    await expect(second).rejects.toMatchObject({
+      code: ErrorCode.CONFIG,
+      message: expect.stringContaining('share one Metrics'),
+    });
     // Another prefix is another set of names: allowed.
     expect(await new Metrics().registerPrometheus({ registry, prefix: 'core_' })).toBe(true);
   });

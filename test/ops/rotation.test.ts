@@ -140,7 +140,9 @@ describe('skipping the accept step', () => {
       await load.stop();
       expect(load.failures.length).toBeGreaterThan(0);
       // Refused before authentication, so unsealed: the code is the CoreApp's claim.
-      expect(load.failures.every((e) => (e as { claimedCode?: unknown }).claimedCode === ErrorCode.UNKNOWN_KEY)).toBe(true);
+      expect(load.failures.every((e) => (e as { claimedCode?: unknown }).claimedCode === ErrorCode.UNKNOWN_KEY)).toBe(
+        true,
+      );
     } finally {
       await d.close();
     }
@@ -163,7 +165,9 @@ describe('RotatingEndpoint', () => {
     const core = await RotatingEndpoint.create({ role: 'coreapp', secret: OLD });
     const before = core.endpoint;
     await expect(core.update({ secret: 'weak' })).rejects.toMatchObject({ code: ErrorCode.WEAK_SECRET });
-    await expect(core.update({ secret: OLD, previousSecrets: [OLD] })).rejects.toMatchObject({ code: ErrorCode.CONFIG });
+    await expect(core.update({ secret: OLD, previousSecrets: [OLD] })).rejects.toMatchObject({
+      code: ErrorCode.CONFIG,
+    });
     expect(core.endpoint).toBe(before);
   });
 

@@ -256,7 +256,9 @@ class RedisProcess {
       if (await pings(this.port)) return;
       if (Date.now() > deadline) {
         await this.kill();
-        throw new Error(`redis-server on port ${this.port} did not answer PING within ${START_TIMEOUT_MS} ms: ${output.trim()}`);
+        throw new Error(
+          `redis-server on port ${this.port} did not answer PING within ${START_TIMEOUT_MS} ms: ${output.trim()}`,
+        );
       }
       await sleep(START_POLL_MS);
     }
@@ -334,10 +336,12 @@ export interface StartRedisOptions {
 
 export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServer> {
   const dir = tempDir('wa-redis-');
-  const server = await startOnFreePorts(async (port) => new RedisProcess(port, dir, options.args ?? [])).catch((error: unknown) => {
-    removeTempDir(dir);
-    throw error;
-  });
+  const server = await startOnFreePorts(async (port) => new RedisProcess(port, dir, options.args ?? [])).catch(
+    (error: unknown) => {
+      removeTempDir(dir);
+      throw error;
+    },
+  );
   const clients = new Set<Redis>();
   return {
     url: `redis://${HOST}:${server.port}`,
@@ -456,10 +460,14 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<R
       Array.from({ length: masters * (1 + replicasPerMaster) }, () =>
         startOnFreePorts(async (port, busPort) => {
           const node = new RedisProcess(port, join(dir, String(port)), [
-            '--cluster-enabled', 'yes',
-            '--cluster-port', String(busPort),
-            '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-            '--cluster-node-timeout', String(nodeTimeoutMs),
+            '--cluster-enabled',
+            'yes',
+            '--cluster-port',
+            String(busPort),
+            '--cluster-config-file',
+            join(dir, `nodes-${port}.conf`),
+            '--cluster-node-timeout',
+            String(nodeTimeoutMs),
             ...(options.args ?? []),
           ]);
           processes.push(node);
@@ -473,7 +481,8 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<R
       ['--cluster', 'create', ...seeds, '--cluster-replicas', String(replicasPerMaster), '--cluster-yes'],
       { timeout: 30_000 },
     ).catch((error: NodeJS.ErrnoException & { stdout?: string }) => {
-      if (error.code === 'ENOENT') throw new Error('redis-cli not found: install it (e.g. apt-get install redis-server)');
+      if (error.code === 'ENOENT')
+        throw new Error('redis-cli not found: install it (e.g. apt-get install redis-server)');
       throw new Error(`redis-cli --cluster create failed: ${error.message}\n${error.stdout ?? ''}`);
     });
 
@@ -518,7 +527,8 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<R
       async killMaster(slot = 0) {
         const killed = (await nodes()).find((n) => serves(n, slot) && !n.failed);
         const victim = started.find((p) => p.port === killed?.port);
-        if (killed === undefined || victim === undefined) throw new Error(`redis harness: no live master serves slot ${slot}`);
+        if (killed === undefined || victim === undefined)
+          throw new Error(`redis harness: no live master serves slot ${slot}`);
         await victim.kill('SIGKILL');
         const promoted = await until(
           `a replica serves slot ${slot} and every running node reports cluster_state:ok`,
@@ -536,7 +546,14 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<R
         );
         return { killed: { ...killed, pid: undefined }, promoted };
       },
-      client: (clusterOptions = {}) => trackClient(clients, new Cluster(started.map((p) => ({ host: HOST, port: p.port })), clusterOptions)),
+      client: (clusterOptions = {}) =>
+        trackClient(
+          clients,
+          new Cluster(
+            started.map((p) => ({ host: HOST, port: p.port })),
+            clusterOptions,
+          ),
+        ),
       stop,
     };
   } catch (error) {
@@ -594,11 +611,14 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
   try {
     const master = await startOnFreePorts(async (port) => new RedisProcess(port, join(dir, 'master'), []));
     data.push(master);
-    const replica = await startOnFreePorts(async (port) => new RedisProcess(port, join(dir, 'replica'), ['--replicaof', HOST, String(master.port)]));
+    const replica = await startOnFreePorts(
+      async (port) => new RedisProcess(port, join(dir, 'replica'), ['--replicaof', HOST, String(master.port)]),
+    );
     data.push(replica);
     await until(
       'the replica has synced with the master',
-      async () => fields(await ask(replica.port, ['INFO', 'replication'])).get('master_link_status') === 'up' || undefined,
+      async () =>
+        fields(await ask(replica.port, ['INFO', 'replication'])).get('master_link_status') === 'up' || undefined,
       START_TIMEOUT_MS,
     );
 
@@ -622,7 +642,9 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
     }
 
     const addressFrom = async (sentinel: RedisProcess): Promise<{ host: string; port: number }> => {
-      const reply = (await ask(sentinel.port, ['SENTINEL', 'get-master-addr-by-name', masterName])) as [string, string] | null;
+      const reply = (await ask(sentinel.port, ['SENTINEL', 'get-master-addr-by-name', masterName])) as
+        | [string, string]
+        | null;
       if (reply === null) throw new Error(`sentinel on port ${sentinel.port} does not know ${masterName}`);
       return { host: reply[0], port: Number(reply[1]) };
     };
@@ -635,7 +657,8 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
           const state = new Map<string, string>();
           for (let i = 0; i + 1 < flat.length; i += 2) state.set(flat[i]!, flat[i + 1]!);
           if (state.get('flags') !== 'master') return undefined;
-          if (Number(state.get('num-slaves')) < 1 || Number(state.get('num-other-sentinels')) < SENTINELS - 1) return undefined;
+          if (Number(state.get('num-slaves')) < 1 || Number(state.get('num-other-sentinels')) < SENTINELS - 1)
+            return undefined;
         }
         return true;
       },
@@ -649,7 +672,8 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
       async killMaster() {
         const killed = await addressFrom(sentinels[0]!);
         const victim = data.find((p) => p.port === killed.port);
-        if (victim === undefined || !victim.running) throw new Error(`redis harness: the master on ${killed.port} is not running`);
+        if (victim === undefined || !victim.running)
+          throw new Error(`redis harness: the master on ${killed.port} is not running`);
         await victim.kill('SIGKILL');
         const promoted = await until(
           `every sentinel reports a new master for ${masterName}`,
@@ -670,7 +694,11 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
       client: (redisOptions = {}) =>
         trackClient(
           clients,
-          new Redis({ sentinels: sentinels.map((s) => ({ host: HOST, port: s.port })), name: masterName, ...redisOptions }),
+          new Redis({
+            sentinels: sentinels.map((s) => ({ host: HOST, port: s.port })),
+            name: masterName,
+            ...redisOptions,
+          }),
         ),
       stop,
     };

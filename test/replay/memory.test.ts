@@ -23,7 +23,7 @@ describe('MemoryReplayStore', () => {
     );
   });
 
-  it('copies the nonce: later changes to the caller\'s buffer do not matter', () => {
+  it("copies the nonce: later changes to the caller's buffer do not matter", () => {
     const store = new MemoryReplayStore();
     const n = nonce();
     const copy = n.slice();
@@ -80,7 +80,13 @@ describe('MemoryReplayStore', () => {
   });
 
   it('refuses bad options', () => {
-    for (const options of [{ maxEntries: 0 }, { maxEntries: 1.5 }, { bucketMs: -1 }, { retentionMs: 0 }, { startupHoldMs: -1 }]) {
+    for (const options of [
+      { maxEntries: 0 },
+      { maxEntries: 1.5 },
+      { bucketMs: -1 },
+      { retentionMs: 0 },
+      { startupHoldMs: -1 },
+    ]) {
       expect(() => new MemoryReplayStore(options)).toThrow(expect.objectContaining({ code: ErrorCode.CONFIG }));
     }
   });

@@ -44,7 +44,12 @@ async function coreNodes(
 }
 
 /** Each envelope delivered `copies` times, concurrently, spread over the nodes: how many were accepted. */
-async function deliverConcurrently(web: Endpoint, nodes: readonly Endpoint[], envelopes: number, copies: number): Promise<number[]> {
+async function deliverConcurrently(
+  web: Endpoint,
+  nodes: readonly Endpoint[],
+  envelopes: number,
+  copies: number,
+): Promise<number[]> {
   const sealed = Array.from({ length: envelopes }, (_, i) => web.seal({ i }));
   const accepted = new Array<number>(envelopes).fill(0);
   await Promise.all(
@@ -76,9 +81,19 @@ interface FailoverFigures {
  * Legitimate traffic spread over the nodes, and an attacker replaying every envelope accepted
  * so far, before, during and after `fault` (a master SIGKILLed); until the nodes accept again.
  */
-async function trafficThrough(web: Endpoint, nodes: readonly Endpoint[], fault: () => Promise<unknown>): Promise<FailoverFigures> {
+async function trafficThrough(
+  web: Endpoint,
+  nodes: readonly Endpoint[],
+  fault: () => Promise<unknown>,
+): Promise<FailoverFigures> {
   const figures: FailoverFigures = {
-    legitAccepted: 0, legitRefused: 0, replaysAccepted: 0, replaysRefused: 0, otherErrors: [], refusedMs: 0, recovered: false,
+    legitAccepted: 0,
+    legitRefused: 0,
+    replaysAccepted: 0,
+    replaysRefused: 0,
+    otherErrors: [],
+    refusedMs: 0,
+    recovered: false,
   };
   const accepted: Uint8Array[] = [];
   let faultDone = false;
@@ -119,7 +134,9 @@ async function trafficThrough(web: Endpoint, nodes: readonly Endpoint[], fault: 
   };
   let i = 0;
   for (; i < 10; i++) await round(i); // before
-  const faulting = fault().then(() => void (faultDone = true));
+  const faulting = fault().then(() => {
+    faultDone = true;
+  });
   const deadline = performance.now() + 30_000;
   let acceptedAfter = 0;
   while (performance.now() < deadline) {
@@ -155,7 +172,11 @@ async function pidOn(port: number): Promise<number> {
  * replays of those nonces are accepted. (Freezing alone loses nothing: the kernel keeps
  * buffering the replication stream for the frozen process.)
  */
-async function failoverLosingWrites(masterPort: number, replicaPort: number, kill: () => Promise<unknown>): Promise<void> {
+async function failoverLosingWrites(
+  masterPort: number,
+  replicaPort: number,
+  kill: () => Promise<unknown>,
+): Promise<void> {
   const pid = await pidOn(replicaPort);
   const master = new Redis(masterPort, '127.0.0.1', { maxRetriesPerRequest: 0 });
   process.kill(pid, 'SIGSTOP');
@@ -192,7 +213,13 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
     const web = await createEndpoint({ role: 'webapp', secret });
     const nodes = await coreNodes(
       secret,
-      () => createRedisReplayStore({ clusterNodes: cluster.seeds, keyPrefix: 'wa:once:', commandTimeoutMs: 10_000, restartHoldMs: TIMING.restartHoldMs }),
+      () =>
+        createRedisReplayStore({
+          clusterNodes: cluster.seeds,
+          keyPrefix: 'wa:once:',
+          commandTimeoutMs: 10_000,
+          restartHoldMs: TIMING.restartHoldMs,
+        }),
       {},
     );
     const accepted = await deliverConcurrently(web, nodes, 2000, 8);
@@ -209,7 +236,10 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
   }, 60_000);
 
   it('is what replayStoreFromConfig builds from WA_REPLAY_REDIS_CLUSTER_NODES', async () => {
-    const config = await loadConfig({ WA_SECRET: generateSecret(), WA_REPLAY_REDIS_CLUSTER_NODES: cluster.seeds.join(',') });
+    const config = await loadConfig({
+      WA_SECRET: generateSecret(),
+      WA_REPLAY_REDIS_CLUSTER_NODES: cluster.seeds.join(','),
+    });
     const store = await replayStoreFromConfig(config, { restartHoldMs: 0 });
     stores.push(store as RedisClusterReplayStore);
     expect(store).toBeInstanceOf(RedisClusterReplayStore);
@@ -222,7 +252,9 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
       code: ErrorCode.CONFIG,
       message: expect.stringContaining('clusterNodes: 127.0.0.1:0 is not host:port'),
     });
-    await expect(createRedisReplayStore({ clusterNodes: cluster.seeds, url: 'redis://127.0.0.1:1' })).rejects.toMatchObject({
+    await expect(
+      createRedisReplayStore({ clusterNodes: cluster.seeds, url: 'redis://127.0.0.1:1' }),
+    ).rejects.toMatchObject({
       code: ErrorCode.CONFIG,
       message: expect.stringContaining('not url and clusterNodes'),
     });
@@ -243,7 +275,9 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
     const all = await cluster.nodes();
     const master = all.find((n) => n.role === 'master' && n.slots.some(([from, to]) => slot >= from && slot <= to))!;
     const replica = all.find((n) => n.masterId === master.id)!;
-    const figures = await trafficThrough(web, nodes, () => failoverLosingWrites(master.port, replica.port, () => cluster.killMaster(slot)));
+    const figures = await trafficThrough(web, nodes, () =>
+      failoverLosingWrites(master.port, replica.port, () => cluster.killMaster(slot)),
+    );
     console.log(`cluster failover: ${JSON.stringify(figures)}`);
     expect(figures.replaysAccepted).toBe(0);
     expect(figures.otherErrors).toEqual([]);
@@ -263,7 +297,9 @@ it('a cluster in fail state is refused at start, not used', async () => {
     // Until the other masters mark it failed (cluster-node-timeout), the cluster still says ok.
     while (!/cluster_state:fail/.test(String(await asker.cluster('INFO')))) await sleep(100);
     asker.disconnect();
-    const error: unknown = await createRedisReplayStore({ clusterNodes: alive, connectTimeoutMs: 2000 }).catch((e: unknown) => e);
+    const error: unknown = await createRedisReplayStore({ clusterNodes: alive, connectTimeoutMs: 2000 }).catch(
+      (e: unknown) => e,
+    );
     expect(isWaTransportError(error, ErrorCode.REPLAY_STORE_UNAVAILABLE)).toBe(true);
     expect((error as Error).message).toContain('cluster_state is fail');
   } finally {
@@ -309,7 +345,12 @@ describe('behind Sentinel (1 master, 1 replica, 3 sentinels)', () => {
     const secret = generateSecret();
     const web = await createEndpoint({ role: 'webapp', secret, windowMs, maxSkewMs });
     const nodes = await coreNodes(secret, () =>
-      createRedisReplayStore({ sentinels: sentinel.sentinels, sentinelMaster: sentinel.masterName, keyPrefix: 'wa:sentinel:', ...TIMING }),
+      createRedisReplayStore({
+        sentinels: sentinel.sentinels,
+        sentinelMaster: sentinel.masterName,
+        keyPrefix: 'wa:sentinel:',
+        ...TIMING,
+      }),
     );
     const master = await sentinel.master();
     const asker = new Redis(Number(sentinel.sentinels[0]!.split(':')[1]), '127.0.0.1');
@@ -317,7 +358,9 @@ describe('behind Sentinel (1 master, 1 replica, 3 sentinels)', () => {
     asker.disconnect();
     const replicaPort = Number(replicas[0]![replicas[0]!.indexOf('port') + 1]);
     expect(replicaPort).not.toBe(master.port);
-    const figures = await trafficThrough(web, nodes, () => failoverLosingWrites(master.port, replicaPort, () => sentinel.killMaster()));
+    const figures = await trafficThrough(web, nodes, () =>
+      failoverLosingWrites(master.port, replicaPort, () => sentinel.killMaster()),
+    );
     console.log(`sentinel failover: ${JSON.stringify(figures)}`);
     expect(figures.replaysAccepted).toBe(0);
     expect(figures.otherErrors).toEqual([]);

@@ -66,7 +66,10 @@ interface Nodes {
 }
 
 /** One WebApp and two CoreApp nodes, each node with its own store (own connection). */
-async function nodes(stores: [RedisReplayStore, RedisReplayStore], options: { windowMs?: number } = {}): Promise<Nodes> {
+async function nodes(
+  stores: [RedisReplayStore, RedisReplayStore],
+  options: { windowMs?: number } = {},
+): Promise<Nodes> {
   const secret = generateSecret();
   const common = { secret, maxSkewMs: 1000, ...options };
   return {
@@ -113,7 +116,9 @@ describe('RedisReplayStore on the shared Redis', () => {
     const view = envelope.subarray(15, 39);
     const now = Date.now();
     expect(await store.recordIfAbsent(view, now, now, 'k')).toBe(true);
-    expect(await keysWith(`${keyPrefix}k:`)).toEqual([`${keyPrefix}k:${envelope.subarray(15, 31).toString('base64url')}`]);
+    expect(await keysWith(`${keyPrefix}k:`)).toEqual([
+      `${keyPrefix}k:${envelope.subarray(15, 31).toString('base64url')}`,
+    ]);
   });
 
   it('an envelope accepted by one CoreApp node is rejected as replayed by the other', async () => {
@@ -177,9 +182,7 @@ describe('RedisReplayStore on the shared Redis', () => {
     const waiting = outcome(store.recordIfAbsent(randomBytes(24), now, now, 'k'));
     await store.close();
     expect(await waiting).toBe('ERR_WA_REPLAY_STORE_UNAVAILABLE');
-    expect(await outcome(store.recordIfAbsent(randomBytes(24), now, now, 'k'))).toBe(
-      'ERR_WA_REPLAY_STORE_UNAVAILABLE',
-    );
+    expect(await outcome(store.recordIfAbsent(randomBytes(24), now, now, 'k'))).toBe('ERR_WA_REPLAY_STORE_UNAVAILABLE');
   });
 
   it('works through a client it is given, and leaves that client open on close', async () => {
@@ -198,7 +201,12 @@ describe('RedisReplayStore on the shared Redis', () => {
   });
 
   it('rejects bad options with ERR_WA_CONFIG', () => {
-    for (const options of [{ commandTimeoutMs: 0 }, { retentionMs: 0 }, { ttlMarginMs: 1 }, { restartHoldMs: Number.NaN }]) {
+    for (const options of [
+      { commandTimeoutMs: 0 },
+      { retentionMs: 0 },
+      { ttlMarginMs: 1 },
+      { restartHoldMs: Number.NaN },
+    ]) {
       expect(() => new RedisReplayStore({ ...options, client: admin })).toThrow(
         expect.objectContaining({ code: 'ERR_WA_CONFIG' }),
       );
@@ -232,7 +240,13 @@ describe('RedisReplayStore when Redis fails', () => {
     const redis = await ownRedis();
     const windowMs = 2000;
     // The hold must cover the longest key lifetime: retention + skew (0 here).
-    const options = { url: redis.url, keyPrefix: newPrefix(), commandTimeoutMs: 200, retentionMs: windowMs, restartHoldMs: windowMs };
+    const options = {
+      url: redis.url,
+      keyPrefix: newPrefix(),
+      commandTimeoutMs: 200,
+      retentionMs: windowMs,
+      restartHoldMs: windowMs,
+    };
     const log1 = recordingLogger();
     const s1 = await track(createRedisReplayStore({ ...options, logger: log1 }));
     const s2 = await track(createRedisReplayStore(options));
@@ -274,10 +288,12 @@ describe('RedisReplayStore when Redis fails', () => {
     await redis.restart();
     const replays = async (): Promise<string[]> =>
       Promise.all(accepted.flatMap((e) => [outcome(core1.open(e)), outcome(core2.open(e))]));
-    for (const result of await replays()) expect(['ERR_WA_REPLAY_STORE_UNAVAILABLE', 'ERR_WA_EXPIRED', 'ERR_WA_REPLAYED']).toContain(result);
+    for (const result of await replays())
+      expect(['ERR_WA_REPLAY_STORE_UNAVAILABLE', 'ERR_WA_EXPIRED', 'ERR_WA_REPLAYED']).toContain(result);
     await untilAccepted(web, core1);
     await untilAccepted(web, core2);
-    for (const result of await replays()) expect(['ERR_WA_REPLAY_STORE_UNAVAILABLE', 'ERR_WA_EXPIRED', 'ERR_WA_REPLAYED']).toContain(result);
+    for (const result of await replays())
+      expect(['ERR_WA_REPLAY_STORE_UNAVAILABLE', 'ERR_WA_EXPIRED', 'ERR_WA_REPLAYED']).toContain(result);
     // And new envelopes race correctly again.
     const fresh = web.seal('after');
     expect(count([await outcome(core1.open(fresh)), await outcome(core2.open(fresh))])).toEqual({
@@ -328,8 +344,8 @@ describe('RedisReplayStore when Redis fails', () => {
 
   it('createRedisReplayStore rejects, unavailable, when no server answers', async () => {
     const port = await freePort();
-    expect(
-      await outcome(createRedisReplayStore({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 300 })),
-    ).toBe('ERR_WA_REPLAY_STORE_UNAVAILABLE');
+    expect(await outcome(createRedisReplayStore({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 300 }))).toBe(
+      'ERR_WA_REPLAY_STORE_UNAVAILABLE',
+    );
   });
 });

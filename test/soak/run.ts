@@ -20,7 +20,11 @@ const started = performance.now();
 
 const run = spawnSync(
   process.execPath,
-  [join(root, 'node_modules/vitest/vitest.mjs'), 'run', ...(targets.length > 0 ? targets : ['test/adversarial', 'test/faults', 'test/load'])],
+  [
+    join(root, 'node_modules/vitest/vitest.mjs'),
+    'run',
+    ...(targets.length > 0 ? targets : ['test/adversarial', 'test/faults', 'test/load']),
+  ],
   { cwd: root, stdio: 'inherit', env: { ...process.env, WA_SOAK: '1', WA_SOAK_FIGURES: figuresFile } },
 );
 
@@ -59,12 +63,27 @@ const summary: Array<[string, string]> = [
     'msgpack bombs decoded / heap growth',
     `${sum('adversarial/hostile-payload/bombs', 'bombs')} × 4 MiB / ${(max('adversarial/hostile-payload/bombs', 'heapGrowthBytes') / 1024 / 1024).toFixed(1)} MiB`,
   ],
-  ['hostile payloads refused / tried', `${sum('adversarial/hostile', 'rejectedAsPayload').toLocaleString('en')} / ${sum('adversarial/hostile', 'casesTried').toLocaleString('en')}`],
-  ['refused envelopes flooded, cache growth', `${sum('load/flood-refused', 'envelopes').toLocaleString('en')}, ${sum('load/flood-refused', 'cacheEntriesAdded')} entries`],
-  ['valid envelopes flooded (simulated time)', `${sum('load/flood-valid', 'envelopes').toLocaleString('en')} (${sum('load/flood-valid', 'simulatedSeconds')} s)`],
-  ['peak replay-cache memory', `${(max('load/flood-valid', 'peakCacheBytes') / 1024 / 1024).toFixed(2)} MiB for ${max('load/flood-valid', 'peakEntries').toLocaleString('en')} live nonces (bound ${max('load/flood-valid', 'entryBound').toLocaleString('en')})`],
+  [
+    'hostile payloads refused / tried',
+    `${sum('adversarial/hostile', 'rejectedAsPayload').toLocaleString('en')} / ${sum('adversarial/hostile', 'casesTried').toLocaleString('en')}`,
+  ],
+  [
+    'refused envelopes flooded, cache growth',
+    `${sum('load/flood-refused', 'envelopes').toLocaleString('en')}, ${sum('load/flood-refused', 'cacheEntriesAdded')} entries`,
+  ],
+  [
+    'valid envelopes flooded (simulated time)',
+    `${sum('load/flood-valid', 'envelopes').toLocaleString('en')} (${sum('load/flood-valid', 'simulatedSeconds')} s)`,
+  ],
+  [
+    'peak replay-cache memory',
+    `${(max('load/flood-valid', 'peakCacheBytes') / 1024 / 1024).toFixed(2)} MiB for ${max('load/flood-valid', 'peakEntries').toLocaleString('en')} live nonces (bound ${max('load/flood-valid', 'entryBound').toLocaleString('en')})`,
+  ],
   ['replay-cache memory after the flood', `${(max('load/flood-valid', 'cacheBytesAfter') / 1024).toFixed(0)} KiB`],
-  ['racing deliveries', `${sum('load/race', 'deliveries').toLocaleString('en')} deliveries of ${sum('load/race', 'envelopes').toLocaleString('en')} envelopes, one acceptance each`],
+  [
+    'racing deliveries',
+    `${sum('load/race', 'deliveries').toLocaleString('en')} deliveries of ${sum('load/race', 'envelopes').toLocaleString('en')} envelopes, one acceptance each`,
+  ],
   ['messages delivered / lost / duplicated', `${delivered.toLocaleString('en')} / ${lost} / ${duplicated}`],
   ['  (of which re-sent by an HTTP client after a restart)', String(duplicatedByRetry)],
   [
@@ -72,7 +91,10 @@ const summary: Array<[string, string]> = [
     `${sum('faults/mixed', 'logicalRequests').toLocaleString('en')} requests, ${sum('faults/mixed', 'executed').toLocaleString('en')} ran, ${sum('faults/mixed', 'refusedRetriable')} refused retriably, ${sum('faults/mixed', 'replays').toLocaleString('en')} replays`,
   ],
   ['logical requests executed twice', String(sum('faults/mixed', 'executedTwice'))],
-  ['replayed HTTP requests / WebSocket upgrades refused', `${sum('load/traffic', 'replayedHttpRequests').toLocaleString('en')} / ${sum('load/traffic', 'replayedUpgrades').toLocaleString('en')}`],
+  [
+    'replayed HTTP requests / WebSocket upgrades refused',
+    `${sum('load/traffic', 'replayedHttpRequests').toLocaleString('en')} / ${sum('load/traffic', 'replayedUpgrades').toLocaleString('en')}`,
+  ],
   ['vitest exit status', String(run.status)],
   ['wall time', `${((performance.now() - started) / 1000).toFixed(0)} s`],
 ];

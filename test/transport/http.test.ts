@@ -15,7 +15,13 @@ import { acceptSealedBodies, sealedFastify } from '../../src/transport/fastify.j
 import { sealedExpress } from '../../src/transport/express.js';
 import { HttpStatusError, HttpClient } from '../../src/transport/http-client.js';
 import { ENVELOPE_CONTENT_TYPE, ENVELOPE_HEADER, REJECTION_STATUS, requestContext } from '../../src/protocol.js';
-import { sealedHandler, sealedReply, type SealedHandler, type SealedRequest, type SealedServerOptions } from '../../src/transport/http.js';
+import {
+  sealedHandler,
+  sealedReply,
+  type SealedHandler,
+  type SealedRequest,
+  type SealedServerOptions,
+} from '../../src/transport/http.js';
 import { toText } from '../../src/envelope/text.js';
 import { REJECTION_HEADER, rejectionContext } from '../../src/transport/http-binding.js';
 import { ManualClock, OTHER_SECRET, SECRET } from '../helpers.js';
@@ -95,7 +101,12 @@ describe.each<Adapter>(['node', 'express', 'fastify', 'hono'])('%s adapter', (ad
   it('round-trips POST with a query, GET, PUT and DELETE', async () => {
     const posted = await client.post('/v1/echo', { n: 1, s: 'hé' }, { query: { a: 'b c', x: 1 } });
     expect(posted.status).toBe(200);
-    expect(posted.payload).toEqual({ method: 'POST', path: '/v1/echo', query: { a: 'b c', x: '1' }, echo: { n: 1, s: 'hé' } });
+    expect(posted.payload).toEqual({
+      method: 'POST',
+      path: '/v1/echo',
+      query: { a: 'b c', x: '1' },
+      echo: { n: 1, s: 'hé' },
+    });
     const got = await client.get('/v1/echo', { q: 'find' });
     expect(got.payload).toMatchObject({ method: 'GET', echo: { q: 'find' } });
     const put = await client.put('/v1/echo', new Uint8Array([1, 2, 3]));
@@ -141,7 +152,11 @@ describe.each<Adapter>(['node', 'express', 'fastify', 'hono'])('%s adapter', (ad
 
   it('answers stale and future requests 401 (server clock moved)', async () => {
     clock.advance(11_000);
-    await expect(client.post('/v1/echo', 1)).rejects.toMatchObject({ code: ErrorCode.EXPIRED, status: 401, sealed: true });
+    await expect(client.post('/v1/echo', 1)).rejects.toMatchObject({
+      code: ErrorCode.EXPIRED,
+      status: 401,
+      sealed: true,
+    });
     expect(seen).toHaveLength(0);
   });
 
@@ -232,7 +247,10 @@ describe('onHandlerError', () => {
     const core = await createEndpoint({ role: 'coreapp', secret: SECRET });
     const web = await createEndpoint({ role: 'webapp', secret: SECRET });
     const logged: string[] = [];
-    const logger = { warn: (record: object) => logged.push(String((record as { event?: unknown }).event)), info: () => {} };
+    const logger = {
+      warn: (record: object) => logged.push(String((record as { event?: unknown }).event)),
+      info: () => {},
+    };
     for (const onHandlerError of [
       () => {
         throw new Error('hook bug');
@@ -279,7 +297,11 @@ describe('server-side failures of the replay store', () => {
     const seen: SealedRequest[] = [];
     const server = await listen('node', { endpoint: core }, routes(seen));
     const client = new HttpClient({ endpoint: web, baseUrl: server.url });
-    await expect(client.post('/v1/echo', 1)).rejects.toMatchObject({ code: ErrorCode.FUTURE, status: 401, sealed: true });
+    await expect(client.post('/v1/echo', 1)).rejects.toMatchObject({
+      code: ErrorCode.FUTURE,
+      status: 401,
+      sealed: true,
+    });
     expect(seen).toHaveLength(0);
     await client.close();
     await server.close();
@@ -337,7 +359,10 @@ describe('client-side checks of the response', () => {
     const client = new HttpClient({ endpoint: web, baseUrl: server.url });
     await expect(client.post('/v1/balance', {})).rejects.toMatchObject({ code: ErrorCode.FORGED, status: 200 });
     await expect(client.post('/v1/balance', {})).rejects.toMatchObject({ code: ErrorCode.FORGED, status: 201 });
-    await expect(client.post('/v1/balance', {})).rejects.toMatchObject({ code: ErrorCode.UNSEALED_RESPONSE, status: 200 });
+    await expect(client.post('/v1/balance', {})).rejects.toMatchObject({
+      code: ErrorCode.UNSEALED_RESPONSE,
+      status: 200,
+    });
     await client.close();
     await server.close();
   });
@@ -387,7 +412,14 @@ describe('client-side checks of the response', () => {
 
   it("keeps every path under baseUrl's path, and the query out of it", async () => {
     const client = new HttpClient({ endpoint: web, baseUrl: 'http://127.0.0.1:1/api/v1' });
-    for (const path of ['../../../admin/reset-all', '/../admin', '%2e%2e/admin', 'x/../../admin', '/x?admin=1', '/x#frag']) {
+    for (const path of [
+      '../../../admin/reset-all',
+      '/../admin',
+      '%2e%2e/admin',
+      'x/../../admin',
+      '/x?admin=1',
+      '/x#frag',
+    ]) {
       await expect(client.post(path, 1)).rejects.toMatchObject({ code: ErrorCode.CONFIG });
     }
     await client.close();
@@ -413,7 +445,10 @@ describe('fastify: acceptSealedBodies', () => {
     const app = Fastify();
     acceptSealedBodies(app);
     acceptSealedBodies(app);
-    app.post('/v1/echo', sealedFastify({ endpoint: core }, (req) => ({ echo: req.payload })));
+    app.post(
+      '/v1/echo',
+      sealedFastify({ endpoint: core }, (req) => ({ echo: req.payload })),
+    );
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;
     const client = new HttpClient({ endpoint: web, baseUrl: `http://127.0.0.1:${port}` });

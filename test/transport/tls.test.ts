@@ -13,7 +13,12 @@ import { createEndpoint, ErrorCode } from '../../src/index.js';
 import { HttpClient } from '../../src/transport/http-client.js';
 import { sealedHandler } from '../../src/transport/http-server.js';
 import { WsClient } from '../../src/transport/ws-client.js';
-import { clientTlsOptions, serverTlsOptions, type SecurityLevel, type ServerTlsOptions } from '../../src/transport/tls.js';
+import {
+  clientTlsOptions,
+  serverTlsOptions,
+  type SecurityLevel,
+  type ServerTlsOptions,
+} from '../../src/transport/tls.js';
 import { SECURITY_LEVEL_ENV, TLS_PROFILES, securityLevelFromEnv } from '../../src/transport/tls-profiles.js';
 import { SECRET } from '../helpers.js';
 
@@ -76,9 +81,9 @@ describe('profiles', () => {
     const port = await serve({ level: 'intermediate' });
     expect(await handshake(port, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' })).toBe('TLSv1.2');
     expect(await handshake(port, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-SHA' })).toBe('refused');
-    expect(
-      await handshake(port, { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' }),
-    ).toBe('refused');
+    expect(await handshake(port, { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' })).toBe(
+      'refused',
+    );
   });
 
   it('OLD takes what INTERMEDIATE refuses: TLS 1.2 with a CBC cipher', async () => {
@@ -118,7 +123,7 @@ describe(SECURITY_LEVEL_ENV, () => {
 });
 
 describe('certificate files', () => {
-  it('refuses a key that is not the certificate\'s with ERR_WA_CONFIG, naming the options', () => {
+  it("refuses a key that is not the certificate's with ERR_WA_CONFIG, naming the options", () => {
     expect(() => serverTlsOptions({ level: 'modern', certFile: certs.certFile, keyFile: certs.clientKeyFile })).toThrow(
       expect.objectContaining({ code: ErrorCode.CONFIG, message: expect.stringMatching(/keyFile .*certFile/) }),
     );
@@ -147,7 +152,10 @@ describe('tls on a URL without TLS', () => {
 describe('mutual TLS and sealing inside TLS', () => {
   it('with caFile, refuses a client without a certificate and serves one with', async () => {
     const core = await createEndpoint({ role: 'coreapp', secret: SECRET });
-    const port = await serve({ level: 'modern', caFile: certs.caFile }, sealedHandler({ endpoint: core }, (req) => ({ echo: req.payload })));
+    const port = await serve(
+      { level: 'modern', caFile: certs.caFile },
+      sealedHandler({ endpoint: core }, (req) => ({ echo: req.payload })),
+    );
     expect(await handshake(port)).toBe('refused');
 
     const web = await createEndpoint({ role: 'webapp', secret: SECRET });
@@ -160,7 +168,11 @@ describe('mutual TLS and sealing inside TLS', () => {
     expect(response).toMatchObject({ status: 200, payload: { echo: { hello: 'tls' } } });
     await client.close();
 
-    const anonymous = new HttpClient({ endpoint: web, baseUrl: `https://127.0.0.1:${port}`, tls: { caFile: certs.caFile } });
+    const anonymous = new HttpClient({
+      endpoint: web,
+      baseUrl: `https://127.0.0.1:${port}`,
+      tls: { caFile: certs.caFile },
+    });
     await expect(anonymous.post('/v1/echo', 1)).rejects.toThrow();
     await anonymous.close();
   });

@@ -16,7 +16,10 @@ export interface RunningWsServer {
 }
 
 /** Starts `new WsServer(options)` on a fresh http.Server at `/ws`; the caller stops it. */
-export async function startWsServer(options: Omit<WsServerOptions, 'server' | 'path'>, port = 0): Promise<RunningWsServer> {
+export async function startWsServer(
+  options: Omit<WsServerOptions, 'server' | 'path'>,
+  port = 0,
+): Promise<RunningWsServer> {
   const http = createServer();
   const connections: WsChannel[] = [];
   const closes: number[] = [];

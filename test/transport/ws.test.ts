@@ -22,7 +22,14 @@ import { fromText, toText } from '../../src/envelope/text.js';
 import { backoffDelay } from '../../src/transport/ws-client.js';
 import { WsChannelError } from '../../src/transport/ws-channel.js';
 import { WsCloseCode } from '../../src/protocol.js';
-import { WsClient, WsServer, type WsChannel, type WsClientCloseEvent, type WsClientOptions, type WsServerOptions } from '../../src/transport/ws.js';
+import {
+  WsClient,
+  WsServer,
+  type WsChannel,
+  type WsClientCloseEvent,
+  type WsClientOptions,
+  type WsServerOptions,
+} from '../../src/transport/ws.js';
 import { CALLBACK_FAILED_EVENT } from '../../src/callbacks.js';
 import { OTHER_SECRET, SECRET, unhandledRejectionsDuring } from '../helpers.js';
 import { type RunningWsServer, startWsServer, stopWsServer } from './ws-fixture.js';
@@ -33,7 +40,11 @@ afterEach(async () => {
 });
 
 const web = (options: { secret?: string; clock?: () => number } = {}): Promise<Endpoint> =>
-  createEndpoint({ role: 'webapp', secret: options.secret ?? SECRET, ...(options.clock ? { clock: options.clock } : {}) });
+  createEndpoint({
+    role: 'webapp',
+    secret: options.secret ?? SECRET,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
 const core = (maxEnvelopeBytes?: number): Promise<Endpoint> =>
   createEndpoint({ role: 'coreapp', secret: SECRET, ...(maxEnvelopeBytes ? { maxEnvelopeBytes } : {}) });
 
@@ -69,7 +80,10 @@ async function startServer(options: Partial<WsServerOptions> = {}, port = 0): Pr
 }
 
 /** An upgrade request by hand: the refusal's status, media type and JSON body. */
-function rawUpgrade(url: string, headers: Record<string, string>): Promise<{ status: number; contentType: string; body: unknown }> {
+function rawUpgrade(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; contentType: string; body: unknown }> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url, { headers });
     socket.on('open', () => reject(new Error('upgrade accepted')));
@@ -167,7 +181,8 @@ describe('WebSocket channel', () => {
     for (let i = 0; i < 5; i++) {
       await c.send({ n: i });
       // A payload the endpoint will not seal is refused without using up a sequence number.
-      if (i === 2) await expect(c.send(new Uint8Array(4 * 1024 * 1024))).rejects.toMatchObject({ code: ErrorCode.TOO_LARGE });
+      if (i === 2)
+        await expect(c.send(new Uint8Array(4 * 1024 * 1024))).rejects.toMatchObject({ code: ErrorCode.TOO_LARGE });
     }
     await eventually(() => expect(got).toHaveLength(6));
     expect(got).toEqual(['pushed', ...[0, 1, 2, 3, 4].map((n) => ({ echo: { n } }))]);
@@ -312,12 +327,20 @@ describe('WebSocket channel', () => {
     it('answers an upgrade refused before authentication with JSON { error } and its status, like HTTP', async () => {
       const server = await startServer();
       const noHello = await rawUpgrade(server.url, {});
-      expect(noHello).toMatchObject({ status: 401, contentType: 'application/json', body: { error: ErrorCode.MALFORMED } });
+      expect(noHello).toMatchObject({
+        status: 401,
+        contentType: 'application/json',
+        body: { error: ErrorCode.MALFORMED },
+      });
       const other = await web({ secret: OTHER_SECRET });
       const target = new URL(server.url).pathname;
       const hello = other.sealText(new Uint8Array(0), { context: `wa-ws/1:hello:${target}` });
       const wrongSecret = await rawUpgrade(server.url, { 'wa-hello': hello });
-      expect(wrongSecret).toMatchObject({ status: 401, contentType: 'application/json', body: { error: ErrorCode.UNKNOWN_KEY } });
+      expect(wrongSecret).toMatchObject({
+        status: 401,
+        contentType: 'application/json',
+        body: { error: ErrorCode.UNKNOWN_KEY },
+      });
     });
 
     it('refuses a server that cannot prove the secret: its welcome fails, the client closes 4001', async () => {
@@ -511,9 +534,9 @@ describe('WebSocket channel', () => {
     // The last accepted frame is still waiting to be written: the promise waits, nothing queues.
     const pending = Symbol('pending');
     const lastAccepted = sends.at(-2)!;
-    expect(await Promise.race([lastAccepted.then(() => 'written'), new Promise((r) => setImmediate(() => r(pending)))])).toBe(
-      pending,
-    );
+    expect(
+      await Promise.race([lastAccepted.then(() => 'written'), new Promise((r) => setImmediate(() => r(pending)))]),
+    ).toBe(pending);
     expect(held).toHaveLength(1); // the handler holds the first frame; the rest wait unread
     release();
     await Promise.allSettled(sends);
@@ -567,7 +590,12 @@ describe('WebSocket channel', () => {
         expect.objectContaining({ code: ErrorCode.CONFIG }),
       );
     }
-    for (const options of [null, {}, { endpoint: await core(), heartbeatMs: -1 }, { endpoint: await core(), onConnection: 1 }]) {
+    for (const options of [
+      null,
+      {},
+      { endpoint: await core(), heartbeatMs: -1 },
+      { endpoint: await core(), onConnection: 1 },
+    ]) {
       expect(() => new WsServer(options as never), JSON.stringify(options)).toThrow(
         expect.objectContaining({ code: ErrorCode.CONFIG }),
       );
@@ -709,7 +737,8 @@ describe('WebSocket channel', () => {
         const upstreamSocket = connect(target, '127.0.0.1', () => {
           const path = (request.url ?? '/').replace(/^\/core(?=\/|$)/, '') || '/';
           const lines = [`${request.method} ${path} HTTP/1.1`];
-          for (let i = 0; i < request.rawHeaders.length; i += 2) lines.push(`${request.rawHeaders[i]}: ${request.rawHeaders[i + 1]}`);
+          for (let i = 0; i < request.rawHeaders.length; i += 2)
+            lines.push(`${request.rawHeaders[i]}: ${request.rawHeaders[i + 1]}`);
           upstreamSocket.write(`${lines.join('\r\n')}\r\n\r\n`);
           upstreamSocket.write(head);
           socket.pipe(upstreamSocket).pipe(socket);
@@ -731,7 +760,10 @@ describe('WebSocket channel', () => {
     const endpoint = await web();
 
     const refused = client({ endpoint, url: await proxyFor(plain.port), reconnect: false });
-    await expect(refused.ready()).rejects.toMatchObject({ code: ErrorCode.UNSEALED_RESPONSE, claimedCode: ErrorCode.FORGED });
+    await expect(refused.ready()).rejects.toMatchObject({
+      code: ErrorCode.UNSEALED_RESPONSE,
+      claimedCode: ErrorCode.FORGED,
+    });
 
     const accepted = client({ endpoint, url: await proxyFor(upstream.port), reconnect: false });
     const channel = await accepted.ready();

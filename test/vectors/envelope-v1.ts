@@ -10,7 +10,13 @@ import { type Keyring, SecretKeys, secretBytes } from '../../src/keys.js';
 export type EnvelopeVector = Vectors['envelopes'][number];
 
 export interface Vectors {
-  keys: Array<{ secret: string; rootHex: string; keyIdHex: string; webappToCoreappKeyHex: string; coreappToWebappKeyHex: string }>;
+  keys: Array<{
+    secret: string;
+    rootHex: string;
+    keyIdHex: string;
+    webappToCoreappKeyHex: string;
+    coreappToWebappKeyHex: string;
+  }>;
   envelopes: Array<{
     name: string;
     secret: string;
@@ -25,11 +31,17 @@ export interface Vectors {
     envelopeHex: string;
   }>;
   invalid: Array<{ name: string; envelopeHex: string; code: string }>;
-  textForm: { valid: Array<{ text: string; envelopeHex: string }>; invalid: Array<{ name: string; text: string; code: string }> };
+  textForm: {
+    valid: Array<{ text: string; envelopeHex: string }>;
+    invalid: Array<{ name: string; text: string; code: string }>;
+  };
   contexts: Array<{ name: string; inputs: string; contextHex: string }>;
   requestIds: Array<{ requestId: string; issuedAt: number; keyHex: string; envelope: EnvelopeVector }>;
   secrets: { refused: Array<{ name: string; secret: string; code: string }> };
-  largePayloads: Record<'admitted' | 'refused', Array<{ name: string; prefixHex: string; repeatHex: string; times: number }>>;
+  largePayloads: Record<
+    'admitted' | 'refused',
+    Array<{ name: string; prefixHex: string; repeatHex: string; times: number }>
+  >;
   payloads: {
     admitted: Array<{ name: string; plaintextHex: string; value?: unknown }>;
     refused: Array<{ name: string; plaintextHex: string }>;

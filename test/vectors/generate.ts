@@ -123,10 +123,22 @@ const textForm = {
   valid: [{ text, envelopeHex: envelopes[0]!.envelopeHex }],
   invalid: [
     { name: 'padding', text: `${text}=`, code: 'ERR_WA_MALFORMED' },
-    { name: 'standard base64 alphabet', text: text.replaceAll('-', '+').replaceAll('_', '/').replace(/^./, '+'), code: 'ERR_WA_MALFORMED' },
+    {
+      name: 'standard base64 alphabet',
+      text: text.replaceAll('-', '+').replaceAll('_', '/').replace(/^./, '+'),
+      code: 'ERR_WA_MALFORMED',
+    },
     { name: 'whitespace', text: `${text.slice(0, 10)} ${text.slice(10)}`, code: 'ERR_WA_MALFORMED' },
-    { name: 'length 1 mod 4', text: `${text}A`.slice(0, text.length - (text.length % 4) + 1), code: 'ERR_WA_MALFORMED' },
-    { name: 'non-zero unused bits', text: text.slice(0, -1) + nonCanonicalLast(text.at(-1)!), code: 'ERR_WA_MALFORMED' },
+    {
+      name: 'length 1 mod 4',
+      text: `${text}A`.slice(0, text.length - (text.length % 4) + 1),
+      code: 'ERR_WA_MALFORMED',
+    },
+    {
+      name: 'non-zero unused bits',
+      text: text.slice(0, -1) + nonCanonicalLast(text.at(-1)!),
+      code: 'ERR_WA_MALFORMED',
+    },
   ],
 };
 function nonCanonicalLast(last: string): string {
@@ -138,14 +150,34 @@ function nonCanonicalLast(last: string): string {
 const requestNonce = nonce(9);
 const connectionId = Buffer.from(nonce(10)).toString('base64url');
 const contexts = [
-  { name: 'HTTP request', inputs: 'POST /v1/messages?dry=1', contextHex: hex(utf8(requestContext('POST', '/v1/messages?dry=1'))) },
-  { name: 'HTTP response, 200', inputs: `200, request nonce ${hex(requestNonce)}`, contextHex: hex(responseContext(200, requestNonce)) },
-  { name: 'HTTP rejection, 409', inputs: `409, request nonce ${hex(requestNonce)}`, contextHex: hex(rejectionContext(409, requestNonce)) },
+  {
+    name: 'HTTP request',
+    inputs: 'POST /v1/messages?dry=1',
+    contextHex: hex(utf8(requestContext('POST', '/v1/messages?dry=1'))),
+  },
+  {
+    name: 'HTTP response, 200',
+    inputs: `200, request nonce ${hex(requestNonce)}`,
+    contextHex: hex(responseContext(200, requestNonce)),
+  },
+  {
+    name: 'HTTP rejection, 409',
+    inputs: `409, request nonce ${hex(requestNonce)}`,
+    contextHex: hex(rejectionContext(409, requestNonce)),
+  },
   { name: 'WebSocket hello', inputs: '/ws?v=1', contextHex: hex(utf8(helloContext('/ws?v=1'))) },
   { name: 'WebSocket welcome', inputs: connectionId, contextHex: hex(utf8(welcomeContext(connectionId))) },
   { name: 'WebSocket frame c2s 0', inputs: connectionId, contextHex: hex(utf8(frameContext(connectionId, 'c2s', 0))) },
-  { name: 'WebSocket frame s2c 12', inputs: connectionId, contextHex: hex(utf8(frameContext(connectionId, 's2c', 12))) },
-  { name: 'WebSocket refusal, 503', inputs: connectionId, contextHex: hex(utf8(helloRefusalContext(connectionId, 503))) },
+  {
+    name: 'WebSocket frame s2c 12',
+    inputs: connectionId,
+    contextHex: hex(utf8(frameContext(connectionId, 's2c', 12))),
+  },
+  {
+    name: 'WebSocket refusal, 503',
+    inputs: connectionId,
+    contextHex: hex(utf8(helloRefusalContext(connectionId, 503))),
+  },
 ];
 
 // A request sealed with a request id (PROTOCOL §4.4): the id binds into the context.
@@ -165,7 +197,12 @@ const withId: Case = {
   nonceHex: hex(nonce(12)),
 };
 const requestIds = [
-  { requestId, issuedAt: 1_700_000_000_000, keyHex: hex(requestIdBytes.subarray(8)), envelope: { ...withId, envelopeHex: hex(sealVector(withId, wasmBackend)) } },
+  {
+    requestId,
+    issuedAt: 1_700_000_000_000,
+    keyHex: hex(requestIdBytes.subarray(8)),
+    envelope: { ...withId, envelopeHex: hex(sealVector(withId, wasmBackend)) },
+  },
 ];
 
 // Payloads (PROTOCOL §5): plaintexts of format 0x00, admitted (with the value) or refused.
@@ -197,11 +234,28 @@ const payloads = {
     { name: 'amplification: 4,681 empty maps in 4,684 bytes', plaintextHex: 'dc1249' + '80'.repeat(4681) },
   ],
 };
-payloads.admitted.push({ name: 'amplification limit: 4,680 empty maps in 4,683 bytes', plaintextHex: 'dc1248' + '80'.repeat(4680) });
+payloads.admitted.push({
+  name: 'amplification limit: 4,680 empty maps in 4,683 bytes',
+  plaintextHex: 'dc1248' + '80'.repeat(4680),
+});
 // Too large to write out: the plaintext is `prefixHex` then `repeatHex` `times` times.
 const largePayloads = {
-  admitted: [{ name: 'values limit: an array of 1,048,575 nils (1,048,576 values)', prefixHex: 'dd000fffff', repeatHex: 'c0', times: 1_048_575 }],
-  refused: [{ name: 'values limit: an array of 1,048,576 nils (1,048,577 values)', prefixHex: 'dd00100000', repeatHex: 'c0', times: 1_048_576 }],
+  admitted: [
+    {
+      name: 'values limit: an array of 1,048,575 nils (1,048,576 values)',
+      prefixHex: 'dd000fffff',
+      repeatHex: 'c0',
+      times: 1_048_575,
+    },
+  ],
+  refused: [
+    {
+      name: 'values limit: an array of 1,048,576 nils (1,048,577 values)',
+      prefixHex: 'dd00100000',
+      repeatHex: 'c0',
+      times: 1_048_576,
+    },
+  ],
 };
 
 // Secrets (PROTOCOL §3.1) that MUST be refused, each breaking one rule only, with its code.
@@ -211,9 +265,21 @@ const secrets = {
     { name: '31 bytes', secret: RANDOM_43.slice(0, 31), code: 'ERR_WA_WEAK_SECRET' },
     { name: 'a trailing newline', secret: `${RANDOM_43}\n`, code: 'ERR_WA_CONFIG' },
     { name: 'a leading space', secret: ` ${RANDOM_43}`, code: 'ERR_WA_CONFIG' },
-    { name: 'a zero-width space inside', secret: `${RANDOM_43.slice(0, 20)}\u200b${RANDOM_43.slice(20)}`, code: 'ERR_WA_CONFIG' },
-    { name: 'a repeated unit, partial last copy', secret: 'Zt3kP1Yw0uV9qR2sN8mL'.repeat(3).slice(0, 50), code: 'ERR_WA_WEAK_SECRET' },
-    { name: 'chosen text', secret: 'the quick brown fox jumps over the lazy dog, and again', code: 'ERR_WA_WEAK_SECRET' },
+    {
+      name: 'a zero-width space inside',
+      secret: `${RANDOM_43.slice(0, 20)}\u200b${RANDOM_43.slice(20)}`,
+      code: 'ERR_WA_CONFIG',
+    },
+    {
+      name: 'a repeated unit, partial last copy',
+      secret: 'Zt3kP1Yw0uV9qR2sN8mL'.repeat(3).slice(0, 50),
+      code: 'ERR_WA_WEAK_SECRET',
+    },
+    {
+      name: 'chosen text',
+      secret: 'the quick brown fox jumps over the lazy dog, and again',
+      code: 'ERR_WA_WEAK_SECRET',
+    },
     { name: 'published (the first vector secret)', secret: SECRET, code: 'ERR_WA_WEAK_SECRET' },
   ],
 };
@@ -238,4 +304,6 @@ writeFileSync(
     2,
   ) + '\n',
 );
-console.log(`wrote ${envelopes.length} envelopes, ${invalid.length} invalid cases, and the text, context, request-id and payload sections`);
+console.log(
+  `wrote ${envelopes.length} envelopes, ${invalid.length} invalid cases, and the text, context, request-id and payload sections`,
+);

@@ -71,7 +71,15 @@ function deriveKeys(secret: string): Keys {
 }
 
 /** §4.1 steps 2–5, with the vector's timestamp and nonce in place of the clock and CSPRNG. */
-function seal(keys: Keys, direction: number, format: number, plaintext: Uint8Array, context: Uint8Array, timestamp: number, nonce: Uint8Array): Uint8Array {
+function seal(
+  keys: Keys,
+  direction: number,
+  format: number,
+  plaintext: Uint8Array,
+  context: Uint8Array,
+  timestamp: number,
+  nonce: Uint8Array,
+): Uint8Array {
   const header = new Uint8Array(HEADER_BYTES);
   header[0] = VERSION;
   header[1] = direction;
@@ -112,9 +120,11 @@ function open(envelope: Uint8Array, r: Receiver): Opened {
   const header = envelope.subarray(0, HEADER_BYTES);
   let plaintext: Uint8Array;
   try {
-    plaintext = xchacha20poly1305(keys.byDirection[direction]!, header.subarray(NONCE_AT), concat(header, r.context)).decrypt(
-      envelope.subarray(HEADER_BYTES),
-    );
+    plaintext = xchacha20poly1305(
+      keys.byDirection[direction]!,
+      header.subarray(NONCE_AT),
+      concat(header, r.context),
+    ).decrypt(envelope.subarray(HEADER_BYTES));
   } catch {
     return fail('6', 'ERR_WA_FORGED');
   }
@@ -128,7 +138,13 @@ function open(envelope: Uint8Array, r: Receiver): Opened {
 
 interface VectorFile {
   version: number;
-  keys: Array<{ secret: string; rootHex: string; keyIdHex: string; webappToCoreappKeyHex: string; coreappToWebappKeyHex: string }>;
+  keys: Array<{
+    secret: string;
+    rootHex: string;
+    keyIdHex: string;
+    webappToCoreappKeyHex: string;
+    coreappToWebappKeyHex: string;
+  }>;
   envelopes: Array<{
     name: string;
     secret: string;
@@ -142,7 +158,10 @@ interface VectorFile {
     envelopeHex: string;
   }>;
   invalid: Array<{ name: string; envelopeHex: string; code: string }>;
-  textForm: { valid: Array<{ text: string; envelopeHex: string }>; invalid: Array<{ name: string; text: string; code: string }> };
+  textForm: {
+    valid: Array<{ text: string; envelopeHex: string }>;
+    invalid: Array<{ name: string; text: string; code: string }>;
+  };
   contexts: Array<{ name: string; inputs: string; contextHex: string }>;
   requestIds: Array<{ requestId: string; issuedAt: number; keyHex: string; envelope: VectorFile['envelopes'][number] }>;
   secrets: { refused: Array<{ name: string; secret: string; code: string }> };
@@ -198,7 +217,15 @@ describe('envelope-v1.json recomputed with noble, from docs/PROTOCOL.md alone', 
   });
 
   it.each(vectors.envelopes)('§4.1 seals $name to the pinned bytes', (v) => {
-    const sealed = seal(deriveKeys(v.secret), v.direction, v.format, fromHex(v.plaintextHex), ascii(v.context), v.timestamp, fromHex(v.nonceHex));
+    const sealed = seal(
+      deriveKeys(v.secret),
+      v.direction,
+      v.format,
+      fromHex(v.plaintextHex),
+      ascii(v.context),
+      v.timestamp,
+      fromHex(v.nonceHex),
+    );
     expect(hex(sealed)).toBe(v.envelopeHex);
   });
 
@@ -331,7 +358,15 @@ describe('text form, contexts and request ids, recomputed from docs/PROTOCOL.md 
     const e = v.envelope;
     const context = concat(ascii('wa-transport/http/v1 request\nPOST /v1/pay'), ascii('\n'), ascii(v.requestId));
     expect(hex(context)).toBe(hex(ascii(e.context)));
-    const sealed = seal(deriveKeys(e.secret), e.direction, e.format, fromHex(e.plaintextHex), context, e.timestamp, fromHex(e.nonceHex));
+    const sealed = seal(
+      deriveKeys(e.secret),
+      e.direction,
+      e.format,
+      fromHex(e.plaintextHex),
+      context,
+      e.timestamp,
+      fromHex(e.nonceHex),
+    );
     expect(hex(sealed)).toBe(e.envelopeHex);
   });
 });
@@ -362,6 +397,11 @@ function secretVerdict(secret: string, published: readonly string[]): string {
 
 describe('secrets, judged from docs/PROTOCOL.md §3.1 alone', () => {
   it.each(vectors.secrets.refused)('refuses the secret with $name ($code)', (v) => {
-    expect(secretVerdict(v.secret, vectors.keys.map((k) => k.secret))).toBe(v.code);
+    expect(
+      secretVerdict(
+        v.secret,
+        vectors.keys.map((k) => k.secret),
+      ),
+    ).toBe(v.code);
   });
 });

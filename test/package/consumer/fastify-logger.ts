@@ -8,4 +8,7 @@ import { acceptSealedBodies, sealedFastify } from 'wa-transport/fastify';
 const app = Fastify({ loggerInstance: pino({ level: 'silent' }) });
 acceptSealedBodies(app);
 const endpoint = await createEndpoint({ role: 'coreapp', secret: 'x' });
-app.post('/v1/messages', sealedFastify({ endpoint }, async (request) => ({ echo: request.payload })));
+app.post(
+  '/v1/messages',
+  sealedFastify({ endpoint }, async (request) => ({ echo: request.payload })),
+);
