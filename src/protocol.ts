@@ -31,5 +31,12 @@ export {
 } from './transport/http-binding.js';
 
 // WebSocket binding (docs/PROTOCOL.md §8.2).
-export { WsCloseCode, HELLO_HEADER, helloContext, welcomeContext, frameContext } from './transport/ws-protocol.js';
+export {
+  WsCloseCode,
+  HELLO_HEADER,
+  helloContext,
+  helloRefusalContext,
+  welcomeContext,
+  frameContext,
+} from './transport/ws-protocol.js';
 export type { FrameDirection } from './transport/ws-protocol.js';

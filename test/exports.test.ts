@@ -108,6 +108,7 @@ const SURFACE: Record<string, { values: string[]; types: string[] }> = {
       'WsCloseCode',
       'frameContext',
       'helloContext',
+      'helloRefusalContext',
       'readHeader',
       'rejectionContext',
       'requestContext',
