@@ -294,9 +294,17 @@ export class Keyring {
   readonly current: SecretKeys;
   readonly #byKeyId = new Map<number, SecretKeys>();
 
-  constructor(secret: string | Uint8Array, previousSecrets: ReadonlyArray<string | Uint8Array> = []) {
+  /**
+   * @param names what errors call each secret, current first (loadConfig passes the variables
+   *   they came from); by default `WA_SECRET` and `previous secret #n`.
+   */
+  constructor(
+    secret: string | Uint8Array,
+    previousSecrets: ReadonlyArray<string | Uint8Array> = [],
+    names: readonly string[] = [],
+  ) {
     const all = [secret, ...previousSecrets].map((s, i) => {
-      const name = i === 0 ? 'WA_SECRET' : `previous secret #${i}`;
+      const name = names[i] ?? (i === 0 ? 'WA_SECRET' : `previous secret #${i}`);
       const bytes = secretBytes(s, name);
       checkSecretStrength(bytes, name);
       return new SecretKeys(bytes);

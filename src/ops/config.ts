@@ -12,7 +12,7 @@ import { inspect } from 'node:util';
 import { sodiumReady } from '../crypto/ready.js';
 import type { EndpointOptions, Role } from '../endpoint.js';
 import { ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
-import { SecretKeys, checkSecretStrength, secretBytes } from '../keys.js';
+import { Keyring } from '../keys.js';
 import type { Logger } from '../log.js';
 import { MemoryReplayStore } from '../replay/memory.js';
 import { parseAddresses } from '../replay/addresses.js';
@@ -88,6 +88,8 @@ export interface WaConfigSummary {
 interface Secrets {
   readonly secret: string;
   readonly previousSecrets: readonly string[];
+  /** What errors call each secret: its variable (or file), current first. */
+  readonly names: readonly string[];
 }
 
 /**
@@ -220,6 +222,12 @@ export async function loadConfig(env: Env = process.env, options: LoadConfigOpti
   await sodiumReady();
   attempt(() => checkVariableNames(env, options.ignoreVariables ?? []));
   const secrets = attempt(() => readSecrets(env));
+  // The key schedule's own checks (format, strength, distinct key ids), with errors naming
+  // where each secret came from: the same Keyring an endpoint builds, so the two never differ.
+  const keyring =
+    secrets === undefined
+      ? undefined
+      : attempt(() => new Keyring(secrets.secret, secrets.previousSecrets, secrets.names));
   const windowMs = attempt(() => readMs(env, 'WA_REPLAY_WINDOW_MS', 10_000, 1));
   const maxSkewMs = attempt(() => readMs(env, 'WA_MAX_SKEW_MS', 10_000, 0));
   // transport/tls-profiles.ts owns the profile names: modern | intermediate | old, any case.
@@ -232,18 +240,9 @@ export async function loadConfig(env: Env = process.env, options: LoadConfigOpti
     throw new WaTransportError(ErrorCode.CONFIG, `${problems.length} problems:${list}`, { cause: problems });
   }
   // No problem: every read returned (redis and dbSsl may be undefined: not set).
-  const { secret, previousSecrets } = secrets!;
-  const keyIds = [secret, ...previousSecrets].map((s) => {
-    const keys = new SecretKeys(secretBytes(s));
-    return keys.keyIdHex;
-  });
-  // Distinct secrets with equal key ids (a 2^-32 chance) would make envelopes ambiguous.
-  if (new Set(keyIds).size !== keyIds.length) {
-    throw configError('WA_PREVIOUS_SECRETS', 'two secrets share a key id; generate a new secret');
-  }
   return new WaConfig({
     secrets: secrets!,
-    keyIds,
+    keyIds: keyring!.keyIds,
     windowMs: windowMs!,
     maxSkewMs: maxSkewMs!,
     webSecurityLevel: webSecurityLevel!,
@@ -369,27 +368,25 @@ function readSecrets(env: Env): Secrets {
     throw configError('WA_SECRET', 'is required; generate one with `npx wa-transport keygen`');
   }
   const secret = given.value;
-  checkSecretStrength(secretBytes(secret, given.name), given.name);
 
   const list = secretVariable(env, 'WA_PREVIOUS_SECRETS');
   // Generated secrets are base64url or hex, neither of which contains a comma. Items are not
   // trimmed: like WA_SECRET, an item with surrounding whitespace is refused (PROTOCOL §3.1).
   const previousSecrets = list === undefined ? [] : list.value.split(',');
   previousSecrets.forEach((previous, i) => {
-    const name = `${list!.name} item ${i + 1}`;
     if (previous === '') throw configError(list!.name, `item ${i + 1} is empty (a stray comma?)`);
     // No generated secret holds whitespace (§3.1's formats): inside an item it is a separator
     // typed where a comma was meant, which the strength check would call a weak secret.
     if (/\S\s+\S/.test(previous)) {
       throw configError(list!.name, `item ${i + 1} contains whitespace; separate secrets with commas, not spaces`);
     }
-    checkSecretStrength(secretBytes(previous, name), name);
     if (previous === secret) throw configError(list!.name, `item ${i + 1} is the same as WA_SECRET`);
     if (previousSecrets.indexOf(previous) !== i) {
       throw configError(list!.name, `item ${i + 1} repeats an earlier item`);
     }
   });
-  return Object.freeze({ secret, previousSecrets: Object.freeze(previousSecrets) });
+  const names = [given.name, ...previousSecrets.map((_, i) => `${list!.name} item ${i + 1}`)];
+  return Object.freeze({ secret, previousSecrets: Object.freeze(previousSecrets), names });
 }
 
 /**
