@@ -186,7 +186,15 @@ export class RedisReplayStore implements ReplayStore {
     this.#scriptLoadNeeded = true;
   };
   readonly #onClose = (): void => this.#setAvailable(false, 'connection closed');
-  readonly #onError = (error: unknown): void => this.#setAvailable(false, reasonOf(error));
+  readonly #onError = (error: unknown): void => {
+    this.#lastError = error;
+    this.#setAvailable(false, reasonOf(error));
+  };
+  /**
+   * The last connection error (ioredis names the host and the cause: ECONNREFUSED, ENOTFOUND…),
+   * given as `cause` when connecting fails, so a refused port and a misspelt host differ.
+   */
+  #lastError: unknown;
 
   /**
    * @param bucket for `RedisClusterReplayStore`: the cluster client it shares, and that this
@@ -276,7 +284,7 @@ export class RedisReplayStore implements ReplayStore {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         client.off('ready', onReady);
-        reject(unavailable('not connected'));
+        reject(unavailable('not connected', this.#lastError));
       }, timeoutMs);
       const onReady = (): void => {
         clearTimeout(timer);
@@ -590,6 +598,7 @@ export class RedisClusterReplayStore implements ReplayStore {
   readonly restartHoldMs: number;
   readonly #cluster: Cluster;
   readonly #seeds: readonly HostAndPort[];
+  #lastError: unknown;
   readonly #buckets: readonly RedisReplayStore[];
   #closed = false;
 
@@ -619,7 +628,10 @@ export class RedisClusterReplayStore implements ReplayStore {
       redisOptions,
       clusterRetryStrategy: reconnectDelay,
     });
-    this.#cluster.on('error', () => {}); // each bucket reports what its calls meet
+    // Each bucket reports what its calls meet; the last error is the cause of a failed connect.
+    this.#cluster.on('error', (error: unknown) => {
+      this.#lastError = error;
+    });
     this.#buckets = Array.from(
       { length: count },
       (_, i) => new RedisReplayStore({ ...rest, keyPrefix: `${prefix}{${i}}:` }, { cluster: this.#cluster }),
@@ -657,7 +669,8 @@ export class RedisClusterReplayStore implements ReplayStore {
       await this.#buckets[0]!.connected(timeoutMs);
     } catch (error) {
       const state = await this.#stateFromAnyNode();
-      throw state === undefined || state === 'ok' ? error : unavailable(`cluster_state is ${state}`, error);
+      if (state !== undefined && state !== 'ok') throw unavailable(`cluster_state is ${state}`, error);
+      throw this.#lastError === undefined ? error : unavailable('not connected', this.#lastError);
     }
   }
 

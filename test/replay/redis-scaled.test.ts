@@ -14,6 +14,7 @@ import { type Endpoint, ErrorCode, createEndpoint, generateSecret, isWaTransport
 import type { ReplayStore } from '../../src/replay/store.js';
 import { loadConfig, replayStoreFromConfig } from '../../src/ops/config.js';
 import { RedisClusterReplayStore, createRedisReplayStore } from '../../src/replay/redis.js';
+import { recordFigures } from '../soak/figures.js';
 import { type RedisClusterHandle, type RedisSentinelHandle, startCluster, startSentinel } from '../redis/servers.js';
 
 // Longer than a failover takes here (1 s to declare the master down, then an election): a
@@ -278,7 +279,11 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
     const figures = await trafficThrough(web, nodes, () =>
       failoverLosingWrites(master.port, replica.port, () => cluster.killMaster(slot)),
     );
-    console.log(`cluster failover: ${JSON.stringify(figures)}`);
+    recordFigures('faults/failover/cluster', {
+      ...figures,
+      refusedMs: Math.round(figures.refusedMs),
+      otherErrors: figures.otherErrors.length,
+    });
     expect(figures.replaysAccepted).toBe(0);
     expect(figures.otherErrors).toEqual([]);
     expect(figures.legitRefused).toBeGreaterThan(0); // the hold (or the outage) was met
@@ -361,7 +366,11 @@ describe('behind Sentinel (1 master, 1 replica, 3 sentinels)', () => {
     const figures = await trafficThrough(web, nodes, () =>
       failoverLosingWrites(master.port, replicaPort, () => sentinel.killMaster()),
     );
-    console.log(`sentinel failover: ${JSON.stringify(figures)}`);
+    recordFigures('faults/failover/sentinel', {
+      ...figures,
+      refusedMs: Math.round(figures.refusedMs),
+      otherErrors: figures.otherErrors.length,
+    });
     expect(figures.replaysAccepted).toBe(0);
     expect(figures.otherErrors).toEqual([]);
     expect(figures.legitRefused).toBeGreaterThan(0);

@@ -236,6 +236,20 @@ async function untilAccepted(web: Endpoint, core: Endpoint, guardMs = 20_000): P
 }
 
 describe('RedisReplayStore when Redis fails', () => {
+  it('a refused port and a misspelt host fail with their own cause, not one same message', async () => {
+    const port = await freePort(); // nothing listens there
+    const causes: string[] = [];
+    for (const url of [`redis://127.0.0.1:${port}`, 'redis://no-such-redis-host.invalid:6379']) {
+      const error: unknown = await createRedisReplayStore({ url, connectTimeoutMs: 1500 }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ERR_WA_REPLAY_STORE_UNAVAILABLE' });
+      causes.push(String((error as Error).cause));
+    }
+    expect(causes[0]).toContain('ECONNREFUSED');
+    expect(causes[0]).toContain(`127.0.0.1:${port}`);
+    expect(causes[1]).toMatch(/ENOTFOUND|EAI_AGAIN/);
+    expect(causes[1]).toContain('no-such-redis-host.invalid');
+  });
+
   it('fails closed while Redis hangs or is down, never hangs, and recovers by itself with no replay across the restart', async () => {
     const redis = await ownRedis();
     const windowMs = 2000;

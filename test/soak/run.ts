@@ -92,6 +92,15 @@ const summary: Array<[string, string]> = [
   ],
   ['logical requests executed twice', String(sum('faults/mixed', 'executedTwice'))],
   [
+    'master SIGKILLed, replica cut off (cluster / sentinel): refused s, replays accepted',
+    ['cluster', 'sentinel']
+      .map(
+        (kind) =>
+          `${kind} ${(max(`faults/failover/${kind}`, 'refusedMs') / 1000).toFixed(1)} s, ${sum(`faults/failover/${kind}`, 'replaysAccepted')}`,
+      )
+      .join(' / '),
+  ],
+  [
     'replayed HTTP requests / WebSocket upgrades refused',
     `${sum('load/traffic', 'replayedHttpRequests').toLocaleString('en')} / ${sum('load/traffic', 'replayedUpgrades').toLocaleString('en')}`,
   ],
