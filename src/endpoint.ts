@@ -49,15 +49,16 @@ export interface EndpointOptions extends VerifierOptions {
   /**
    * A pino logger (or anything with the same `warn` and `info`). Rejections are logged here,
    * and so is everything built on this endpoint (HTTP client and handlers, WebSocket server and
-   * client) that is not given a logger of its own. Events: docs/logging.md. Default silent.
+   * client) that is not given a logger of its own. Events: docs/logging.md. Default: silent.
    */
   logger?: Logger;
   /** Told of every seal, open and rejection: the hook for metrics and clock-health tracking. */
   observer?: EndpointObserver;
   /**
-   * AEAD implementation: 'auto' (default: sodium-native when it is installed, else libsodium's
+   * AEAD implementation: 'auto' (sodium-native when it is installed, else libsodium's
    * WebAssembly), 'native' or 'wasm'. All produce the same bytes; they differ in speed only
    * (bench/RESULTS.md), and each refuses a forgery at least as fast as it opens a valid envelope.
+   * @default 'auto'
    */
   backend?: BackendPreference;
 }

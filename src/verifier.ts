@@ -36,7 +36,10 @@ export interface VerifierOptions {
    * Default: a new `MemoryReplayStore` that retains nonces for `windowMs`.
    */
   replayStore?: ReplayStore;
-  /** Default `Date.now`. */
+  /**
+   * The clock envelopes are judged by, in ms since the epoch.
+   * @default Date.now
+   */
   clock?: Clock;
 }
 

@@ -39,23 +39,44 @@ import { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../defaults.js';
 import type { Clock } from '../verifier.js';
 
 export interface ClockHealthOptions {
-  /** The endpoint's replay window, in ms. Default 10,000 (match the endpoint's `windowMs`). */
+  /**
+   * The endpoint's replay window, in ms: match the endpoint's `windowMs`.
+   * @default 10_000
+   */
   windowMs?: number;
-  /** The endpoint's allowed skew, in ms. Default 10,000 (match the endpoint's `maxSkewMs`). */
+  /**
+   * The endpoint's allowed skew, in ms: match the endpoint's `maxSkewMs`.
+   * @default 10_000
+   */
   maxSkewMs?: number;
-  /** Warn when |median skew| passes this fraction of the limit on its side. Default 0.5. */
+  /**
+   * Warn when |median skew| passes this fraction of the limit on its side.
+   * @default 0.5
+   */
   warnFraction?: number;
-  /** How many recent samples the median is taken over. Default 31. */
+  /**
+   * How many recent samples the median is taken over.
+   * @default 31
+   */
   samples?: number;
-  /** Fewest samples before judging. Default 5. */
+  /**
+   * Fewest samples before judging.
+   * @default 5
+   */
   minSamples?: number;
-  /** At most one warning per this many ms while the offset stays too large. Default 60,000. */
+  /**
+   * At most one warning per this many ms while the offset stays too large.
+   * @default 60_000
+   */
   warnEveryMs?: number;
   /** Where the warning goes (pino or anything with `warn` and `info`). Default: the logger of the endpoint it observes, else silent. */
   logger?: Logger;
   /** Also told of each warning, e.g. to raise an alert. */
   onWarning?(report: ClockHealthReport): void;
-  /** Default `Date.now`; give it the endpoint's clock. */
+  /**
+   * Give it the endpoint's clock.
+   * @default Date.now
+   */
   clock?: Clock;
 }
 

@@ -39,7 +39,10 @@ export interface RejectionSpike {
 export interface RejectionAlertOptions {
   /** Rejections within `windowMs` that make a spike. */
   threshold: number;
-  /** The sliding window, in ms. Default 60,000. */
+  /**
+   * The sliding window, in ms.
+   * @default 60_000
+   */
   windowMs?: number;
   /** Only these codes count. Default: every code. */
   codes?: readonly ErrorCode[];
@@ -58,7 +61,10 @@ export interface MetricsOptions {
    */
   replayStore?: ReplayStore | ReplayCacheStats;
   rejectionAlert?: RejectionAlertOptions;
-  /** Default `Date.now`. */
+  /**
+   * Milliseconds since the epoch, for the rejection alert's window.
+   * @default Date.now
+   */
   clock?: Clock;
   /** Where a failing hook or cache probe is reported. Default: the logger of the endpoint it observes, else silent. */
   logger?: Pick<Logger, 'warn'>;
@@ -94,7 +100,10 @@ export interface MetricsSnapshot {
 export interface PrometheusOptions {
   /** A prom-client `Registry`. Default: prom-client's global registry. */
   registry?: unknown;
-  /** Metric name prefix. Default "wa_transport_". */
+  /**
+   * Metric name prefix.
+   * @default 'wa_transport_'
+   */
   prefix?: string;
 }
 

@@ -30,19 +30,24 @@ export interface MemoryReplayStoreOptions {
    * @default 4_194_304 (2^22)
    */
   maxEntries?: number;
-  /** Width of a time bucket in ms. Default 1000. Smaller frees memory sooner, costs more tables. */
+  /**
+   * Width of a time bucket in ms. Smaller frees memory sooner, costs more tables.
+   * @default 1000
+   */
   bucketMs?: number;
   /**
-   * How long a nonce is remembered after its envelope's timestamp, in ms. Default 10,000 (the
-   * default window). Every verifier sharing this store needs a window no longer than this.
+   * How long a nonce is remembered after its envelope's timestamp, in ms. The default is the
+   * default window. Every verifier sharing this store needs a window no longer than this.
+   * @default 10_000
    */
   retentionMs?: number;
   /**
-   * Refuse envelopes sealed before `rememberedSince + startupHoldMs` (ERR_WA_EXPIRED). Default
-   * 0. A process that restarts after its host clock stepped back by S ms cannot tell which
-   * envelopes its previous life accepted in the last S + skew ms; a hold of at least the
-   * largest step you expect plus the verifier's skew closes that, at the price of refusing
-   * every envelope for that long after each start.
+   * Refuse envelopes sealed before `rememberedSince + startupHoldMs` (ERR_WA_EXPIRED). A
+   * process that restarts after its host clock stepped back by S ms cannot tell which envelopes
+   * its previous life accepted in the last S + skew ms; a hold of at least the largest step you
+   * expect plus the verifier's skew closes that, at the price of refusing every envelope for
+   * that long after each start.
+   * @default 0
    */
   startupHoldMs?: number;
   /**

@@ -7,25 +7,31 @@ import type { Logger } from '../log.js';
 
 export interface RedisStoreSettings {
   /**
-   * Prepended to every key. Default `wa:n:`. Keys are scoped by the envelope's key id under
-   * it, so deployments with different secrets never collide; a prefix of your own separates
-   * anything else (tests, environments).
+   * Prepended to every key. Keys are scoped by the envelope's key id under it, so deployments
+   * with different secrets never collide; a prefix of your own separates anything else (tests,
+   * environments).
+   * @default 'wa:n:'
    */
   keyPrefix?: string;
-  /** Longest wait for Redis to answer a batch, in ms; then the batch fails closed. Default 1000. */
+  /**
+   * Longest wait for Redis to answer a batch, in ms; then the batch fails closed.
+   * @default 1000
+   */
   commandTimeoutMs?: number;
   /**
    * How long a nonce is remembered after its envelope's timestamp, in ms (on Redis's clock).
-   * Default 11,000: the default window plus 1 s of clock difference between nodes and Redis.
+   * The default is the default window plus 1 s of clock difference between nodes and Redis.
    * Every verifier using the store needs a window no longer than this.
+   * @default 11_000
    */
   retentionMs?: number;
   /**
    * How long to refuse after Redis restarted, failed over or lost keys, in ms: the longest a
-   * key lives (retentionMs + the verifiers' skew). Default 21,000. 0 turns the restart, canary
-   * and eviction checks off (and sends no INFO): only for a Redis whose data never goes away.
+   * key lives (retentionMs + the verifiers' skew). 0 turns the restart, canary and eviction
+   * checks off (and sends no INFO): only for a Redis whose data never goes away.
+   * @default 21_000
    */
   restartHoldMs?: number;
-  /** Told of every change between available and unavailable. Default silent. */
+  /** Told of every change between available and unavailable. Default: silent. */
   logger?: Logger;
 }

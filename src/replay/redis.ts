@@ -84,7 +84,10 @@ redis.call('SET', KEYS[1], ARGV[1])
 return '+' .. ARGV[1]`;
 
 export interface RedisReplayStoreOptions extends RedisStoreSettings {
-  /** `redis://[user:password@]host:port[/db]` or `rediss://…`. Default `redis://127.0.0.1:6379`. Ignored with `client`. */
+  /**
+   * `redis://[user:password@]host:port[/db]` or `rediss://…`. Ignored with `client`.
+   * @default 'redis://127.0.0.1:6379'
+   */
   url?: string;
   /**
    * A client you configured yourself (TLS, Sentinel, …); the store neither closes it nor
@@ -108,8 +111,9 @@ export interface RedisReplayStoreOptions extends RedisStoreSettings {
    */
   clusterNodes?: readonly string[];
   /**
-   * Hash slots the nonces of a cluster are spread over (a hash tag each). Default 16: with
-   * three masters each serves about a third. More spreads better, fewer batches better.
+   * Hash slots the nonces of a cluster are spread over (a hash tag each). With the default,
+   * three masters each serve about a third. More spreads better, fewer batches better.
+   * @default 16
    */
   clusterBuckets?: number;
 }

@@ -34,9 +34,12 @@ export interface TieredReplayStoreOptions {
   shared: ReplayStore;
   /** This process's level. Default: a new `MemoryReplayStore` with the shared store's retention. */
   local?: MemoryReplayStore;
-  /** What to answer when the shared store cannot be asked. Default `reject`. */
+  /**
+   * What to answer when the shared store cannot be asked.
+   * @default 'reject'
+   */
   onUnavailable?: UnavailablePolicy;
-  /** Told when `onUnavailable: 'local'` starts answering alone. Default silent. */
+  /** Told when `onUnavailable: 'local'` starts answering alone. Default: silent. */
   logger?: Logger;
 }
 

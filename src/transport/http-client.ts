@@ -62,13 +62,25 @@ export interface HttpClientOptions {
  * request id older than its window (default 10 s), so retrying past it would only fail.
  */
 export interface RetryOptions {
-  /** Most attempts in all, the first included. Default 4. */
+  /**
+   * Most attempts in all, the first included.
+   * @default 4
+   */
   attempts?: number;
-  /** Default 100. */
+  /**
+   * The backoff's first ceiling, in ms: it doubles per retry up to `maxDelayMs`.
+   * @default 100
+   */
   baseDelayMs?: number;
-  /** Default 2000. */
+  /**
+   * The backoff's largest ceiling, in ms.
+   * @default 2000
+   */
   maxDelayMs?: number;
-  /** No attempt starts later than this after the first. Default 8000: the default window less 2 s. */
+  /**
+   * No attempt starts later than this after the first. The default is the default window less 2 s.
+   * @default 8000
+   */
   withinMs?: number;
 }
 

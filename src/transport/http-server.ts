@@ -81,7 +81,16 @@ export class SealedReply {
 }
 
 /** Answers with `payload`, sealed, and `status` (default 200). */
-export function sealedReply(payload: unknown, options: { status?: number } = {}): SealedReply {
+export function sealedReply(
+  payload: unknown,
+  options: {
+    /**
+     * The HTTP status of the answer.
+     * @default 200
+     */
+    status?: number;
+  } = {},
+): SealedReply {
   return new SealedReply(payload, options.status ?? 200);
 }
 
@@ -92,32 +101,37 @@ export interface SealedServerOptions {
   /** A CoreApp endpoint (`role: 'coreapp'`). */
   endpoint: EndpointLike;
   /**
-   * Largest request body read, in bytes; beyond it 413 and the rest is not read. Default 1 MiB
-   * (or the endpoint's `maxEnvelopeBytes` if smaller): a body is held unauthenticated until it
-   * is complete, so this is what one client can make the CoreApp buffer for nothing.
+   * Largest request body read, in bytes; beyond it 413 and the rest is not read. A body is held
+   * unauthenticated until it is complete, so this is what one client can make the CoreApp
+   * buffer for nothing.
+   * @default 1_048_576 (1 MiB), or the endpoint's `maxEnvelopeBytes` if smaller
    */
   maxBodyBytes?: number;
   /**
    * A body must be complete this many ms after the request arrived, else 408
-   * (ERR_WA_BODY_TIMEOUT) and the connection is closed. Default 10,000: a body slower than the
-   * window would be refused as expired anyway, and a stalled client must not hold its socket
-   * and its bytes for Node's 300 s request timeout.
+   * (ERR_WA_BODY_TIMEOUT) and the connection is closed. The default is the default window: a
+   * body slower than the window would be refused as expired anyway, and a stalled client must
+   * not hold its socket and its bytes for Node's 300 s request timeout.
+   * @default 10_000
    */
   bodyTimeoutMs?: number;
   /**
    * Most bytes of request bodies held at once before they are authenticated, across all
    * requests of this handler. When a body needs room past it, the bodies that started first are
    * refused with 503 (ERR_WA_OVERLOADED) and their connections closed: stalled clients cannot
-   * keep a new request out. Default 16 MiB: 1,000 stalled clients cannot make the CoreApp hold
-   * more, while ordinary traffic (tens of requests of a few KiB in flight) never comes near it.
+   * keep a new request out. With the default, 16 MiB, 1,000 stalled clients cannot make the
+   * CoreApp hold more, while ordinary traffic (tens of requests of a few KiB in flight) never
+   * comes near it.
+   * @default 16_777_216 (16 MiB)
    */
   maxPendingBytes?: number;
   /**
    * Most requests whose bodies are being read at once, across all requests of this handler.
    * Past it, the request that started first is refused with 503 (ERR_WA_OVERLOADED) and its
-   * connection closed, as with `maxPendingBytes`. Default 1,024: a stalled client that declares
-   * a few bytes and sends none holds nothing of the byte budget, but still a socket and a
-   * timer; honest traffic (tens of requests in flight) never comes near it.
+   * connection closed, as with `maxPendingBytes`. A stalled client that declares a few bytes
+   * and sends none holds nothing of the byte budget, but still a socket and a timer, hence this
+   * cap too; honest traffic (tens of requests in flight) never comes near the default.
+   * @default 1024
    */
   maxPendingRequests?: number;
   /**

@@ -39,15 +39,30 @@ import {
 } from './ws-protocol.js';
 
 export interface WsReconnectOptions {
-  /** First retry delay in ms, before jitter. Default 250. */
+  /**
+   * First retry delay in ms, before jitter.
+   * @default 250
+   */
   initialDelayMs?: number;
-  /** Ceiling of the delay in ms, before jitter. Default 30,000. */
+  /**
+   * Ceiling of the delay in ms, before jitter.
+   * @default 30_000
+   */
   maxDelayMs?: number;
-  /** Growth per consecutive failure. Default 2. */
+  /**
+   * Growth per consecutive failure.
+   * @default 2
+   */
   factor?: number;
-  /** Fraction of the delay that is randomised away, in [0, 1]. Default 0.5. */
+  /**
+   * Fraction of the delay that is randomised away, in [0, 1].
+   * @default 0.5
+   */
   jitter?: number;
-  /** Consecutive failed attempts before giving up. Default: never give up. */
+  /**
+   * Consecutive failed attempts before giving up.
+   * @default Infinity (never give up)
+   */
   maxAttempts?: number;
 }
 
@@ -75,7 +90,10 @@ export interface WsClientOptions {
    * @default 1_048_576 (1 MiB)
    */
   maxBufferedBytes?: number;
-  /** Time for the upgrade and, again, for the server's welcome, in ms. Default 10,000. */
+  /**
+   * Time for the upgrade and, again, for the server's welcome, in ms.
+   * @default 10_000
+   */
   handshakeTimeoutMs?: number;
   /**
    * For wss:, the same file-based options as the HTTP client. The server is always verified,

@@ -68,8 +68,9 @@ export interface WsServerOptions {
   maxBufferedBytes?: number;
   /**
    * Most upgrade requests whose hello is being checked at once; more are refused with 503
-   * (ERR_WA_OVERLOADED) before anything is read. Default 256: a hello waits at most for the
-   * replay store, so only a flood keeps this many in flight.
+   * (ERR_WA_OVERLOADED) before anything is read. A hello waits at most for the replay store, so
+   * only a flood keeps as many as the default in flight.
+   * @default 256
    */
   maxPendingUpgrades?: number;
   /** Refused upgrades and failed channels are logged here (docs/logging.md). Default: the endpoint's logger. */
