@@ -116,6 +116,20 @@ describe.each<Adapter>(['node', 'express', 'fastify', 'hono'])('%s adapter', (ad
     expect(seen).toHaveLength(4);
   });
 
+  it('reads the body as an envelope whatever its Content-Type says (PROTOCOL 8.1)', async () => {
+    for (const type of [
+      'application/json',
+      'text/plain',
+      'application/octet-stream',
+      'application/x-www-form-urlencoded',
+    ]) {
+      const envelope = web.seal({ type }, { context: requestContext('POST', '/v1/echo') });
+      const answer = await raw(`${server.url}/v1/echo`, envelope, 'POST', { 'content-type': type });
+      expect([type, answer.status]).toEqual([type, 200]);
+    }
+    expect(seen).toHaveLength(4);
+  });
+
   it('carries a handler-chosen status, and a handler failure as a sealed 500 that leaks nothing', async () => {
     const created = await client.post('/v1/created', {});
     expect(created).toMatchObject({ status: 201, payload: { id: 7 } });
