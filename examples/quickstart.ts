@@ -1,5 +1,5 @@
 /**
- * The README's usage example, runnable: `npx tsx examples/quickstart.ts`.
+ * A complete WebApp + CoreApp pair in one file, runnable: `npx tsx examples/quickstart.ts` (the README's examples, together).
  * Both sides in one process; in real life each half runs in its own service.
  */
 import { createEndpoint, generateSecret, isWaTransportError } from 'wa-transport';

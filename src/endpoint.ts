@@ -128,11 +128,20 @@ interface Checked {
  */
 const FROM_FACTORY = Symbol('createEndpoint');
 let construct: (options: EndpointOptions, backend: AeadBackend) => Endpoint;
+/**
+ * An endpoint's verifier, for the tests that watch its monotonic clock. Not on any entry point:
+ * the verifier is how an endpoint works, not part of what it offers.
+ */
+export let verifierOf: (endpoint: Endpoint) => Verifier;
 
 export class Endpoint {
   readonly role: Role;
   readonly maxEnvelopeBytes: number;
-  readonly verifier: Verifier;
+  /** How old an envelope may be, in ms (`windowMs`, checked against the replay store's retention). */
+  readonly windowMs: number;
+  /** How far ahead of this clock an envelope's timestamp may be, in ms. */
+  readonly maxSkewMs: number;
+  readonly #verifier: Verifier;
   readonly #keyring: Keyring;
   readonly #backend: AeadBackend;
   readonly #clock: Clock;
@@ -141,6 +150,7 @@ export class Endpoint {
 
   static {
     construct = (options, backend) => new Endpoint(options, backend, FROM_FACTORY);
+    verifierOf = (endpoint) => endpoint.#verifier;
   }
 
   /** Use `createEndpoint`, which waits for libsodium to be ready. */
@@ -162,7 +172,9 @@ export class Endpoint {
     }
     this.maxEnvelopeBytes = max;
     this.#keyring = new Keyring(options.secret, options.previousSecrets);
-    this.verifier = new Verifier(options);
+    this.#verifier = new Verifier(options);
+    this.windowMs = this.#verifier.windowMs;
+    this.maxSkewMs = this.#verifier.maxSkewMs;
     this.#backend = backend;
     this.#clock = options.clock ?? Date.now;
     this.#logger = options.logger ?? silentLogger;
@@ -301,22 +313,22 @@ export class Endpoint {
     const plaintext = this.#authenticate(bytes, context);
     if (plaintext === null) return undefined;
     const timestamp = readTimestamp(bytes);
-    const now = this.verifier.now();
+    const now = this.#verifier.now();
     seen.skewMs = timestamp - now;
-    this.verifier.checkTime(timestamp, now);
+    this.#verifier.checkTime(timestamp, now);
     // The keyring's string, not a new one: building the hex cost 2.4% of a 64-byte round trip.
     // It also scopes the store's keys to this secret.
     const keyId = this.#keyIdOf(bytes);
     let recorded: void | Promise<void>;
     if (requestId === undefined) {
-      recorded = this.verifier.recordNonce(readNonce(bytes), timestamp, now, keyId);
+      recorded = this.#verifier.recordNonce(readNonce(bytes), timestamp, now, keyId);
     } else {
       // With a request id, the id is what is recorded, at the time of the request's first
       // attempt: a replay of this envelope carries the same id, and so does every retry.
       const id = parseRequestId(requestId);
       if (id.issuedAt > timestamp) throw new WaTransportError(ErrorCode.MALFORMED);
-      this.verifier.checkTime(id.issuedAt, now);
-      recorded = this.verifier.recordNonce(id.key, id.issuedAt, now, keyId);
+      this.#verifier.checkTime(id.issuedAt, now);
+      recorded = this.#verifier.recordNonce(id.key, id.issuedAt, now, keyId);
     }
     return { bytes, plaintext, timestamp, now, keyId, recorded };
   }

@@ -13,7 +13,7 @@
  *   forgetting nonces (forgetting would reopen the door to replays).
  * - Empty at start: `rememberedSince` makes the verifier refuse envelopes sealed before the
  *   store existed, so a restart does not reopen the window for replays. It cannot see a clock
- *   that stepped back across a restart: `startupHoldMs` covers that (README › Security model).
+ *   that stepped back across a restart: `startupHoldMs` covers that (docs/security.md).
  * - Compact: a slot is the nonce's first 16 bytes (4 × u32) in an open-addressing table kept
  *   at most half full, so a live entry costs 32–64 bytes.
  */

@@ -23,7 +23,7 @@
  *   - eviction allowed at all: `maxmemory-policy` must be `noeviction` (checked on connect and
  *     every few seconds); anything else is refused with an error naming the setting.
  *   Not detected: someone deleting single nonce keys between canary checks. Write access to
- *   this Redis is the power to replay (README › Security model).
+ *   this Redis is the power to replay (docs/security.md).
  */
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';

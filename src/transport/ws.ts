@@ -30,22 +30,8 @@
  *
  * ## Close codes
  *
- * | code | name             | when                                                                       |
- * |------|------------------|----------------------------------------------------------------------------|
- * | 1000 | NORMAL           | `close()` on either side                                                   |
- * | 1001 | GOING_AWAY       | `WsServer.close()`                                                         |
- * | 1002 | PROTOCOL_ERROR   | a frame that breaks RFC 6455 (refused by ws)                               |
- * | 1003 | UNSUPPORTED_DATA | a text frame (frames must be binary envelopes)                             |
- * | 1006 | ABNORMAL         | connection lost, or a peer that missed a heartbeat was terminated (local)  |
- * | 1007 | INVALID_DATA     | a text frame that is not UTF-8 (refused by ws before the 1003 check)       |
- * | 1008 | POLICY_VIOLATION | a message in too many fragments (ws's limit)                               |
- * | 1009 | TOO_LARGE        | a frame over the endpoint's `maxEnvelopeBytes` (ws `maxPayload`)           |
- * | 1013 | TRY_AGAIN_LATER  | replay store unavailable or full; client: upgrade answered 503             |
- * | 4001 | AUTH_FAILED      | client: upgrade answered 401 (hello missing, forged, wrong secret, stale, replayed, other path) or the server's welcome did not authenticate |
- * | 4002 | MALFORMED        | not an envelope, unsupported version, payload that does not decode         |
- * | 4003 | OUT_OF_SEQUENCE  | frame not authentic for the next slot: reordered, dropped, repeated, from another connection, tampered, wrong secret, reflected |
- * | 4004 | REPLAYED         | nonce already seen (in practice a repeated frame fails 4003 first)         |
- * | 4005 | STALE            | frame outside the time window (`windowMs` / `maxSkewMs`)                   |
+ * The close codes and when each is sent: docs/PROTOCOL.md §8.2, the one table (`WsCloseCode`
+ * holds the numbers, test/protocol-tables.test.ts holds the code to the spec).
  *
  * The first bad frame closes the channel: after it, order can no longer be trusted. Reasons are
  * short and fixed (an `ERR_WA_*` code). A dropped *last* frame is not detectable by a sequence.

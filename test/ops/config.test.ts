@@ -702,7 +702,7 @@ describe('endpointOptionsFromConfig', () => {
     const web = await createEndpoint(endpointOptionsFromConfig(config, 'webapp'));
     const core = await createEndpoint(endpointOptionsFromConfig(config, 'coreapp'));
     const oldWeb = await createEndpoint(endpointOptionsFromConfig(oldConfig, 'webapp'));
-    expect(core.verifier.windowMs).toBe(20_000);
+    expect(core.windowMs).toBe(20_000);
     expect(core.keyIds).toEqual([config.keyId, ...config.previousKeyIds]);
     expect((await core.open(web.seal({ n: 1 }))).keyId).toBe(config.keyId);
     expect((await core.open(oldWeb.seal({ n: 2 }))).keyId).toBe(oldConfig.keyId);
