@@ -237,10 +237,12 @@ async function checkEnv(args: readonly string[], io: CliIo): Promise<number> {
   const summary = config.toJSON();
   const ssl = summary.dbSsl;
   const rows: Array<[string, string]> = [
-    ['WA_SECRET', `key id ${summary.keyId} (seals and opens)`],
+    ['WA_SECRET', `key id ${summary.keyId} (seals and opens)${fromFile(summary.secretsFrom.secret)}`],
     [
       'WA_PREVIOUS_SECRETS',
-      summary.previousKeyIds.length === 0 ? 'none' : `key ids ${summary.previousKeyIds.join(', ')} (open only)`,
+      summary.previousKeyIds.length === 0
+        ? 'none'
+        : `key ids ${summary.previousKeyIds.join(', ')} (open only)${fromFile(summary.secretsFrom.previousSecrets ?? '')}`,
     ],
     ['WA_REPLAY_WINDOW_MS', `${summary.windowMs}`],
     ['WA_MAX_SKEW_MS', `${summary.maxSkewMs}`],
@@ -494,4 +496,9 @@ function replayStoreRow(summary: WaConfigSummary): string {
     default:
       return 'in memory: one process only (no WA_REPLAY_REDIS_* set)';
   }
+}
+
+/** ", from WA_SECRET_FILE (/run/secrets/…)" when a secret came from a file; nothing otherwise. */
+function fromFile(source: string): string {
+  return source.includes('_FILE') ? `, from ${source}` : '';
 }

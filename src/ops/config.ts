@@ -71,6 +71,8 @@ export const KNOWN_VARIABLES: readonly string[] = [
 export interface WaConfigSummary {
   keyId: string;
   previousKeyIds: string[];
+  /** Where the secrets were read: `WA_SECRET` or `WA_SECRET_FILE (path)`, and the same for the previous ones (null: none). */
+  secretsFrom: { secret: string; previousSecrets: string | null };
   windowMs: number;
   maxSkewMs: number;
   webSecurityLevel: SecurityLevel;
@@ -162,6 +164,7 @@ export class WaConfig {
     const ssl = this.#dbSsl;
     return {
       keyId: this.keyId,
+      secretsFrom: secretsFrom(SECRETS.get(this)!),
       previousKeyIds: [...this.previousKeyIds],
       windowMs: this.windowMs,
       maxSkewMs: this.maxSkewMs,
@@ -432,6 +435,14 @@ function readMs(env: Env, name: string, fallback: number, min: number): number {
     throw configError(name, `must be between ${min} and ${MAX_CONFIG_WINDOW_MS} ms, got ${ms}`);
   }
   return ms;
+}
+
+/** Variables (and file paths), never contents. Item names are `<variable> item <n>`. */
+function secretsFrom({ names, previousSecrets }: Secrets): WaConfigSummary['secretsFrom'] {
+  return {
+    secret: names[0]!,
+    previousSecrets: previousSecrets.length === 0 ? null : names[1]!.replace(/ item 1$/, ''),
+  };
 }
 
 /** The variable that chose each way, for errors. */

@@ -124,6 +124,8 @@ describe('wa-transport CLI', () => {
       const fromFile = await cli(['check-env'], { WA_SECRET_FILE: file });
       expect(fromFile.code).toBe(0);
       expect(fromFile.stdout).toMatch(new RegExp(`WA_SECRET +key id ${config.keyId} `));
+      expect(fromFile.stdout).toContain(`(seals and opens), from WA_SECRET_FILE (${file})`);
+      expect(fromFile.stdout).not.toContain(SECRET);
       const spaced = await cli(['check-env'], {
         WA_SECRET: SECRET,
         WA_PREVIOUS_SECRETS: `${PREVIOUS} ${generateSecret()}`,

@@ -219,7 +219,16 @@ describe('loadConfig: separators and secrets from files', () => {
         WA_PREVIOUS_SECRETS_FILE: file('previous', `${OTHER},${THIRD}\r\n`),
       });
       const fromVariables = await load({ WA_SECRET: SECRET, WA_PREVIOUS_SECRETS: `${OTHER},${THIRD}` });
-      expect(fromFiles.toJSON()).toEqual(fromVariables.toJSON());
+      expect({ ...fromFiles.toJSON(), secretsFrom: null }).toEqual({ ...fromVariables.toJSON(), secretsFrom: null });
+      // Where they came from (a path, never the content):
+      expect(fromFiles.toJSON().secretsFrom).toEqual({
+        secret: `WA_SECRET_FILE (${join(dir, 'secret')})`,
+        previousSecrets: `WA_PREVIOUS_SECRETS_FILE (${join(dir, 'previous')})`,
+      });
+      expect(fromVariables.toJSON().secretsFrom).toEqual({
+        secret: 'WA_SECRET',
+        previousSecrets: 'WA_PREVIOUS_SECRETS',
+      });
       expect((await load({ WA_SECRET_FILE: file('bare', SECRET) })).keyId).toBe(fromVariables.keyId);
     });
 
