@@ -246,6 +246,16 @@ async function checkEnv(args: readonly string[], io: CliIo): Promise<number> {
     ['WA_MAX_SKEW_MS', `${summary.maxSkewMs}`],
     ['WA_WEB_SECURITY_LEVEL', summary.webSecurityLevel],
     ['replay store', replayStoreRow(summary)],
+    ...(summary.replayRedisMode === null
+      ? []
+      : [
+          [
+            'WA_REPLAY_REDIS_REPLICA_ACKS',
+            summary.replayRedisReplicaAcks === 0
+              ? '0 (no WAIT: a change of master is held for the retention)'
+              : `${summary.replayRedisReplicaAcks} (WAIT: each batch acknowledged by that many replicas)`,
+          ] as [string, string],
+        ]),
     [
       'database TLS',
       ssl === null

@@ -59,6 +59,7 @@ export const KNOWN_VARIABLES: readonly string[] = [
   'WA_REPLAY_REDIS_SENTINELS',
   'WA_REPLAY_REDIS_SENTINEL_MASTER',
   'WA_REPLAY_REDIS_CLUSTER_NODES',
+  'WA_REPLAY_REDIS_REPLICA_ACKS',
   'WA_DB_SSL_CA',
   'WA_DB_SSL_CERT',
   'WA_DB_SSL_KEY',
@@ -81,6 +82,8 @@ export interface WaConfigSummary {
   replayRedisNodes: string[] | null;
   /** WA_REPLAY_REDIS_SENTINEL_MASTER, or null. */
   replayRedisSentinelMaster: string | null;
+  /** WA_REPLAY_REDIS_REPLICA_ACKS: replicas that acknowledge each batch (WAIT); 0: none. */
+  replayRedisReplicaAcks: number;
   dbSsl: { rejectUnauthorized: boolean; ca: string | null; cert: string | null; key: string | null } | null;
   warnings: string[];
 }
@@ -107,6 +110,8 @@ export class WaConfig {
   readonly windowMs: number;
   readonly maxSkewMs: number;
   readonly webSecurityLevel: SecurityLevel;
+  /** WA_REPLAY_REDIS_REPLICA_ACKS: the Redis store's `replicaAcks` (0: no WAIT). */
+  readonly replayRedisReplicaAcks: number;
   /** Everything that was logged as a warning while loading, for `check-env` and tests. */
   readonly warnings: readonly string[];
   readonly #redisUrl: string | undefined;
@@ -121,6 +126,7 @@ export class WaConfig {
     maxSkewMs: number;
     webSecurityLevel: SecurityLevel;
     redis: ReplayRedis | undefined;
+    replicaAcks: number;
     dbSsl: DbSslFiles | undefined;
     warnings: string[];
   }) {
@@ -131,6 +137,7 @@ export class WaConfig {
     this.maxSkewMs = fields.maxSkewMs;
     this.webSecurityLevel = fields.webSecurityLevel;
     this.#redis = fields.redis;
+    this.replayRedisReplicaAcks = fields.replicaAcks;
     this.#redisUrl = fields.redis?.mode === 'url' ? fields.redis.url : undefined;
     this.#dbSsl = fields.dbSsl;
     this.warnings = Object.freeze([...fields.warnings]);
@@ -171,6 +178,7 @@ export class WaConfig {
       replayRedisNodes:
         this.#redis?.mode === 'sentinel' || this.#redis?.mode === 'cluster' ? [...this.#redis.nodes] : null,
       replayRedisSentinelMaster: this.#redis?.mode === 'sentinel' ? this.#redis.master : null,
+      replayRedisReplicaAcks: this.replayRedisReplicaAcks,
       dbSsl: ssl === undefined ? null : { rejectUnauthorized: ssl.options.rejectUnauthorized, ...ssl.paths },
       warnings: [...this.warnings],
     };
@@ -233,6 +241,7 @@ export async function loadConfig(env: Env = process.env, options: LoadConfigOpti
   // transport/tls-profiles.ts owns the profile names: modern | intermediate | old, any case.
   const webSecurityLevel = attempt(() => securityLevelFromEnv(env));
   const redis = attempt(() => readReplayRedis(env));
+  const replicaAcks = attempt(() => readReplicaAcks(env));
   const dbSsl = attempt(() => readDbSsl(env, warn));
   if (problems.length === 1) throw problems[0]!;
   if (problems.length > 1) {
@@ -247,6 +256,7 @@ export async function loadConfig(env: Env = process.env, options: LoadConfigOpti
     maxSkewMs: maxSkewMs!,
     webSecurityLevel: webSecurityLevel!,
     redis,
+    replicaAcks: replicaAcks!,
     dbSsl,
     warnings,
   });
@@ -310,7 +320,13 @@ export async function replayStoreFromConfig(
       : redis.mode === 'sentinel'
         ? { sentinels: redis.nodes, sentinelMaster: redis.master }
         : { clusterNodes: redis.nodes };
-  return createRedisReplayStore({ restartHoldMs, ...options, retentionMs, ...where });
+  return createRedisReplayStore({
+    restartHoldMs,
+    replicaAcks: config.replayRedisReplicaAcks,
+    ...options,
+    retentionMs,
+    ...where,
+  });
 }
 
 /**
@@ -475,6 +491,26 @@ function readReplayRedis(env: Env): ReplayRedis | undefined {
   if (seeds !== undefined) return { mode: 'cluster', nodes: readAddresses(seeds, 'WA_REPLAY_REDIS_CLUSTER_NODES') };
   const url = readRedisUrl(env);
   return url === undefined ? undefined : { mode: 'url', url };
+}
+
+/** Most replicas WAIT may be asked for: far beyond any deployment, short of a typo's thousands. */
+const MAX_REPLICA_ACKS = 100;
+
+/**
+ * WA_REPLAY_REDIS_REPLICA_ACKS: a whole number, and only with a Redis to send WAIT to (set
+ * alone, it says the operator believes a shared store is configured when none is).
+ */
+function readReplicaAcks(env: Env): number {
+  const raw = value(env, 'WA_REPLAY_REDIS_REPLICA_ACKS');
+  if (raw === undefined) return 0;
+  if (!/^[0-9]+$/.test(raw.trim()) || Number(raw) > MAX_REPLICA_ACKS) {
+    throw configError('WA_REPLAY_REDIS_REPLICA_ACKS', `must be a whole number from 0 to ${MAX_REPLICA_ACKS}`);
+  }
+  const ways = ['WA_REPLAY_REDIS_URL', 'WA_REPLAY_REDIS_SENTINELS', 'WA_REPLAY_REDIS_CLUSTER_NODES'];
+  if (ways.every((name) => value(env, name) === undefined)) {
+    throw configError('WA_REPLAY_REDIS_REPLICA_ACKS', `needs a replay Redis (${ways.join(', ')})`);
+  }
+  return Number(raw);
 }
 
 /** A comma-separated `host:port` list (spaces around items allowed), checked item by item. */

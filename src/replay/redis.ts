@@ -145,8 +145,12 @@ interface Checks {
   /** `CLUSTER MYID`: which node answered (cluster buckets only). */
   readonly node: boolean;
   readonly info: boolean;
+  /** `INFO replication` with `info`: how many replicas the master has (with `replicaAcks` only). */
+  readonly replication: boolean;
   readonly loadScript: boolean;
   readonly canary: boolean;
+  /** `WAIT replicaAcks timeout` after the records. */
+  readonly wait: boolean;
 }
 
 export class RedisReplayStore implements ReplayStore {
@@ -154,6 +158,7 @@ export class RedisReplayStore implements ReplayStore {
   readonly commandTimeoutMs: number;
   readonly retentionMs: number;
   readonly restartHoldMs: number;
+  readonly replicaAcks: number;
   readonly #client: Redis | Cluster;
   readonly #owned: boolean;
   /** A bucket of a cluster store: the node answering is read with every pipeline. */
@@ -175,6 +180,11 @@ export class RedisReplayStore implements ReplayStore {
   #runId: string | undefined;
   #generation: string | undefined;
   #evictedKeys: number | undefined;
+  /**
+   * The most replicas the serving master has been seen with (INFO replication, WAIT replies):
+   * when `replicaAcks` covers them all, every nonce accepted was on each of them.
+   */
+  #replicasSeen: number | undefined;
   /** Set while Redis may evict keys: every record is refused until the setting is fixed. */
   #misconfigured: WaTransportError | undefined;
   /** performance.now() until which `1` answers are refused (Redis may have lost keys). */
@@ -211,6 +221,10 @@ export class RedisReplayStore implements ReplayStore {
     this.commandTimeoutMs = positiveInteger(options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, 'commandTimeoutMs');
     this.retentionMs = positiveInteger(options.retentionMs ?? DEFAULT_RETENTION_MS, 'retentionMs');
     this.restartHoldMs = nonNegativeInteger(options.restartHoldMs ?? DEFAULT_RESTART_HOLD_MS, 'restartHoldMs');
+    this.replicaAcks = nonNegativeInteger(options.replicaAcks ?? 0, 'replicaAcks');
+    if (this.replicaAcks > 0 && this.commandTimeoutMs < 2) {
+      throw new WaTransportError(ErrorCode.CONFIG, 'replicaAcks needs a commandTimeoutMs of at least 2 ms');
+    }
     if ('ttlMarginMs' in options) {
       throw new WaTransportError(ErrorCode.CONFIG, 'ttlMarginMs is gone: set retentionMs (window + your clock margin)');
     }
@@ -359,11 +373,14 @@ export class RedisReplayStore implements ReplayStore {
     const batch = probes.length === 0 ? all : all.filter((item) => item.key !== PROBE);
     const checking = this.restartHoldMs > 0;
     const now = performance.now();
+    const info = checking && (this.#serverCheckNeeded || now - this.#lastInfoAt >= INFO_INTERVAL_MS);
     const checks: Checks = {
       node: this.#inCluster && checking,
-      info: checking && (this.#serverCheckNeeded || now - this.#lastInfoAt >= INFO_INTERVAL_MS),
+      info,
+      replication: info && this.replicaAcks > 0,
       loadScript: this.#scriptLoadNeeded || this.#recordSha === undefined,
       canary: checking,
+      wait: this.replicaAcks > 0 && batch.length > 0,
     };
     // Refused before anything is written: a record written and then refused would read as
     // "seen" when the request is retried, and a retry carrying the same request id would be lost.
@@ -376,6 +393,7 @@ export class RedisReplayStore implements ReplayStore {
     const pipeline = this.#client.pipeline();
     if (checks.node) pipeline.cluster('MYID');
     if (checks.info) pipeline.info('server').info('memory').info('stats');
+    if (checks.replication) pipeline.info('replication');
     if (checks.loadScript) pipeline.script('LOAD', RECORD_SCRIPT);
     // A new generation each time: a canary this store re-creates after a loss must differ.
     if (checks.canary) pipeline.eval(CANARY_SCRIPT, 1, this.#canaryKey, randomBytes(8).toString('hex'));
@@ -384,6 +402,10 @@ export class RedisReplayStore implements ReplayStore {
       if (checks.loadScript) pipeline.eval(RECORD_SCRIPT, 1, key, expireAt, token);
       else pipeline.evalsha(sha, 1, key, expireAt, token);
     }
+    // Keyless: it goes with the records to the node serving their slot, and waits for every
+    // write made so far on that connection, theirs included.
+    // https://redis.io/docs/latest/commands/wait/
+    if (checks.wait) pipeline.wait(this.replicaAcks, Math.floor(this.commandTimeoutMs / 2));
     this.#roundTrips++;
     this.#commands += batch.length;
     withTimeout(pipeline.exec(), this.commandTimeoutMs).then(
@@ -408,7 +430,13 @@ export class RedisReplayStore implements ReplayStore {
 
   /** Settles every record of the batch; false when the checks themselves failed. */
   #settle(batch: Pending[], results: PipelineResult, checks: Checks, epoch: number): boolean {
-    const extra = (checks.node ? 1 : 0) + (checks.info ? 3 : 0) + (checks.loadScript ? 1 : 0) + (checks.canary ? 1 : 0);
+    const extra =
+      (checks.node ? 1 : 0) +
+      (checks.info ? 3 : 0) +
+      (checks.replication ? 1 : 0) +
+      (checks.loadScript ? 1 : 0) +
+      (checks.canary ? 1 : 0) +
+      (checks.wait ? 1 : 0);
     if (results === null || results.length !== batch.length + extra) {
       this.#setAvailable(false, 'unexpected reply');
       failAll(batch, unavailable('unexpected reply'));
@@ -431,9 +459,10 @@ export class RedisReplayStore implements ReplayStore {
     }
     if (checks.info) {
       const replies = [next(), next(), next()];
+      if (checks.replication) replies.push(next());
       const error = replies.find(([e]) => e !== null)?.[0];
       if (error) return fail(error);
-      this.#checkServer(String(replies[0]![1]), String(replies[1]![1]), String(replies[2]![1]));
+      this.#checkServer(String(replies[0]![1]), String(replies[1]![1]), String(replies[2]![1]), replies[3]?.[1]);
       this.#lastInfoAt = performance.now();
       if (epoch === this.#epoch) this.#serverCheckNeeded = false;
     }
@@ -451,7 +480,9 @@ export class RedisReplayStore implements ReplayStore {
     // Answered over a connection opened after this batch was sent: by a server we may not
     // have checked yet. Its `1`s cannot be trusted; its `0`s still mean "seen".
     const suspect = epoch !== this.#epoch && !checks.info;
-    const refusal = this.#refusal() ?? (suspect ? unavailable('reconnected during the call') : undefined);
+    const unacknowledged = checks.wait ? this.#acknowledged(results.at(-1)!) : undefined;
+    const refusal =
+      this.#refusal() ?? (suspect ? unavailable('reconnected during the call') : undefined) ?? unacknowledged;
     /** Records written (or maybe written) for calls that are refused: taken back below. */
     const written: Pending[] = [];
     for (let i = 0; i < batch.length; i++) {
@@ -484,6 +515,18 @@ export class RedisReplayStore implements ReplayStore {
     return true;
   }
 
+  /**
+   * WAIT's reply: undefined when at least `replicaAcks` replicas have the batch's records,
+   * else the refusal of its fresh nonces (a master dying now could hand over without them).
+   */
+  #acknowledged([error, replicas]: [Error | null, unknown]): WaTransportError | undefined {
+    if (error === null && typeof replicas === 'number') {
+      this.#replicasSeen = Math.max(this.#replicasSeen ?? 0, replicas);
+      if (replicas >= this.replicaAcks) return undefined;
+    }
+    return unavailable('replicas did not acknowledge', error ?? undefined);
+  }
+
   /** Takes back the records of refused calls, where they are still this store's own. */
   #release(items: readonly Pending[]): void {
     if (items.length === 0 || this.#closed) return;
@@ -500,14 +543,21 @@ export class RedisReplayStore implements ReplayStore {
   }
 
   /** Restart, eviction policy and evictions, from `INFO server`, `INFO memory` and `INFO stats`. */
-  #checkServer(server: string, memory: string, stats: string): void {
+  #checkServer(server: string, memory: string, stats: string, replication: unknown): void {
     const runId = field(server, 'run_id');
     const uptimeSeconds = Number(field(server, 'uptime_in_seconds'));
-    // Uptime is whole seconds, rounded down: the hold it gives is never too short.
-    let holdMs = Number.isFinite(uptimeSeconds) ? this.restartHoldMs - uptimeSeconds * 1000 : this.restartHoldMs;
-    if (runId === undefined || (this.#runId !== undefined && runId !== this.#runId)) holdMs = this.restartHoldMs;
+    // Uptime is whole seconds, rounded down: the hold it gives is never too short. A server
+    // that started recently may have come back empty, whatever WAIT said before.
+    const holdMs = Number.isFinite(uptimeSeconds) ? this.restartHoldMs - uptimeSeconds * 1000 : this.restartHoldMs;
+    if (runId === undefined) this.#hold(this.restartHoldMs, 'redis did not say its run_id');
+    else if (this.#runId !== undefined && runId !== this.#runId) {
+      this.#masterChanged('another redis server answers now (a failover) and may lack the last nonces');
+      this.#replicasSeen = undefined;
+    }
+    if (holdMs > 0) this.#hold(holdMs, 'redis restarted recently and may have lost nonces');
     if (runId !== undefined) this.#runId = runId;
-    if (holdMs > 0) this.#hold(holdMs, 'redis restarted or failed over recently and may have lost nonces');
+    const replicas = Number(field(String(replication), 'connected_slaves'));
+    if (Number.isFinite(replicas)) this.#replicasSeen = Math.max(this.#replicasSeen ?? 0, replicas);
 
     const policy = field(memory, 'maxmemory_policy');
     if (policy !== 'noeviction') {
@@ -539,13 +589,32 @@ export class RedisReplayStore implements ReplayStore {
    */
   #checkNode(id: string): void {
     if (this.#nodeId !== undefined && id !== this.#nodeId) {
-      this.#hold(
-        this.restartHoldMs,
+      this.#masterChanged(
         'another cluster node serves these nonces now (failover or resharding) and may lack the last ones',
       );
       this.#serverCheckNeeded = true;
     }
     this.#nodeId = id;
+  }
+
+  /**
+   * Another master: it has every nonce accepted only if each was acknowledged by every replica
+   * the old master had (`replicaAcks` ≥ the most replicas it was seen with), for then the
+   * promoted one was among them. With fewer acknowledgements the promoted replica may be one
+   * that did not acknowledge (WAIT counts any n of them), or, without WAIT, none did: hold.
+   * Not seen by the store: a replica that was disconnected at every check (INFO every 5 s,
+   * each WAIT) and yet promoted.
+   */
+  #masterChanged(why: string): void {
+    const seen = this.#replicasSeen;
+    if (this.replicaAcks > 0 && seen !== undefined && seen > 0 && this.replicaAcks >= seen) {
+      this.#logger.info(
+        { event: 'wa_transport.replay_store.master_changed', store: 'redis', replicaAcks: this.replicaAcks },
+        `${why}; every accepted nonce was acknowledged by each of the ${seen} replica(s): no hold`,
+      );
+      return;
+    }
+    this.#hold(this.restartHoldMs, why);
   }
 
   /** A canary gone or replaced means the keys around it may be gone too. */
@@ -600,6 +669,7 @@ export class RedisClusterReplayStore implements ReplayStore {
   readonly commandTimeoutMs: number;
   readonly retentionMs: number;
   readonly restartHoldMs: number;
+  readonly replicaAcks: number;
   readonly #cluster: Cluster;
   readonly #seeds: readonly HostAndPort[];
   #lastError: unknown;
@@ -645,6 +715,7 @@ export class RedisClusterReplayStore implements ReplayStore {
     this.commandTimeoutMs = first.commandTimeoutMs;
     this.retentionMs = first.retentionMs;
     this.restartHoldMs = first.restartHoldMs;
+    this.replicaAcks = first.replicaAcks;
   }
 
   recordIfAbsent(nonce: Uint8Array, timestamp: number, now: number, scope: string): Promise<boolean> {

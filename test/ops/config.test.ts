@@ -420,6 +420,20 @@ describe('loadConfig: Redis Sentinel and Cluster', () => {
     );
   });
 
+  it('reads WA_REPLAY_REDIS_REPLICA_ACKS (default 0), and refuses it malformed or without a Redis, naming it', async () => {
+    const cluster = { WA_SECRET: SECRET, WA_REPLAY_REDIS_CLUSTER_NODES: 'redis-0:7000' };
+    expect((await load(cluster)).replayRedisReplicaAcks).toBe(0);
+    const acks = await load({ ...cluster, WA_REPLAY_REDIS_REPLICA_ACKS: '2' });
+    expect(acks.replayRedisReplicaAcks).toBe(2);
+    expect(acks.toJSON()).toMatchObject({ replayRedisReplicaAcks: 2 });
+    for (const bad of ['-1', '1.5', 'one', '101']) {
+      const error = await failure({ ...cluster, WA_REPLAY_REDIS_REPLICA_ACKS: bad });
+      expect(error.message).toContain('WA_REPLAY_REDIS_REPLICA_ACKS must be a whole number from 0 to 100');
+    }
+    const alone = await failure({ WA_SECRET: SECRET, WA_REPLAY_REDIS_REPLICA_ACKS: '1' });
+    expect(alone.message).toContain('WA_REPLAY_REDIS_REPLICA_ACKS needs a replay Redis');
+  });
+
   it.each([
     [
       { WA_REPLAY_REDIS_URL: 'redis://127.0.0.1:6379', WA_REPLAY_REDIS_CLUSTER_NODES: '127.0.0.1:7000' },

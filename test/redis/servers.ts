@@ -396,6 +396,11 @@ export interface RedisClusterHandle {
    * start the call and await it later.
    */
   killMaster(slot?: number): Promise<{ killed: ClusterNodeInfo; promoted: ClusterNodeInfo }>;
+  /**
+   * Starts a killed node again on its port, with its cluster config: a former master finds its
+   * slots served by another and becomes that node's replica. Resolves once it is one, synced.
+   */
+  restartNode(port: number): Promise<void>;
   /** An ioredis Cluster client; closed by `stop()`. */
   client(options?: ClusterClientOptions): Cluster;
   /** Kills every node (SIGKILL: nothing to keep) and removes the temp dir. */
@@ -545,6 +550,19 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<R
           SETTLE_TIMEOUT_MS,
         );
         return { killed: { ...killed, pid: undefined }, promoted };
+      },
+      async restartNode(port) {
+        const node = started.find((p) => p.port === port);
+        if (node === undefined) throw new Error(`redis harness: no cluster node on port ${port}`);
+        await node.start();
+        await until(
+          `the node on ${port} is a replica in sync`,
+          async () => {
+            const replication = fields(await ask(port, ['INFO', 'replication']));
+            return (replication.get('role') === 'slave' && replication.get('master_link_status') === 'up') || undefined;
+          },
+          SETTLE_TIMEOUT_MS,
+        );
       },
       client: (clusterOptions = {}) =>
         trackClient(

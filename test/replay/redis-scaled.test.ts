@@ -15,7 +15,15 @@ import type { ReplayStore } from '../../src/replay/store.js';
 import { loadConfig, replayStoreFromConfig } from '../../src/ops/config.js';
 import { RedisClusterReplayStore, createRedisReplayStore } from '../../src/replay/redis.js';
 import { recordFigures } from '../soak/figures.js';
-import { type RedisClusterHandle, type RedisSentinelHandle, startCluster, startSentinel } from '../redis/servers.js';
+import type { Logger } from '../../src/log.js';
+import {
+  type RedisClusterHandle,
+  type RedisSentinelHandle,
+  type RedisServer,
+  startCluster,
+  startRedis,
+  startSentinel,
+} from '../redis/servers.js';
 
 // Longer than a failover takes here (1 s to declare the master down, then an election): a
 // shorter window would refuse the lost nonces' replays as expired before the store is asked.
@@ -289,7 +297,93 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
     expect(figures.legitRefused).toBeGreaterThan(0); // the hold (or the outage) was met
     expect(figures.recovered).toBe(true);
   }, 90_000);
+
+  it('with WAIT 1 (replicaAcks): the same failover, 0 replays, refused only while no replica acknowledges, no hold', async () => {
+    // Every master needs its replica again: an earlier failover left one without.
+    for (const node of await cluster.nodes()) if (node.pid === undefined) await cluster.restartNode(node.port);
+    const secret = generateSecret();
+    const web = await createEndpoint({ role: 'webapp', secret, windowMs, maxSkewMs });
+    const logger = recordingLogger();
+    const nodes = await coreNodes(secret, () =>
+      createRedisReplayStore({
+        clusterNodes: cluster.seeds,
+        keyPrefix: 'wa:wait:',
+        replicaAcks: 1,
+        logger,
+        ...TIMING,
+      }),
+    );
+    const client = cluster.client();
+    const slot = Number(await client.cluster('KEYSLOT', '{0}'));
+    const all = await cluster.nodes();
+    const master = all.find((n) => n.role === 'master' && n.slots.some(([from, to]) => slot >= from && slot <= to))!;
+    const replica = all.find((n) => n.masterId === master.id && n.pid !== undefined)!;
+    const figures = await trafficThrough(web, nodes, async () => {
+      await failoverLosingWrites(master.port, replica.port, () => cluster.killMaster(slot));
+      // The promoted replica has no replica of its own: WAIT 1 refuses until the old master
+      // is back as one.
+      await cluster.restartNode(master.port);
+    });
+    recordFigures('faults/failover/cluster-wait', {
+      ...figures,
+      refusedMs: Math.round(figures.refusedMs),
+      otherErrors: figures.otherErrors.length,
+    });
+    expect(figures.replaysAccepted).toBe(0);
+    expect(figures.otherErrors).toEqual([]);
+    expect(figures.legitRefused).toBeGreaterThan(0);
+    expect(figures.recovered).toBe(true);
+    // Every nonce was on the only replica: the change of master is followed without a hold.
+    expect(logger.events).toContain('wa_transport.replay_store.master_changed');
+    expect(logger.events).not.toContain('wa_transport.replay_store.hold');
+  }, 90_000);
 });
+
+describe('WAIT (replicaAcks)', () => {
+  it('refuses and takes back fresh nonces no replica acknowledged; accepts once a replica does', async () => {
+    const master = await startRedis();
+    const replicas: RedisServer[] = [];
+    try {
+      const store = await createRedisReplayStore({
+        url: master.url,
+        keyPrefix: 'wa:acks:',
+        replicaAcks: 1,
+        commandTimeoutMs: 2000, // WAIT waits up to half: a loaded machine's replica answers in time
+        restartHoldMs: 0,
+      });
+      stores.push(store);
+      const nonce = new Uint8Array(24).fill(3);
+      const error: unknown = await store.recordIfAbsent(nonce, Date.now(), Date.now(), 'k').catch((e: unknown) => e);
+      expect(isWaTransportError(error, ErrorCode.REPLAY_STORE_UNAVAILABLE)).toBe(true);
+      expect((error as Error).message).toContain('redis: replicas did not acknowledge');
+      const admin = master.client();
+      while ((await admin.keys('wa:acks:k:*')).length > 0) await sleep(20); // taken back
+      replicas.push(await startRedis({ args: ['--replicaof', '127.0.0.1', String(master.port)] }));
+      const replica = replicas[0]!.client();
+      while (!/master_link_status:up/.test(await replica.info('replication'))) await sleep(50);
+      expect(await store.recordIfAbsent(nonce, Date.now(), Date.now(), 'k')).toBe(true);
+      expect(await store.recordIfAbsent(nonce, Date.now(), Date.now(), 'k')).toBe(false);
+    } finally {
+      for (const replica of replicas) await replica.stop();
+      await master.stop();
+    }
+  });
+
+  it('rejects a replicaAcks that is not a whole number', async () => {
+    await expect(createRedisReplayStore({ url: 'redis://127.0.0.1:1', replicaAcks: -1 })).rejects.toMatchObject({
+      code: ErrorCode.CONFIG,
+      message: expect.stringContaining('replicaAcks'),
+    });
+  });
+});
+
+function recordingLogger(): Logger & { events: string[] } {
+  const events: string[] = [];
+  const log = (record: object): void => {
+    events.push(String((record as { event?: unknown }).event));
+  };
+  return { events, warn: log, info: log };
+}
 
 it('a cluster in fail state is refused at start, not used', async () => {
   const broken = await startCluster({ masters: 3, replicasPerMaster: 0 });
