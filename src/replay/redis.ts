@@ -32,6 +32,7 @@ import { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../defaults.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type HostAndPort, parseAddresses } from './addresses.js';
+import { StateLog } from './redis-log.js';
 import type { RedisStoreSettings } from './redis-settings.js';
 import type { ReplayStore } from './store.js';
 import { nonNegativeInteger, positiveInteger } from '../options.js';
@@ -166,6 +167,8 @@ export class RedisReplayStore implements ReplayStore {
   /** The cluster node (CLUSTER MYID) that answered this bucket's last pipeline. */
   #nodeId: string | undefined;
   readonly #logger: Logger;
+  /** Availability and hold lines, rate-limited; a cluster's buckets share their store's. */
+  readonly #stateLog: StateLog;
   readonly #canaryKey: string;
   #pending: Pending[] = [];
   #scheduled: NodeJS.Immediate | undefined;
@@ -214,7 +217,10 @@ export class RedisReplayStore implements ReplayStore {
    * @param bucket for `RedisClusterReplayStore`: the cluster client it shares, and that this
    *   store's keys all carry one hash tag (in `keyPrefix`), so each pipeline is for one slot.
    */
-  constructor(options: RedisReplayStoreOptions = {}, bucket?: { readonly cluster: Cluster }) {
+  constructor(
+    options: RedisReplayStoreOptions = {},
+    bucket?: { readonly cluster: Cluster; readonly stateLog: StateLog },
+  ) {
     this.keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
     if (typeof this.keyPrefix !== 'string') throw new WaTransportError(ErrorCode.CONFIG, 'keyPrefix must be a string');
     this.#canaryKey = `${this.keyPrefix}canary`;
@@ -230,6 +236,7 @@ export class RedisReplayStore implements ReplayStore {
     }
     this.#serverCheckNeeded = this.restartHoldMs > 0;
     this.#logger = options.logger ?? silentLogger;
+    this.#stateLog = bucket?.stateLog ?? new StateLog(this.#logger, () => this.#available === true);
     if (bucket !== undefined) {
       this.#client = bucket.cluster;
       this.#owned = false;
@@ -349,6 +356,7 @@ export class RedisReplayStore implements ReplayStore {
     this.#client.off('ready', this.#onReady);
     this.#client.off('close', this.#onClose);
     this.#client.off('error', this.#onError);
+    if (!this.#inCluster) this.#stateLog.close();
     if (!this.#owned) return;
     // QUIT lets replies to batches in flight arrive; disconnect() ends it if Redis is gone.
     const client = this.#client;
@@ -627,26 +635,20 @@ export class RedisReplayStore implements ReplayStore {
   }
 
   #hold(holdMs: number, why: string): void {
-    const until = performance.now() + holdMs;
+    const now = performance.now();
+    const until = now + holdMs;
     if (until <= this.#holdUntil) return;
+    // A hold made longer while it runs (a young server's uptime read again) is not news.
+    const holding = now < this.#holdUntil;
     this.#holdUntil = until;
-    this.#logger.warn(
-      { event: 'wa_transport.replay_store.hold', store: 'redis', holdMs },
-      `${why}: refusing until they would have expired`,
-    );
+    if (!holding) this.#stateLog.hold(holdMs, why);
   }
 
   #setAvailable(available: boolean, reason?: string): void {
     if (this.#available === available || this.#closed) return;
     this.#available = available;
-    if (available) {
-      this.#logger.info({ event: 'wa_transport.replay_store.available', store: 'redis' }, 'replay store available');
-    } else {
-      this.#logger.warn(
-        { event: 'wa_transport.replay_store.unavailable', store: 'redis', reason },
-        'replay store unavailable: rejecting envelopes until it is back',
-      );
-    }
+    if (available) this.#stateLog.available();
+    else this.#stateLog.unavailable(reason);
   }
 }
 
@@ -674,6 +676,7 @@ export class RedisClusterReplayStore implements ReplayStore {
   readonly #seeds: readonly HostAndPort[];
   #lastError: unknown;
   readonly #buckets: readonly RedisReplayStore[];
+  readonly #stateLog: StateLog;
   #closed = false;
 
   constructor(options: RedisReplayStoreOptions) {
@@ -706,9 +709,14 @@ export class RedisClusterReplayStore implements ReplayStore {
     this.#cluster.on('error', (error: unknown) => {
       this.#lastError = error;
     });
+    // One log for all buckets: an outage meets them together, and is one line, not sixteen.
+    this.#stateLog = new StateLog(options.logger ?? silentLogger, () =>
+      this.#buckets.every((b) => b.stats().available),
+    );
+    const shared = { cluster: this.#cluster, stateLog: this.#stateLog };
     this.#buckets = Array.from(
       { length: count },
-      (_, i) => new RedisReplayStore({ ...rest, keyPrefix: `${prefix}{${i}}:` }, { cluster: this.#cluster }),
+      (_, i) => new RedisReplayStore({ ...rest, keyPrefix: `${prefix}{${i}}:` }, shared),
     );
     const first = this.#buckets[0]!;
     this.keyPrefix = prefix;
@@ -798,6 +806,7 @@ export class RedisClusterReplayStore implements ReplayStore {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all(this.#buckets.map((b) => b.close()));
+    this.#stateLog.close();
     const cluster = this.#cluster;
     if (cluster.status === 'ready') await withTimeout(cluster.quit(), this.commandTimeoutMs).catch(() => {});
     cluster.disconnect();
