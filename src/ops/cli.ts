@@ -498,10 +498,18 @@ function replayStoreRow(summary: WaConfigSummary): string {
     case 'url':
       return `Redis ${summary.replayRedisUrl} (WA_REPLAY_REDIS_URL)`;
     case 'sentinel':
-      return `Redis master "${summary.replayRedisSentinelMaster}" behind sentinels ${summary.replayRedisNodes!.join(', ')} (WA_REPLAY_REDIS_SENTINELS)`;
+      return `Redis master "${summary.replayRedisSentinelMaster}" behind sentinels ${summary.replayRedisNodes!.join(', ')} (WA_REPLAY_REDIS_SENTINELS)${credentialsNote(summary)}`;
     case 'cluster':
-      return `Redis Cluster, seed nodes ${summary.replayRedisNodes!.join(', ')} (WA_REPLAY_REDIS_CLUSTER_NODES)`;
+      return `Redis Cluster, seed nodes ${summary.replayRedisNodes!.join(', ')} (WA_REPLAY_REDIS_CLUSTER_NODES)${credentialsNote(summary)}`;
     default:
       return 'in memory: one process only (no WA_REPLAY_REDIS_* set)';
   }
+}
+
+/** Which credentials are set, never what they are. */
+function credentialsNote(summary: WaConfigSummary): string {
+  const set = summary.replayRedisCredentials;
+  return set === null
+    ? ''
+    : `, ${set} set (WA_REPLAY_REDIS_${set === 'password' ? 'PASSWORD' : 'USERNAME, _PASSWORD'})`;
 }

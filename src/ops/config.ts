@@ -60,6 +60,8 @@ export const KNOWN_VARIABLES: readonly string[] = [
   'WA_REPLAY_REDIS_SENTINEL_MASTER',
   'WA_REPLAY_REDIS_CLUSTER_NODES',
   'WA_REPLAY_REDIS_REPLICA_ACKS',
+  'WA_REPLAY_REDIS_USERNAME',
+  'WA_REPLAY_REDIS_PASSWORD',
   'WA_DB_SSL_CA',
   'WA_DB_SSL_CERT',
   'WA_DB_SSL_KEY',
@@ -84,6 +86,8 @@ export interface WaConfigSummary {
   replayRedisSentinelMaster: string | null;
   /** WA_REPLAY_REDIS_REPLICA_ACKS: replicas that acknowledge each batch (WAIT); 0: none. */
   replayRedisReplicaAcks: number;
+  /** Which of WA_REPLAY_REDIS_USERNAME and _PASSWORD are set (never their values), or null. */
+  replayRedisCredentials: 'password' | 'username and password' | null;
   dbSsl: { rejectUnauthorized: boolean; ca: string | null; cert: string | null; key: string | null } | null;
   warnings: string[];
 }
@@ -179,6 +183,14 @@ export class WaConfig {
         this.#redis?.mode === 'sentinel' || this.#redis?.mode === 'cluster' ? [...this.#redis.nodes] : null,
       replayRedisSentinelMaster: this.#redis?.mode === 'sentinel' ? this.#redis.master : null,
       replayRedisReplicaAcks: this.replayRedisReplicaAcks,
+      replayRedisCredentials:
+        this.#redis?.mode === 'sentinel' || this.#redis?.mode === 'cluster'
+          ? this.#redis.password === undefined
+            ? null
+            : this.#redis.username === undefined
+              ? 'password'
+              : 'username and password'
+          : null,
       dbSsl: ssl === undefined ? null : { rejectUnauthorized: ssl.options.rejectUnauthorized, ...ssl.paths },
       warnings: [...this.warnings],
     };
@@ -314,12 +326,15 @@ export async function replayStoreFromConfig(
   const { createRedisReplayStore, DEFAULT_CLOCK_MARGIN_MS } = await import('../replay/redis.js');
   const retentionMs = options.retentionMs ?? config.windowMs + DEFAULT_CLOCK_MARGIN_MS;
   const restartHoldMs = retentionMs + config.maxSkewMs;
+  const credentials: { username?: string; password?: string } = {};
+  if (redis.mode !== 'url' && redis.password !== undefined) credentials.password = redis.password;
+  if (redis.mode !== 'url' && redis.username !== undefined) credentials.username = redis.username;
   const where =
     redis.mode === 'url'
       ? { url: redis.url }
       : redis.mode === 'sentinel'
-        ? { sentinels: redis.nodes, sentinelMaster: redis.master }
-        : { clusterNodes: redis.nodes };
+        ? { sentinels: redis.nodes, sentinelMaster: redis.master, ...credentials }
+        : { clusterNodes: redis.nodes, ...credentials };
   return createRedisReplayStore({
     restartHoldMs,
     replicaAcks: config.replayRedisReplicaAcks,
@@ -460,8 +475,14 @@ const REDIS_VARIABLE = {
 /** The shared replay store's Redis, as the environment gives it: one of three ways. */
 export type ReplayRedis =
   | { readonly mode: 'url'; readonly url: string }
-  | { readonly mode: 'sentinel'; readonly nodes: readonly string[]; readonly master: string }
-  | { readonly mode: 'cluster'; readonly nodes: readonly string[] };
+  | ({ readonly mode: 'sentinel'; readonly nodes: readonly string[]; readonly master: string } & RedisCredentials)
+  | ({ readonly mode: 'cluster'; readonly nodes: readonly string[] } & RedisCredentials);
+
+/** WA_REPLAY_REDIS_USERNAME and _PASSWORD, for the servers behind sentinels or of a cluster. */
+interface RedisCredentials {
+  readonly username?: string;
+  readonly password?: string;
+}
 
 /**
  * WA_REPLAY_REDIS_URL, or WA_REPLAY_REDIS_SENTINELS with WA_REPLAY_REDIS_SENTINEL_MASTER, or
@@ -485,10 +506,25 @@ function readReplayRedis(env: Env): ReplayRedis | undefined {
         'needs WA_REPLAY_REDIS_SENTINEL_MASTER (the name the sentinels monitor the master under)',
       );
     }
-    return { mode: 'sentinel', nodes: readAddresses(sentinels, 'WA_REPLAY_REDIS_SENTINELS'), master };
+    return {
+      mode: 'sentinel',
+      nodes: readAddresses(sentinels, 'WA_REPLAY_REDIS_SENTINELS'),
+      master,
+      ...readCredentials(env),
+    };
   }
   const seeds = value(env, 'WA_REPLAY_REDIS_CLUSTER_NODES');
-  if (seeds !== undefined) return { mode: 'cluster', nodes: readAddresses(seeds, 'WA_REPLAY_REDIS_CLUSTER_NODES') };
+  if (seeds !== undefined) {
+    return { mode: 'cluster', nodes: readAddresses(seeds, 'WA_REPLAY_REDIS_CLUSTER_NODES'), ...readCredentials(env) };
+  }
+  for (const name of ['WA_REPLAY_REDIS_USERNAME', 'WA_REPLAY_REDIS_PASSWORD']) {
+    if (value(env, name) !== undefined) {
+      throw configError(
+        name,
+        'is for WA_REPLAY_REDIS_SENTINELS or WA_REPLAY_REDIS_CLUSTER_NODES; with WA_REPLAY_REDIS_URL the credentials go in the URL',
+      );
+    }
+  }
   const url = readRedisUrl(env);
   return url === undefined ? undefined : { mode: 'url', url };
 }
@@ -511,6 +547,16 @@ function readReplicaAcks(env: Env): number {
     throw configError('WA_REPLAY_REDIS_REPLICA_ACKS', `needs a replay Redis (${ways.join(', ')})`);
   }
   return Number(raw);
+}
+
+/** The data nodes' credentials: a password, and a user name only with one. Never echoed. */
+function readCredentials(env: Env): RedisCredentials {
+  const username = value(env, 'WA_REPLAY_REDIS_USERNAME');
+  const password = value(env, 'WA_REPLAY_REDIS_PASSWORD');
+  if (username !== undefined && password === undefined) {
+    throw configError('WA_REPLAY_REDIS_USERNAME', 'needs WA_REPLAY_REDIS_PASSWORD');
+  }
+  return { ...(username === undefined ? {} : { username }), ...(password === undefined ? {} : { password }) };
 }
 
 /** A comma-separated `host:port` list (spaces around items allowed), checked item by item. */

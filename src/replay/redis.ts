@@ -106,6 +106,13 @@ export interface RedisReplayStoreOptions extends RedisStoreSettings {
   /** The name the sentinels know the master by. Required with `sentinels`. */
   sentinelMaster?: string;
   /**
+   * The ACL user of the Redis servers holding the nonces (with `sentinels` or `clusterNodes`;
+   * with `url` the credentials go in the URL). Not sent to the sentinels themselves.
+   */
+  username?: string;
+  /** The password of those servers (`requirepass`, or `username`'s). Kept by ioredis only. */
+  password?: string;
+  /**
    * Seed nodes of a Redis Cluster (`host:port` each; the rest is discovered). Nonces are spread
    * over `clusterBuckets` hash slots, each with its own canary and checks, so a failover holds
    * only the buckets its master served.
@@ -247,7 +254,7 @@ export class RedisReplayStore implements ReplayStore {
     } else {
       checkOneConnection(options);
       const { Redis } = loadIoredis();
-      const base = connectionOptions(this.commandTimeoutMs);
+      const base = connectionOptions(this.commandTimeoutMs, credentials(options));
       this.#client =
         options.sentinels === undefined
           ? new Redis(options.url ?? DEFAULT_REDIS_URL, base)
@@ -674,6 +681,7 @@ export class RedisClusterReplayStore implements ReplayStore {
   readonly replicaAcks: number;
   readonly #cluster: Cluster;
   readonly #seeds: readonly HostAndPort[];
+  readonly #credentials: Credentials;
   #lastError: unknown;
   readonly #buckets: readonly RedisReplayStore[];
   readonly #stateLog: StateLog;
@@ -694,9 +702,19 @@ export class RedisClusterReplayStore implements ReplayStore {
         'keyPrefix must be a string without { or }: on a cluster the store adds the hash tags',
       );
     }
-    const { url: _url, client: _client, clusterNodes: _nodes, clusterBuckets: _buckets, ...rest } = options;
+    const {
+      url: _url,
+      client: _client,
+      clusterNodes: _nodes,
+      clusterBuckets: _buckets,
+      username: _username,
+      password: _password,
+      ...rest
+    } = options;
+    this.#credentials = credentials(options);
     const base = connectionOptions(
       positiveInteger(options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, 'commandTimeoutMs'),
+      this.#credentials,
     );
     const { retryStrategy: _retry, enableOfflineQueue, ...redisOptions } = base;
     const { Cluster } = loadIoredis();
@@ -761,7 +779,7 @@ export class RedisClusterReplayStore implements ReplayStore {
   async #stateFromAnyNode(): Promise<string | undefined> {
     for (const { host, port } of this.#seeds) {
       const node = new (loadIoredis().Redis)(port, host, {
-        ...connectionOptions(this.commandTimeoutMs),
+        ...connectionOptions(this.commandTimeoutMs, this.#credentials),
         lazyConnect: true,
         retryStrategy: () => null,
       });
@@ -900,8 +918,9 @@ function reconnectDelay(times: number): number {
 }
 
 /** ioredis options of every connection the store makes itself. */
-function connectionOptions(commandTimeoutMs: number): Omit<RedisOptions, 'replyMapping'> {
+function connectionOptions(commandTimeoutMs: number, auth: Credentials = {}): Omit<RedisOptions, 'replyMapping'> {
   return {
+    ...auth,
     commandTimeout: commandTimeoutMs,
     connectTimeout: Math.max(commandTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
     // While disconnected, fail at once instead of queueing: the caller gets its answer
@@ -911,6 +930,27 @@ function connectionOptions(commandTimeoutMs: number): Omit<RedisOptions, 'replyM
     autoResendUnfulfilledCommands: false,
     retryStrategy: reconnectDelay,
   };
+}
+
+type Credentials = { username?: string; password?: string };
+
+/** `username` and `password`, checked: for the servers behind sentinels or of a cluster. */
+function credentials(options: RedisReplayStoreOptions): Credentials {
+  const { username, password } = options;
+  if (username === undefined && password === undefined) return {};
+  if (options.sentinels === undefined && options.clusterNodes === undefined) {
+    throw new WaTransportError(
+      ErrorCode.CONFIG,
+      'username and password are for sentinels and clusterNodes: with url, put them in the URL; with client, in its options',
+    );
+  }
+  if (typeof password !== 'string' || password === '') {
+    throw new WaTransportError(ErrorCode.CONFIG, 'password is required (and must be a string) with username');
+  }
+  if (username !== undefined && (typeof username !== 'string' || username === '')) {
+    throw new WaTransportError(ErrorCode.CONFIG, 'username must be a non-empty string');
+  }
+  return username === undefined ? { password } : { username, password };
 }
 
 /** One way to reach Redis: a URL, a client, sentinels or cluster nodes, never two. */

@@ -7,7 +7,9 @@
  * recover by themselves. Windows, retention and holds are shortened (seconds, not tens of
  * seconds) so the failovers fit in the run.
  */
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Endpoint, ErrorCode, createEndpoint, generateSecret, isWaTransportError } from '../../src/index.js';
@@ -339,6 +341,75 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
   }, 90_000);
 });
 
+it('a cluster that requires a password: WA_REPLAY_REDIS_PASSWORD reaches every data node, and is never shown', async () => {
+  const password = 'hunter2-cluster-secret';
+  const locked = await startCluster({ masters: 3, replicasPerMaster: 0, password });
+  try {
+    const seen: string[] = [];
+    const logger: Logger = {
+      warn: (record: object, message?: string) => void seen.push(JSON.stringify(record), message ?? ''),
+      info: (record: object, message?: string) => void seen.push(JSON.stringify(record), message ?? ''),
+    };
+    const without: unknown = await createRedisReplayStore({
+      clusterNodes: locked.seeds,
+      connectTimeoutMs: 1500,
+      logger,
+    }).catch((e: unknown) => e);
+    expect(isWaTransportError(without, ErrorCode.REPLAY_STORE_UNAVAILABLE)).toBe(true);
+    const config = await loadConfig({
+      WA_SECRET: generateSecret(),
+      WA_REPLAY_REDIS_CLUSTER_NODES: locked.seeds.join(','),
+      WA_REPLAY_REDIS_PASSWORD: password,
+    });
+    const store = await replayStoreFromConfig(config, { restartHoldMs: 0, logger });
+    stores.push(store as RedisClusterReplayStore);
+    // Nonces spread over every bucket, so over every master: each one let us in.
+    for (let i = 0; i < 64; i++) {
+      const nonce = randomBytes(24);
+      expect(await store.recordIfAbsent(nonce, Date.now(), Date.now(), 'k')).toBe(true);
+      expect(await store.recordIfAbsent(nonce, Date.now(), Date.now(), 'k')).toBe(false);
+    }
+    const shown = [
+      ...seen,
+      String(without),
+      inspect(without, { depth: 10 }),
+      inspect(store, { depth: 10, showHidden: true }),
+      JSON.stringify(config),
+      inspect(config, { depth: 10 }),
+    ];
+    for (const text of shown) expect(text).not.toContain(password);
+  } finally {
+    await locked.stop();
+  }
+}, 60_000);
+
+it('a master behind Sentinel that requires a password: WA_REPLAY_REDIS_PASSWORD reaches it, not shown', async () => {
+  const password = 'hunter2-sentinel-secret';
+  const locked = await startSentinel({ password, masterName: 'wa-locked' });
+  try {
+    const config = await loadConfig({
+      WA_SECRET: generateSecret(),
+      WA_REPLAY_REDIS_SENTINELS: locked.sentinels.join(','),
+      WA_REPLAY_REDIS_SENTINEL_MASTER: locked.masterName,
+      WA_REPLAY_REDIS_PASSWORD: password,
+    });
+    const store = await replayStoreFromConfig(config, { restartHoldMs: 0 });
+    stores.push(store as RedisClusterReplayStore);
+    expect(await store.recordIfAbsent(new Uint8Array(24).fill(5), Date.now(), Date.now(), 'k')).toBe(true);
+    expect(await store.recordIfAbsent(new Uint8Array(24).fill(5), Date.now(), Date.now(), 'k')).toBe(false);
+    const without: unknown = await createRedisReplayStore({
+      sentinels: locked.sentinels,
+      sentinelMaster: locked.masterName,
+      connectTimeoutMs: 1500,
+    }).catch((e: unknown) => e);
+    expect(isWaTransportError(without, ErrorCode.REPLAY_STORE_UNAVAILABLE)).toBe(true);
+    for (const text of [inspect(without, { depth: 10 }), inspect(store, { showHidden: true }), JSON.stringify(config)])
+      expect(text).not.toContain(password);
+  } finally {
+    await locked.stop();
+  }
+}, 60_000);
+
 describe('WAIT (replicaAcks)', () => {
   it('refuses and takes back fresh nonces no replica acknowledged; accepts once a replica does', async () => {
     const master = await startRedis();
@@ -367,6 +438,17 @@ describe('WAIT (replicaAcks)', () => {
       for (const replica of replicas) await replica.stop();
       await master.stop();
     }
+  });
+
+  it('refuses username and password beside a url, and a username without a password', async () => {
+    await expect(createRedisReplayStore({ url: 'redis://127.0.0.1:1', password: 'pw' })).rejects.toMatchObject({
+      code: ErrorCode.CONFIG,
+      message: expect.stringContaining('with url, put them in the URL'),
+    });
+    await expect(createRedisReplayStore({ clusterNodes: ['127.0.0.1:1'], username: 'u' })).rejects.toMatchObject({
+      code: ErrorCode.CONFIG,
+      message: expect.stringContaining('password is required'),
+    });
   });
 
   it('rejects a replicaAcks that is not a whole number', async () => {
