@@ -492,6 +492,14 @@ if (isMain()) {
   });
 }
 
+/** Which credentials are set, never what they are. */
+function credentialsNote(summary: WaConfigSummary): string {
+  const set = summary.replayRedisCredentials;
+  return set === null
+    ? ''
+    : `, ${set} set (WA_REPLAY_REDIS_${set === 'password' ? 'PASSWORD' : 'USERNAME, _PASSWORD'})`;
+}
+
 /** Which replay store the configuration asks for, and where (never a password). */
 function replayStoreRow(summary: WaConfigSummary): string {
   switch (summary.replayRedisMode) {
@@ -504,12 +512,4 @@ function replayStoreRow(summary: WaConfigSummary): string {
     default:
       return 'in memory: one process only (no WA_REPLAY_REDIS_* set)';
   }
-}
-
-/** Which credentials are set, never what they are. */
-function credentialsNote(summary: WaConfigSummary): string {
-  const set = summary.replayRedisCredentials;
-  return set === null
-    ? ''
-    : `, ${set} set (WA_REPLAY_REDIS_${set === 'password' ? 'PASSWORD' : 'USERNAME, _PASSWORD'})`;
 }
