@@ -612,6 +612,11 @@ export interface RedisSentinelHandle {
    * replica as the master, and that replica says it is one.
    */
   killMaster(): Promise<{ killed: { host: string; port: number }; promoted: { host: string; port: number } }>;
+  /**
+   * Starts the killed server again (empty, on its port); the sentinels make it a replica of the
+   * new master. Resolves once it is one, synced.
+   */
+  restartKilled(): Promise<void>;
   /** An ioredis client through the sentinels (`sentinels` + `name`); closed by `stop()`. */
   client(options?: ClientOptions): Redis;
   /** Kills every process (SIGKILL: nothing to keep) and removes the temp dir. */
@@ -731,6 +736,21 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
           SETTLE_TIMEOUT_MS,
         );
         return { killed, promoted };
+      },
+      async restartKilled() {
+        for (const server of data.filter((p) => !p.running)) {
+          await server.start();
+          await until(
+            `the restarted server on ${server.port} is a replica in sync`,
+            async () => {
+              const replication = fields(await ask(server.port, ['INFO', 'replication'], 1000, password));
+              return (
+                (replication.get('role') === 'slave' && replication.get('master_link_status') === 'up') || undefined
+              );
+            },
+            SETTLE_TIMEOUT_MS,
+          );
+        }
       },
       client: (redisOptions = {}) =>
         trackClient(

@@ -181,6 +181,18 @@ function expectSafeFailover(name: string, figures: FailoverFigures): void {
   expect(figures.recovered).toBe(true);
 }
 
+/** The port of the master's replica, as the sentinels know it (one that is up). */
+async function replicaOf(sentinel: RedisSentinelHandle): Promise<number> {
+  const asker = new Redis(Number(sentinel.sentinels[0]!.split(':')[1]), '127.0.0.1');
+  try {
+    const replicas = (await asker.call('SENTINEL', 'replicas', sentinel.masterName)) as string[][];
+    const up = replicas.find((r) => !/s_down|disconnected/.test(r[r.indexOf('flags') + 1] ?? ''))!;
+    return Number(up[up.indexOf('port') + 1]);
+  } finally {
+    asker.disconnect();
+  }
+}
+
 /** The PID of the redis-server on `port` (INFO server's process_id). */
 async function pidOn(port: number): Promise<number> {
   const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
@@ -534,14 +546,37 @@ describe('behind Sentinel (1 master, 1 replica, 3 sentinels)', () => {
       }),
     );
     const master = await sentinel.master();
-    const asker = new Redis(Number(sentinel.sentinels[0]!.split(':')[1]), '127.0.0.1');
-    const replicas = (await asker.call('SENTINEL', 'replicas', sentinel.masterName)) as string[][];
-    asker.disconnect();
-    const replicaPort = Number(replicas[0]![replicas[0]!.indexOf('port') + 1]);
+    const replicaPort = await replicaOf(sentinel);
     expect(replicaPort).not.toBe(master.port);
     const figures = await trafficThrough(web, nodes, () =>
       failoverLosingWrites(master.port, replicaPort, () => sentinel.killMaster()),
     );
     expectSafeFailover('faults/failover/sentinel', figures);
+  }, 90_000);
+
+  it('with WAIT 1 (replicaAcks): the same failover, 0 replays, the new master followed without a hold', async () => {
+    await sentinel.restartKilled(); // the master the test above killed, back as a replica
+    const secret = generateSecret();
+    const web = await createEndpoint({ role: 'webapp', secret, windowMs, maxSkewMs });
+    const logger = recordingLogger();
+    const nodes = await coreNodes(secret, () =>
+      createRedisReplayStore({
+        sentinels: sentinel.sentinels,
+        sentinelMaster: sentinel.masterName,
+        keyPrefix: 'wa:sentinel-wait:',
+        replicaAcks: 1,
+        logger,
+        ...TIMING,
+      }),
+    );
+    const master = await sentinel.master();
+    const replicaPort = await replicaOf(sentinel);
+    const figures = await trafficThrough(web, nodes, async () => {
+      await failoverLosingWrites(master.port, replicaPort, () => sentinel.killMaster());
+      await sentinel.restartKilled();
+    });
+    expectSafeFailover('faults/failover/sentinel-wait', figures);
+    expect(logger.events).toContain('wa_transport.replay_store.master_changed');
+    expect(logger.events).not.toContain('wa_transport.replay_store.hold');
   }, 90_000);
 });
