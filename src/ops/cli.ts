@@ -248,6 +248,16 @@ async function checkEnv(args: readonly string[], io: CliIo): Promise<number> {
     ['WA_MAX_SKEW_MS', `${summary.maxSkewMs}`],
     ['WA_WEB_SECURITY_LEVEL', summary.webSecurityLevel],
     ['replay store', replayStoreRow(summary)],
+    ...(summary.replayRedisMode === null
+      ? []
+      : [
+          [
+            'WA_REPLAY_REDIS_REPLICA_ACKS',
+            summary.replayRedisReplicaAcks === 0
+              ? '0 (no WAIT: a change of master is held for the retention)'
+              : `${summary.replayRedisReplicaAcks} (WAIT: each batch acknowledged by that many replicas)`,
+          ] as [string, string],
+        ]),
     [
       'database TLS',
       ssl === null
@@ -484,15 +494,23 @@ if (isMain()) {
   });
 }
 
+/** Which credentials are set, never what they are. */
+function credentialsNote(summary: WaConfigSummary): string {
+  const set = summary.replayRedisCredentials;
+  return set === null
+    ? ''
+    : `, ${set} set (WA_REPLAY_REDIS_${set === 'password' ? 'PASSWORD' : 'USERNAME, _PASSWORD'})`;
+}
+
 /** Which replay store the configuration asks for, and where (never a password). */
 function replayStoreRow(summary: WaConfigSummary): string {
   switch (summary.replayRedisMode) {
     case 'url':
       return `Redis ${summary.replayRedisUrl} (WA_REPLAY_REDIS_URL)`;
     case 'sentinel':
-      return `Redis master "${summary.replayRedisSentinelMaster}" behind sentinels ${summary.replayRedisNodes!.join(', ')} (WA_REPLAY_REDIS_SENTINELS)`;
+      return `Redis master "${summary.replayRedisSentinelMaster}" behind sentinels ${summary.replayRedisNodes!.join(', ')} (WA_REPLAY_REDIS_SENTINELS)${credentialsNote(summary)}`;
     case 'cluster':
-      return `Redis Cluster, seed nodes ${summary.replayRedisNodes!.join(', ')} (WA_REPLAY_REDIS_CLUSTER_NODES)`;
+      return `Redis Cluster, seed nodes ${summary.replayRedisNodes!.join(', ')} (WA_REPLAY_REDIS_CLUSTER_NODES)${credentialsNote(summary)}`;
     default:
       return 'in memory: one process only (no WA_REPLAY_REDIS_* set)';
   }

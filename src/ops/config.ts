@@ -59,6 +59,9 @@ export const KNOWN_VARIABLES: readonly string[] = [
   'WA_REPLAY_REDIS_SENTINELS',
   'WA_REPLAY_REDIS_SENTINEL_MASTER',
   'WA_REPLAY_REDIS_CLUSTER_NODES',
+  'WA_REPLAY_REDIS_REPLICA_ACKS',
+  'WA_REPLAY_REDIS_USERNAME',
+  'WA_REPLAY_REDIS_PASSWORD',
   'WA_DB_SSL_CA',
   'WA_DB_SSL_CERT',
   'WA_DB_SSL_KEY',
@@ -83,6 +86,10 @@ export interface WaConfigSummary {
   replayRedisNodes: string[] | null;
   /** WA_REPLAY_REDIS_SENTINEL_MASTER, or null. */
   replayRedisSentinelMaster: string | null;
+  /** WA_REPLAY_REDIS_REPLICA_ACKS: replicas that acknowledge each batch (WAIT); 0: none. */
+  replayRedisReplicaAcks: number;
+  /** Which of WA_REPLAY_REDIS_USERNAME and _PASSWORD are set (never their values), or null. */
+  replayRedisCredentials: 'password' | 'username and password' | null;
   dbSsl: { rejectUnauthorized: boolean; ca: string | null; cert: string | null; key: string | null } | null;
   warnings: string[];
 }
@@ -109,6 +116,8 @@ export class WaConfig {
   readonly windowMs: number;
   readonly maxSkewMs: number;
   readonly webSecurityLevel: SecurityLevel;
+  /** WA_REPLAY_REDIS_REPLICA_ACKS: the Redis store's `replicaAcks` (0: no WAIT). */
+  readonly replayRedisReplicaAcks: number;
   /** Everything that was logged as a warning while loading, for `check-env` and tests. */
   readonly warnings: readonly string[];
   readonly #redisUrl: string | undefined;
@@ -123,6 +132,7 @@ export class WaConfig {
     maxSkewMs: number;
     webSecurityLevel: SecurityLevel;
     redis: ReplayRedis | undefined;
+    replicaAcks: number;
     dbSsl: DbSslFiles | undefined;
     warnings: string[];
   }) {
@@ -133,6 +143,7 @@ export class WaConfig {
     this.maxSkewMs = fields.maxSkewMs;
     this.webSecurityLevel = fields.webSecurityLevel;
     this.#redis = fields.redis;
+    this.replayRedisReplicaAcks = fields.replicaAcks;
     this.#redisUrl = fields.redis?.mode === 'url' ? fields.redis.url : undefined;
     this.#dbSsl = fields.dbSsl;
     this.warnings = Object.freeze([...fields.warnings]);
@@ -174,6 +185,15 @@ export class WaConfig {
       replayRedisNodes:
         this.#redis?.mode === 'sentinel' || this.#redis?.mode === 'cluster' ? [...this.#redis.nodes] : null,
       replayRedisSentinelMaster: this.#redis?.mode === 'sentinel' ? this.#redis.master : null,
+      replayRedisReplicaAcks: this.replayRedisReplicaAcks,
+      replayRedisCredentials:
+        this.#redis?.mode === 'sentinel' || this.#redis?.mode === 'cluster'
+          ? this.#redis.password === undefined
+            ? null
+            : this.#redis.username === undefined
+              ? 'password'
+              : 'username and password'
+          : null,
       dbSsl: ssl === undefined ? null : { rejectUnauthorized: ssl.options.rejectUnauthorized, ...ssl.paths },
       warnings: [...this.warnings],
     };
@@ -236,6 +256,7 @@ export async function loadConfig(env: Env = process.env, options: LoadConfigOpti
   // transport/tls-profiles.ts owns the profile names: modern | intermediate | old, any case.
   const webSecurityLevel = attempt(() => securityLevelFromEnv(env));
   const redis = attempt(() => readReplayRedis(env));
+  const replicaAcks = attempt(() => readReplicaAcks(env));
   const dbSsl = attempt(() => readDbSsl(env, warn));
   if (problems.length === 1) throw problems[0]!;
   if (problems.length > 1) {
@@ -250,6 +271,7 @@ export async function loadConfig(env: Env = process.env, options: LoadConfigOpti
     maxSkewMs: maxSkewMs!,
     webSecurityLevel: webSecurityLevel!,
     redis,
+    replicaAcks: replicaAcks!,
     dbSsl,
     warnings,
   });
@@ -307,13 +329,22 @@ export async function replayStoreFromConfig(
   const { createRedisReplayStore, DEFAULT_CLOCK_MARGIN_MS } = await import('../replay/redis.js');
   const retentionMs = options.retentionMs ?? config.windowMs + DEFAULT_CLOCK_MARGIN_MS;
   const restartHoldMs = retentionMs + config.maxSkewMs;
+  const credentials: { username?: string; password?: string } = {};
+  if (redis.mode !== 'url' && redis.password !== undefined) credentials.password = redis.password;
+  if (redis.mode !== 'url' && redis.username !== undefined) credentials.username = redis.username;
   const where =
     redis.mode === 'url'
       ? { url: redis.url }
       : redis.mode === 'sentinel'
-        ? { sentinels: redis.nodes, sentinelMaster: redis.master }
-        : { clusterNodes: redis.nodes };
-  return createRedisReplayStore({ restartHoldMs, ...options, retentionMs, ...where });
+        ? { sentinels: redis.nodes, sentinelMaster: redis.master, ...credentials }
+        : { clusterNodes: redis.nodes, ...credentials };
+  return createRedisReplayStore({
+    restartHoldMs,
+    replicaAcks: config.replayRedisReplicaAcks,
+    ...options,
+    retentionMs,
+    ...where,
+  });
 }
 
 /**
@@ -455,8 +486,14 @@ const REDIS_VARIABLE = {
 /** The shared replay store's Redis, as the environment gives it: one of three ways. */
 export type ReplayRedis =
   | { readonly mode: 'url'; readonly url: string }
-  | { readonly mode: 'sentinel'; readonly nodes: readonly string[]; readonly master: string }
-  | { readonly mode: 'cluster'; readonly nodes: readonly string[] };
+  | ({ readonly mode: 'sentinel'; readonly nodes: readonly string[]; readonly master: string } & RedisCredentials)
+  | ({ readonly mode: 'cluster'; readonly nodes: readonly string[] } & RedisCredentials);
+
+/** WA_REPLAY_REDIS_USERNAME and _PASSWORD, for the servers behind sentinels or of a cluster. */
+interface RedisCredentials {
+  readonly username?: string;
+  readonly password?: string;
+}
 
 /**
  * WA_REPLAY_REDIS_URL, or WA_REPLAY_REDIS_SENTINELS with WA_REPLAY_REDIS_SENTINEL_MASTER, or
@@ -480,12 +517,57 @@ function readReplayRedis(env: Env): ReplayRedis | undefined {
         'needs WA_REPLAY_REDIS_SENTINEL_MASTER (the name the sentinels monitor the master under)',
       );
     }
-    return { mode: 'sentinel', nodes: readAddresses(sentinels, 'WA_REPLAY_REDIS_SENTINELS'), master };
+    return {
+      mode: 'sentinel',
+      nodes: readAddresses(sentinels, 'WA_REPLAY_REDIS_SENTINELS'),
+      master,
+      ...readCredentials(env),
+    };
   }
   const seeds = value(env, 'WA_REPLAY_REDIS_CLUSTER_NODES');
-  if (seeds !== undefined) return { mode: 'cluster', nodes: readAddresses(seeds, 'WA_REPLAY_REDIS_CLUSTER_NODES') };
+  if (seeds !== undefined) {
+    return { mode: 'cluster', nodes: readAddresses(seeds, 'WA_REPLAY_REDIS_CLUSTER_NODES'), ...readCredentials(env) };
+  }
+  for (const name of ['WA_REPLAY_REDIS_USERNAME', 'WA_REPLAY_REDIS_PASSWORD']) {
+    if (value(env, name) !== undefined) {
+      throw configError(
+        name,
+        'is for WA_REPLAY_REDIS_SENTINELS or WA_REPLAY_REDIS_CLUSTER_NODES; with WA_REPLAY_REDIS_URL the credentials go in the URL',
+      );
+    }
+  }
   const url = readRedisUrl(env);
   return url === undefined ? undefined : { mode: 'url', url };
+}
+
+/** Most replicas WAIT may be asked for: far beyond any deployment, short of a typo's thousands. */
+const MAX_REPLICA_ACKS = 100;
+
+/**
+ * WA_REPLAY_REDIS_REPLICA_ACKS: a whole number, and only with a Redis to send WAIT to (set
+ * alone, it says the operator believes a shared store is configured when none is).
+ */
+function readReplicaAcks(env: Env): number {
+  const raw = value(env, 'WA_REPLAY_REDIS_REPLICA_ACKS');
+  if (raw === undefined) return 0;
+  if (!/^[0-9]+$/.test(raw.trim()) || Number(raw) > MAX_REPLICA_ACKS) {
+    throw configError('WA_REPLAY_REDIS_REPLICA_ACKS', `must be a whole number from 0 to ${MAX_REPLICA_ACKS}`);
+  }
+  const ways = ['WA_REPLAY_REDIS_URL', 'WA_REPLAY_REDIS_SENTINELS', 'WA_REPLAY_REDIS_CLUSTER_NODES'];
+  if (ways.every((name) => value(env, name) === undefined)) {
+    throw configError('WA_REPLAY_REDIS_REPLICA_ACKS', `needs a replay Redis (${ways.join(', ')})`);
+  }
+  return Number(raw);
+}
+
+/** The data nodes' credentials: a password, and a user name only with one. Never echoed. */
+function readCredentials(env: Env): RedisCredentials {
+  const username = value(env, 'WA_REPLAY_REDIS_USERNAME');
+  const password = value(env, 'WA_REPLAY_REDIS_PASSWORD');
+  if (username !== undefined && password === undefined) {
+    throw configError('WA_REPLAY_REDIS_USERNAME', 'needs WA_REPLAY_REDIS_PASSWORD');
+  }
+  return { ...(username === undefined ? {} : { username }), ...(password === undefined ? {} : { password }) };
 }
 
 /** A comma-separated `host:port` list (spaces around items allowed), checked item by item. */

@@ -32,6 +32,17 @@ export interface RedisStoreSettings {
    * @default 21_000
    */
   restartHoldMs?: number;
+  /**
+   * Replicas that must acknowledge each batch of records (`WAIT n`, for up to half of
+   * `commandTimeoutMs`) before a nonce is accepted; fewer, and the batch's fresh nonces are
+   * refused (ERR_WA_REPLAY_STORE_UNAVAILABLE) and taken back. A master with fewer replicas
+   * connected than this refuses everything. When it is at least the number of replicas a
+   * master has, a failover to one of them loses no accepted nonce, so the store does not hold
+   * after it (docs/redis.md › WAIT or hold). 0: no WAIT (replication stays asynchronous, and
+   * a change of master is held for `restartHoldMs`).
+   * @default 0
+   */
+  replicaAcks?: number;
   /** Told of every change between available and unavailable. Default: silent. */
   logger?: Logger;
 }

@@ -32,6 +32,7 @@ import { DEFAULT_MAX_SKEW_MS, DEFAULT_WINDOW_MS } from '../defaults.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type HostAndPort, parseAddresses } from './addresses.js';
+import { StateLog } from './redis-log.js';
 import type { RedisStoreSettings } from './redis-settings.js';
 import type { ReplayStore } from './store.js';
 import { nonNegativeInteger, positiveInteger } from '../options.js';
@@ -105,6 +106,13 @@ export interface RedisReplayStoreOptions extends RedisStoreSettings {
   /** The name the sentinels know the master by. Required with `sentinels`. */
   sentinelMaster?: string;
   /**
+   * The ACL user of the Redis servers holding the nonces (with `sentinels` or `clusterNodes`;
+   * with `url` the credentials go in the URL). Not sent to the sentinels themselves.
+   */
+  username?: string;
+  /** The password of those servers (`requirepass`, or `username`'s). Kept by ioredis only. */
+  password?: string;
+  /**
    * Seed nodes of a Redis Cluster (`host:port` each; the rest is discovered). Nonces are spread
    * over `clusterBuckets` hash slots, each with its own canary and checks, so a failover holds
    * only the buckets its master served.
@@ -145,8 +153,12 @@ interface Checks {
   /** `CLUSTER MYID`: which node answered (cluster buckets only). */
   readonly node: boolean;
   readonly info: boolean;
+  /** `INFO replication` with `info`: how many replicas the master has (with `replicaAcks` only). */
+  readonly replication: boolean;
   readonly loadScript: boolean;
   readonly canary: boolean;
+  /** `WAIT replicaAcks timeout` after the records. */
+  readonly wait: boolean;
 }
 
 export class RedisReplayStore implements ReplayStore {
@@ -154,6 +166,7 @@ export class RedisReplayStore implements ReplayStore {
   readonly commandTimeoutMs: number;
   readonly retentionMs: number;
   readonly restartHoldMs: number;
+  readonly replicaAcks: number;
   readonly #client: Redis | Cluster;
   readonly #owned: boolean;
   /** A bucket of a cluster store: the node answering is read with every pipeline. */
@@ -161,6 +174,8 @@ export class RedisReplayStore implements ReplayStore {
   /** The cluster node (CLUSTER MYID) that answered this bucket's last pipeline. */
   #nodeId: string | undefined;
   readonly #logger: Logger;
+  /** Availability and hold lines, rate-limited; a cluster's buckets share their store's. */
+  readonly #stateLog: StateLog;
   readonly #canaryKey: string;
   #pending: Pending[] = [];
   #scheduled: NodeJS.Immediate | undefined;
@@ -175,6 +190,11 @@ export class RedisReplayStore implements ReplayStore {
   #runId: string | undefined;
   #generation: string | undefined;
   #evictedKeys: number | undefined;
+  /**
+   * The most replicas the serving master has been seen with (INFO replication, WAIT replies):
+   * when `replicaAcks` covers them all, every nonce accepted was on each of them.
+   */
+  #replicasSeen: number | undefined;
   /** Set while Redis may evict keys: every record is refused until the setting is fixed. */
   #misconfigured: WaTransportError | undefined;
   /** performance.now() until which `1` answers are refused (Redis may have lost keys). */
@@ -204,18 +224,26 @@ export class RedisReplayStore implements ReplayStore {
    * @param bucket for `RedisClusterReplayStore`: the cluster client it shares, and that this
    *   store's keys all carry one hash tag (in `keyPrefix`), so each pipeline is for one slot.
    */
-  constructor(options: RedisReplayStoreOptions = {}, bucket?: { readonly cluster: Cluster }) {
+  constructor(
+    options: RedisReplayStoreOptions = {},
+    bucket?: { readonly cluster: Cluster; readonly stateLog: StateLog },
+  ) {
     this.keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
     if (typeof this.keyPrefix !== 'string') throw new WaTransportError(ErrorCode.CONFIG, 'keyPrefix must be a string');
     this.#canaryKey = `${this.keyPrefix}canary`;
     this.commandTimeoutMs = positiveInteger(options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, 'commandTimeoutMs');
     this.retentionMs = positiveInteger(options.retentionMs ?? DEFAULT_RETENTION_MS, 'retentionMs');
     this.restartHoldMs = nonNegativeInteger(options.restartHoldMs ?? DEFAULT_RESTART_HOLD_MS, 'restartHoldMs');
+    this.replicaAcks = nonNegativeInteger(options.replicaAcks ?? 0, 'replicaAcks');
+    if (this.replicaAcks > 0 && this.commandTimeoutMs < 2) {
+      throw new WaTransportError(ErrorCode.CONFIG, 'replicaAcks needs a commandTimeoutMs of at least 2 ms');
+    }
     if ('ttlMarginMs' in options) {
       throw new WaTransportError(ErrorCode.CONFIG, 'ttlMarginMs is gone: set retentionMs (window + your clock margin)');
     }
     this.#serverCheckNeeded = this.restartHoldMs > 0;
     this.#logger = options.logger ?? silentLogger;
+    this.#stateLog = bucket?.stateLog ?? new StateLog(this.#logger, () => this.#available === true);
     if (bucket !== undefined) {
       this.#client = bucket.cluster;
       this.#owned = false;
@@ -226,7 +254,7 @@ export class RedisReplayStore implements ReplayStore {
     } else {
       checkOneConnection(options);
       const { Redis } = loadIoredis();
-      const base = connectionOptions(this.commandTimeoutMs);
+      const base = connectionOptions(this.commandTimeoutMs, credentials(options));
       this.#client =
         options.sentinels === undefined
           ? new Redis(options.url ?? DEFAULT_REDIS_URL, base)
@@ -335,6 +363,7 @@ export class RedisReplayStore implements ReplayStore {
     this.#client.off('ready', this.#onReady);
     this.#client.off('close', this.#onClose);
     this.#client.off('error', this.#onError);
+    if (!this.#inCluster) this.#stateLog.close();
     if (!this.#owned) return;
     // QUIT lets replies to batches in flight arrive; disconnect() ends it if Redis is gone.
     const client = this.#client;
@@ -359,11 +388,14 @@ export class RedisReplayStore implements ReplayStore {
     const batch = probes.length === 0 ? all : all.filter((item) => item.key !== PROBE);
     const checking = this.restartHoldMs > 0;
     const now = performance.now();
+    const info = checking && (this.#serverCheckNeeded || now - this.#lastInfoAt >= INFO_INTERVAL_MS);
     const checks: Checks = {
       node: this.#inCluster && checking,
-      info: checking && (this.#serverCheckNeeded || now - this.#lastInfoAt >= INFO_INTERVAL_MS),
+      info,
+      replication: info && this.replicaAcks > 0,
       loadScript: this.#scriptLoadNeeded || this.#recordSha === undefined,
       canary: checking,
+      wait: this.replicaAcks > 0 && batch.length > 0,
     };
     // Refused before anything is written: a record written and then refused would read as
     // "seen" when the request is retried, and a retry carrying the same request id would be lost.
@@ -376,6 +408,7 @@ export class RedisReplayStore implements ReplayStore {
     const pipeline = this.#client.pipeline();
     if (checks.node) pipeline.cluster('MYID');
     if (checks.info) pipeline.info('server').info('memory').info('stats');
+    if (checks.replication) pipeline.info('replication');
     if (checks.loadScript) pipeline.script('LOAD', RECORD_SCRIPT);
     // A new generation each time: a canary this store re-creates after a loss must differ.
     if (checks.canary) pipeline.eval(CANARY_SCRIPT, 1, this.#canaryKey, randomBytes(8).toString('hex'));
@@ -384,6 +417,10 @@ export class RedisReplayStore implements ReplayStore {
       if (checks.loadScript) pipeline.eval(RECORD_SCRIPT, 1, key, expireAt, token);
       else pipeline.evalsha(sha, 1, key, expireAt, token);
     }
+    // Keyless: it goes with the records to the node serving their slot, and waits for every
+    // write made so far on that connection, theirs included.
+    // https://redis.io/docs/latest/commands/wait/
+    if (checks.wait) pipeline.wait(this.replicaAcks, Math.floor(this.commandTimeoutMs / 2));
     this.#roundTrips++;
     this.#commands += batch.length;
     withTimeout(pipeline.exec(), this.commandTimeoutMs).then(
@@ -408,7 +445,13 @@ export class RedisReplayStore implements ReplayStore {
 
   /** Settles every record of the batch; false when the checks themselves failed. */
   #settle(batch: Pending[], results: PipelineResult, checks: Checks, epoch: number): boolean {
-    const extra = (checks.node ? 1 : 0) + (checks.info ? 3 : 0) + (checks.loadScript ? 1 : 0) + (checks.canary ? 1 : 0);
+    const extra =
+      (checks.node ? 1 : 0) +
+      (checks.info ? 3 : 0) +
+      (checks.replication ? 1 : 0) +
+      (checks.loadScript ? 1 : 0) +
+      (checks.canary ? 1 : 0) +
+      (checks.wait ? 1 : 0);
     if (results === null || results.length !== batch.length + extra) {
       this.#setAvailable(false, 'unexpected reply');
       failAll(batch, unavailable('unexpected reply'));
@@ -431,9 +474,10 @@ export class RedisReplayStore implements ReplayStore {
     }
     if (checks.info) {
       const replies = [next(), next(), next()];
+      if (checks.replication) replies.push(next());
       const error = replies.find(([e]) => e !== null)?.[0];
       if (error) return fail(error);
-      this.#checkServer(String(replies[0]![1]), String(replies[1]![1]), String(replies[2]![1]));
+      this.#checkServer(String(replies[0]![1]), String(replies[1]![1]), String(replies[2]![1]), replies[3]?.[1]);
       this.#lastInfoAt = performance.now();
       if (epoch === this.#epoch) this.#serverCheckNeeded = false;
     }
@@ -451,7 +495,9 @@ export class RedisReplayStore implements ReplayStore {
     // Answered over a connection opened after this batch was sent: by a server we may not
     // have checked yet. Its `1`s cannot be trusted; its `0`s still mean "seen".
     const suspect = epoch !== this.#epoch && !checks.info;
-    const refusal = this.#refusal() ?? (suspect ? unavailable('reconnected during the call') : undefined);
+    const unacknowledged = checks.wait ? this.#acknowledged(results.at(-1)!) : undefined;
+    const refusal =
+      this.#refusal() ?? (suspect ? unavailable('reconnected during the call') : undefined) ?? unacknowledged;
     /** Records written (or maybe written) for calls that are refused: taken back below. */
     const written: Pending[] = [];
     for (let i = 0; i < batch.length; i++) {
@@ -484,6 +530,18 @@ export class RedisReplayStore implements ReplayStore {
     return true;
   }
 
+  /**
+   * WAIT's reply: undefined when at least `replicaAcks` replicas have the batch's records,
+   * else the refusal of its fresh nonces (a master dying now could hand over without them).
+   */
+  #acknowledged([error, replicas]: [Error | null, unknown]): WaTransportError | undefined {
+    if (error === null && typeof replicas === 'number') {
+      this.#replicasSeen = Math.max(this.#replicasSeen ?? 0, replicas);
+      if (replicas >= this.replicaAcks) return undefined;
+    }
+    return unavailable('replicas did not acknowledge', error ?? undefined);
+  }
+
   /** Takes back the records of refused calls, where they are still this store's own. */
   #release(items: readonly Pending[]): void {
     if (items.length === 0 || this.#closed) return;
@@ -500,14 +558,21 @@ export class RedisReplayStore implements ReplayStore {
   }
 
   /** Restart, eviction policy and evictions, from `INFO server`, `INFO memory` and `INFO stats`. */
-  #checkServer(server: string, memory: string, stats: string): void {
+  #checkServer(server: string, memory: string, stats: string, replication: unknown): void {
     const runId = field(server, 'run_id');
     const uptimeSeconds = Number(field(server, 'uptime_in_seconds'));
-    // Uptime is whole seconds, rounded down: the hold it gives is never too short.
-    let holdMs = Number.isFinite(uptimeSeconds) ? this.restartHoldMs - uptimeSeconds * 1000 : this.restartHoldMs;
-    if (runId === undefined || (this.#runId !== undefined && runId !== this.#runId)) holdMs = this.restartHoldMs;
+    // Uptime is whole seconds, rounded down: the hold it gives is never too short. A server
+    // that started recently may have come back empty, whatever WAIT said before.
+    const holdMs = Number.isFinite(uptimeSeconds) ? this.restartHoldMs - uptimeSeconds * 1000 : this.restartHoldMs;
+    if (runId === undefined) this.#hold(this.restartHoldMs, 'redis did not say its run_id');
+    else if (this.#runId !== undefined && runId !== this.#runId) {
+      this.#masterChanged('another redis server answers now (a failover) and may lack the last nonces');
+      this.#replicasSeen = undefined;
+    }
+    if (holdMs > 0) this.#hold(holdMs, 'redis restarted recently and may have lost nonces');
     if (runId !== undefined) this.#runId = runId;
-    if (holdMs > 0) this.#hold(holdMs, 'redis restarted or failed over recently and may have lost nonces');
+    const replicas = Number(field(String(replication), 'connected_slaves'));
+    if (Number.isFinite(replicas)) this.#replicasSeen = Math.max(this.#replicasSeen ?? 0, replicas);
 
     const policy = field(memory, 'maxmemory_policy');
     if (policy !== 'noeviction') {
@@ -539,13 +604,32 @@ export class RedisReplayStore implements ReplayStore {
    */
   #checkNode(id: string): void {
     if (this.#nodeId !== undefined && id !== this.#nodeId) {
-      this.#hold(
-        this.restartHoldMs,
+      this.#masterChanged(
         'another cluster node serves these nonces now (failover or resharding) and may lack the last ones',
       );
       this.#serverCheckNeeded = true;
     }
     this.#nodeId = id;
+  }
+
+  /**
+   * Another master: it has every nonce accepted only if each was acknowledged by every replica
+   * the old master had (`replicaAcks` ≥ the most replicas it was seen with), for then the
+   * promoted one was among them. With fewer acknowledgements the promoted replica may be one
+   * that did not acknowledge (WAIT counts any n of them), or, without WAIT, none did: hold.
+   * Not seen by the store: a replica that was disconnected at every check (INFO every 5 s,
+   * each WAIT) and yet promoted.
+   */
+  #masterChanged(why: string): void {
+    const seen = this.#replicasSeen;
+    if (this.replicaAcks > 0 && seen !== undefined && seen > 0 && this.replicaAcks >= seen) {
+      this.#logger.info(
+        { event: 'wa_transport.replay_store.master_changed', store: 'redis', replicaAcks: this.replicaAcks },
+        `${why}; every accepted nonce was acknowledged by each of the ${seen} replica(s): no hold`,
+      );
+      return;
+    }
+    this.#hold(this.restartHoldMs, why);
   }
 
   /** A canary gone or replaced means the keys around it may be gone too. */
@@ -558,26 +642,20 @@ export class RedisReplayStore implements ReplayStore {
   }
 
   #hold(holdMs: number, why: string): void {
-    const until = performance.now() + holdMs;
+    const now = performance.now();
+    const until = now + holdMs;
     if (until <= this.#holdUntil) return;
+    // A hold made longer while it runs (a young server's uptime read again) is not news.
+    const holding = now < this.#holdUntil;
     this.#holdUntil = until;
-    this.#logger.warn(
-      { event: 'wa_transport.replay_store.hold', store: 'redis', holdMs },
-      `${why}: refusing until they would have expired`,
-    );
+    if (!holding) this.#stateLog.hold(holdMs, why);
   }
 
   #setAvailable(available: boolean, reason?: string): void {
     if (this.#available === available || this.#closed) return;
     this.#available = available;
-    if (available) {
-      this.#logger.info({ event: 'wa_transport.replay_store.available', store: 'redis' }, 'replay store available');
-    } else {
-      this.#logger.warn(
-        { event: 'wa_transport.replay_store.unavailable', store: 'redis', reason },
-        'replay store unavailable: rejecting envelopes until it is back',
-      );
-    }
+    if (available) this.#stateLog.available();
+    else this.#stateLog.unavailable(reason);
   }
 }
 
@@ -600,10 +678,13 @@ export class RedisClusterReplayStore implements ReplayStore {
   readonly commandTimeoutMs: number;
   readonly retentionMs: number;
   readonly restartHoldMs: number;
+  readonly replicaAcks: number;
   readonly #cluster: Cluster;
   readonly #seeds: readonly HostAndPort[];
+  readonly #credentials: Credentials;
   #lastError: unknown;
   readonly #buckets: readonly RedisReplayStore[];
+  readonly #stateLog: StateLog;
   #closed = false;
 
   constructor(options: RedisReplayStoreOptions) {
@@ -621,9 +702,19 @@ export class RedisClusterReplayStore implements ReplayStore {
         'keyPrefix must be a string without { or }: on a cluster the store adds the hash tags',
       );
     }
-    const { url: _url, client: _client, clusterNodes: _nodes, clusterBuckets: _buckets, ...rest } = options;
+    const {
+      url: _url,
+      client: _client,
+      clusterNodes: _nodes,
+      clusterBuckets: _buckets,
+      username: _username,
+      password: _password,
+      ...rest
+    } = options;
+    this.#credentials = credentials(options);
     const base = connectionOptions(
       positiveInteger(options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, 'commandTimeoutMs'),
+      this.#credentials,
     );
     const { retryStrategy: _retry, enableOfflineQueue, ...redisOptions } = base;
     const { Cluster } = loadIoredis();
@@ -636,15 +727,21 @@ export class RedisClusterReplayStore implements ReplayStore {
     this.#cluster.on('error', (error: unknown) => {
       this.#lastError = error;
     });
+    // One log for all buckets: an outage meets them together, and is one line, not sixteen.
+    this.#stateLog = new StateLog(options.logger ?? silentLogger, () =>
+      this.#buckets.every((b) => b.stats().available),
+    );
+    const shared = { cluster: this.#cluster, stateLog: this.#stateLog };
     this.#buckets = Array.from(
       { length: count },
-      (_, i) => new RedisReplayStore({ ...rest, keyPrefix: `${prefix}{${i}}:` }, { cluster: this.#cluster }),
+      (_, i) => new RedisReplayStore({ ...rest, keyPrefix: `${prefix}{${i}}:` }, shared),
     );
     const first = this.#buckets[0]!;
     this.keyPrefix = prefix;
     this.commandTimeoutMs = first.commandTimeoutMs;
     this.retentionMs = first.retentionMs;
     this.restartHoldMs = first.restartHoldMs;
+    this.replicaAcks = first.replicaAcks;
   }
 
   recordIfAbsent(nonce: Uint8Array, timestamp: number, now: number, scope: string): Promise<boolean> {
@@ -682,7 +779,7 @@ export class RedisClusterReplayStore implements ReplayStore {
   async #stateFromAnyNode(): Promise<string | undefined> {
     for (const { host, port } of this.#seeds) {
       const node = new (loadIoredis().Redis)(port, host, {
-        ...connectionOptions(this.commandTimeoutMs),
+        ...connectionOptions(this.commandTimeoutMs, this.#credentials),
         lazyConnect: true,
         retryStrategy: () => null,
       });
@@ -727,6 +824,7 @@ export class RedisClusterReplayStore implements ReplayStore {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all(this.#buckets.map((b) => b.close()));
+    this.#stateLog.close();
     const cluster = this.#cluster;
     if (cluster.status === 'ready') await withTimeout(cluster.quit(), this.commandTimeoutMs).catch(() => {});
     cluster.disconnect();
@@ -820,8 +918,9 @@ function reconnectDelay(times: number): number {
 }
 
 /** ioredis options of every connection the store makes itself. */
-function connectionOptions(commandTimeoutMs: number): Omit<RedisOptions, 'replyMapping'> {
+function connectionOptions(commandTimeoutMs: number, auth: Credentials = {}): Omit<RedisOptions, 'replyMapping'> {
   return {
+    ...auth,
     commandTimeout: commandTimeoutMs,
     connectTimeout: Math.max(commandTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
     // While disconnected, fail at once instead of queueing: the caller gets its answer
@@ -831,6 +930,27 @@ function connectionOptions(commandTimeoutMs: number): Omit<RedisOptions, 'replyM
     autoResendUnfulfilledCommands: false,
     retryStrategy: reconnectDelay,
   };
+}
+
+type Credentials = { username?: string; password?: string };
+
+/** `username` and `password`, checked: for the servers behind sentinels or of a cluster. */
+function credentials(options: RedisReplayStoreOptions): Credentials {
+  const { username, password } = options;
+  if (username === undefined && password === undefined) return {};
+  if (options.sentinels === undefined && options.clusterNodes === undefined) {
+    throw new WaTransportError(
+      ErrorCode.CONFIG,
+      'username and password are for sentinels and clusterNodes: with url, put them in the URL; with client, in its options',
+    );
+  }
+  if (typeof password !== 'string' || password === '') {
+    throw new WaTransportError(ErrorCode.CONFIG, 'password is required (and must be a string) with username');
+  }
+  if (username !== undefined && (typeof username !== 'string' || username === '')) {
+    throw new WaTransportError(ErrorCode.CONFIG, 'username must be a non-empty string');
+  }
+  return username === undefined ? { password } : { username, password };
 }
 
 /** One way to reach Redis: a URL, a client, sentinels or cluster nodes, never two. */

@@ -137,6 +137,19 @@ describe('wa-transport CLI', () => {
     }
   });
 
+  it('check-env says the cluster credentials are set, never what they are', async () => {
+    const run = await cli(['check-env'], {
+      WA_SECRET: SECRET,
+      WA_REPLAY_REDIS_CLUSTER_NODES: '127.0.0.1:7000',
+      WA_REPLAY_REDIS_USERNAME: 'wa-user-name',
+      WA_REPLAY_REDIS_PASSWORD: 'hunter2-cluster',
+    });
+    expect(run!.code).toBe(0);
+    expect(run!.stdout).toContain('username and password set (WA_REPLAY_REDIS_USERNAME, _PASSWORD)');
+    expect(run!.stdout + run!.stderr).not.toContain('hunter2-cluster');
+    expect(run!.stdout + run!.stderr).not.toContain('wa-user-name');
+  });
+
   it('check-env prints key ids, never secrets, and exits 0', async () => {
     const config = await loadConfig({ WA_SECRET: SECRET, WA_PREVIOUS_SECRETS: PREVIOUS });
     const env = {

@@ -429,6 +429,55 @@ describe('loadConfig: Redis Sentinel and Cluster', () => {
     );
   });
 
+  it('reads WA_REPLAY_REDIS_USERNAME and _PASSWORD for the data nodes, never shows them, refuses them misplaced', async () => {
+    const config = await load({
+      WA_SECRET: SECRET,
+      WA_REPLAY_REDIS_CLUSTER_NODES: 'redis-0:7000',
+      WA_REPLAY_REDIS_USERNAME: 'wa-core-user',
+      WA_REPLAY_REDIS_PASSWORD: 'hunter2-cluster-pass',
+    });
+    expect(config.replayRedis).toMatchObject({ username: 'wa-core-user', password: 'hunter2-cluster-pass' });
+    expect(config.toJSON()).toMatchObject({ replayRedisCredentials: 'username and password' });
+    for (const text of [JSON.stringify(config), inspect(config, { depth: 10, showHidden: true }), String(config)]) {
+      expect(text).not.toContain('hunter2-cluster-pass');
+      expect(text).not.toContain('wa-core-user');
+    }
+    const sentinel = await load({
+      WA_SECRET: SECRET,
+      WA_REPLAY_REDIS_SENTINELS: '10.0.0.1:26379',
+      WA_REPLAY_REDIS_SENTINEL_MASTER: 'wa',
+      WA_REPLAY_REDIS_PASSWORD: 'hunter2-sentinel-pass',
+    });
+    expect(sentinel.toJSON()).toMatchObject({ replayRedisCredentials: 'password' });
+    const userAlone = await failure({
+      WA_SECRET: SECRET,
+      WA_REPLAY_REDIS_CLUSTER_NODES: 'redis-0:7000',
+      WA_REPLAY_REDIS_USERNAME: 'u',
+    });
+    expect(userAlone.message).toContain('WA_REPLAY_REDIS_USERNAME needs WA_REPLAY_REDIS_PASSWORD');
+    const withUrl = await failure({
+      WA_SECRET: SECRET,
+      WA_REPLAY_REDIS_URL: 'redis://127.0.0.1:6379',
+      WA_REPLAY_REDIS_PASSWORD: 'hunter2-url-pass',
+    });
+    expect(withUrl.message).toContain('WA_REPLAY_REDIS_PASSWORD is for WA_REPLAY_REDIS_SENTINELS');
+    expect(withUrl.message).not.toContain('hunter2-url-pass');
+  });
+
+  it('reads WA_REPLAY_REDIS_REPLICA_ACKS (default 0), and refuses it malformed or without a Redis, naming it', async () => {
+    const cluster = { WA_SECRET: SECRET, WA_REPLAY_REDIS_CLUSTER_NODES: 'redis-0:7000' };
+    expect((await load(cluster)).replayRedisReplicaAcks).toBe(0);
+    const acks = await load({ ...cluster, WA_REPLAY_REDIS_REPLICA_ACKS: '2' });
+    expect(acks.replayRedisReplicaAcks).toBe(2);
+    expect(acks.toJSON()).toMatchObject({ replayRedisReplicaAcks: 2 });
+    for (const bad of ['-1', '1.5', 'one', '101']) {
+      const error = await failure({ ...cluster, WA_REPLAY_REDIS_REPLICA_ACKS: bad });
+      expect(error.message).toContain('WA_REPLAY_REDIS_REPLICA_ACKS must be a whole number from 0 to 100');
+    }
+    const alone = await failure({ WA_SECRET: SECRET, WA_REPLAY_REDIS_REPLICA_ACKS: '1' });
+    expect(alone.message).toContain('WA_REPLAY_REDIS_REPLICA_ACKS needs a replay Redis');
+  });
+
   it.each([
     [
       { WA_REPLAY_REDIS_URL: 'redis://127.0.0.1:6379', WA_REPLAY_REDIS_CLUSTER_NODES: '127.0.0.1:7000' },

@@ -113,10 +113,11 @@ export async function freePort(): Promise<number> {
 }
 
 /** One command on a short-lived connection: the harness's own queries never retry or queue. */
-async function ask(port: number, args: readonly string[], timeoutMs = 1000): Promise<unknown> {
+async function ask(port: number, args: readonly string[], timeoutMs = 1000, password?: string): Promise<unknown> {
   const client = new Redis({
     host: HOST,
     port,
+    ...(password === undefined ? {} : { password }),
     lazyConnect: true,
     enableReadyCheck: false,
     enableOfflineQueue: false,
@@ -148,7 +149,8 @@ function pings(port: number): Promise<boolean> {
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.on('data', (chunk: Buffer) => {
       reply += chunk.toString();
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+      // A server with requirepass answers NOAUTH: it is up all the same.
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH'));
     });
     socket.once('end', () => done(false));
   });
@@ -396,6 +398,11 @@ export interface RedisClusterHandle {
    * start the call and await it later.
    */
   killMaster(slot?: number): Promise<{ killed: ClusterNodeInfo; promoted: ClusterNodeInfo }>;
+  /**
+   * Starts a killed node again on its port, with its cluster config: a former master finds its
+   * slots served by another and becomes that node's replica. Resolves once it is one, synced.
+   */
+  restartNode(port: number): Promise<void>;
   /** An ioredis Cluster client; closed by `stop()`. */
   client(options?: ClusterClientOptions): Cluster;
   /** Kills every node (SIGKILL: nothing to keep) and removes the temp dir. */
@@ -409,6 +416,8 @@ export interface StartClusterOptions {
   nodeTimeoutMs?: number;
   /** More redis-server arguments for every node. */
   args?: readonly string[];
+  /** `requirepass` (and `masterauth`) of every node: clients must AUTH. */
+  password?: string;
 }
 
 function parseClusterNodes(text: string, pidOf: (port: number) => number | undefined): ClusterNodeInfo[] {
@@ -444,6 +453,8 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<R
   const masters = options.masters ?? 3;
   const replicasPerMaster = options.replicasPerMaster ?? 1;
   const nodeTimeoutMs = options.nodeTimeoutMs ?? 1000;
+  const password = options.password;
+  const auth = password === undefined ? [] : ['--requirepass', password, '--masterauth', password];
   const dir = tempDir('wa-redis-cluster-');
   const processes: RedisProcess[] = [];
   const clients = new Set<Cluster>();
@@ -468,6 +479,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<R
             join(dir, `nodes-${port}.conf`),
             '--cluster-node-timeout',
             String(nodeTimeoutMs),
+            ...auth,
             ...(options.args ?? []),
           ]);
           processes.push(node);
@@ -478,7 +490,15 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<R
     const seeds = started.map((p) => `${HOST}:${p.port}`);
     await promisify(execFile)(
       'redis-cli',
-      ['--cluster', 'create', ...seeds, '--cluster-replicas', String(replicasPerMaster), '--cluster-yes'],
+      [
+        ...(password === undefined ? [] : ['-a', password, '--no-auth-warning']),
+        '--cluster',
+        'create',
+        ...seeds,
+        '--cluster-replicas',
+        String(replicasPerMaster),
+        '--cluster-yes',
+      ],
       { timeout: 30_000 },
     ).catch((error: NodeJS.ErrnoException & { stdout?: string }) => {
       if (error.code === 'ENOENT')
@@ -491,13 +511,13 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<R
       return node?.running ? node.pid : undefined;
     };
     const nodesSeenBy = async (port: number): Promise<ClusterNodeInfo[]> =>
-      parseClusterNodes(String(await ask(port, ['CLUSTER', 'NODES'])), pidOf);
+      parseClusterNodes(String(await ask(port, ['CLUSTER', 'NODES'], 1000, password)), pidOf);
     const nodes = async (): Promise<ClusterNodeInfo[]> => {
       for (const node of started) if (node.running) return nodesSeenBy(node.port);
       throw new Error('redis harness: no cluster node is running');
     };
     const stateOk = async (port: number): Promise<boolean> =>
-      fields(await ask(port, ['CLUSTER', 'INFO'])).get('cluster_state') === 'ok';
+      fields(await ask(port, ['CLUSTER', 'INFO'], 1000, password)).get('cluster_state') === 'ok';
 
     // Ready: every node ok, knows every other one healthy, and every replica has synced (a
     // replica that never synced will not stand for election).
@@ -511,7 +531,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<R
           if (seen.filter((n) => n.role === 'master').length !== masters) return undefined;
           const me = seen.find((n) => n.port === node.port);
           if (me?.role === 'replica') {
-            const replication = fields(await ask(node.port, ['INFO', 'replication']));
+            const replication = fields(await ask(node.port, ['INFO', 'replication'], 1000, password));
             if (replication.get('master_link_status') !== 'up') return undefined;
           }
         }
@@ -546,12 +566,27 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<R
         );
         return { killed: { ...killed, pid: undefined }, promoted };
       },
+      async restartNode(port) {
+        const node = started.find((p) => p.port === port);
+        if (node === undefined) throw new Error(`redis harness: no cluster node on port ${port}`);
+        await node.start();
+        await until(
+          `the node on ${port} is a replica in sync`,
+          async () => {
+            const replication = fields(await ask(port, ['INFO', 'replication'], 1000, password));
+            return (replication.get('role') === 'slave' && replication.get('master_link_status') === 'up') || undefined;
+          },
+          SETTLE_TIMEOUT_MS,
+        );
+      },
       client: (clusterOptions = {}) =>
         trackClient(
           clients,
           new Cluster(
             started.map((p) => ({ host: HOST, port: p.port })),
-            clusterOptions,
+            password === undefined
+              ? clusterOptions
+              : { ...clusterOptions, redisOptions: { password, ...clusterOptions.redisOptions } },
           ),
         ),
       stop,
@@ -577,6 +612,11 @@ export interface RedisSentinelHandle {
    * replica as the master, and that replica says it is one.
    */
   killMaster(): Promise<{ killed: { host: string; port: number }; promoted: { host: string; port: number } }>;
+  /**
+   * Starts the killed server again (empty, on its port); the sentinels make it a replica of the
+   * new master. Resolves once it is one, synced.
+   */
+  restartKilled(): Promise<void>;
   /** An ioredis client through the sentinels (`sentinels` + `name`); closed by `stop()`. */
   client(options?: ClientOptions): Redis;
   /** Kills every process (SIGKILL: nothing to keep) and removes the temp dir. */
@@ -589,6 +629,8 @@ export interface StartSentinelOptions {
   downAfterMs?: number;
   /** `sentinel failover-timeout`. */
   failoverTimeoutMs?: number;
+  /** `requirepass` (and `masterauth`) of the master and replica; the sentinels know it (`auth-pass`). */
+  password?: string;
 }
 
 const SENTINELS = 3;
@@ -598,6 +640,8 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
   const masterName = options.masterName ?? 'wa-test';
   const downAfterMs = options.downAfterMs ?? 1000;
   const failoverTimeoutMs = options.failoverTimeoutMs ?? 5000;
+  const password = options.password;
+  const auth = password === undefined ? [] : ['--requirepass', password, '--masterauth', password];
   const dir = tempDir('wa-redis-sentinel-');
   const data: RedisProcess[] = [];
   const sentinels: RedisProcess[] = [];
@@ -609,16 +653,17 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
     removeTempDir(dir);
   };
   try {
-    const master = await startOnFreePorts(async (port) => new RedisProcess(port, join(dir, 'master'), []));
+    const master = await startOnFreePorts(async (port) => new RedisProcess(port, join(dir, 'master'), auth));
     data.push(master);
     const replica = await startOnFreePorts(
-      async (port) => new RedisProcess(port, join(dir, 'replica'), ['--replicaof', HOST, String(master.port)]),
+      async (port) => new RedisProcess(port, join(dir, 'replica'), ['--replicaof', HOST, String(master.port), ...auth]),
     );
     data.push(replica);
     await until(
       'the replica has synced with the master',
       async () =>
-        fields(await ask(replica.port, ['INFO', 'replication'])).get('master_link_status') === 'up' || undefined,
+        fields(await ask(replica.port, ['INFO', 'replication'], 1000, password)).get('master_link_status') === 'up' ||
+        undefined,
       START_TIMEOUT_MS,
     );
 
@@ -633,6 +678,7 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
             `sentinel down-after-milliseconds ${masterName} ${downAfterMs}`,
             `sentinel failover-timeout ${masterName} ${failoverTimeoutMs}`,
             `sentinel parallel-syncs ${masterName} 1`,
+            ...(password === undefined ? [] : [`sentinel auth-pass ${masterName} ${password}`]),
             '',
           ].join('\n'),
         );
@@ -684,12 +730,27 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
               if (address.port === killed.port) return undefined;
             }
             if (address === undefined) return undefined;
-            const [role] = (await ask(address.port, ['ROLE'])) as [string];
+            const [role] = (await ask(address.port, ['ROLE'], 1000, password)) as [string];
             return role === 'master' ? address : undefined;
           },
           SETTLE_TIMEOUT_MS,
         );
         return { killed, promoted };
+      },
+      async restartKilled() {
+        for (const server of data.filter((p) => !p.running)) {
+          await server.start();
+          await until(
+            `the restarted server on ${server.port} is a replica in sync`,
+            async () => {
+              const replication = fields(await ask(server.port, ['INFO', 'replication'], 1000, password));
+              return (
+                (replication.get('role') === 'slave' && replication.get('master_link_status') === 'up') || undefined
+              );
+            },
+            SETTLE_TIMEOUT_MS,
+          );
+        }
       },
       client: (redisOptions = {}) =>
         trackClient(

@@ -7,7 +7,9 @@
  * recover by themselves. Windows, retention and holds are shortened (seconds, not tens of
  * seconds) so the failovers fit in the run.
  */
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Endpoint, ErrorCode, createEndpoint, generateSecret, isWaTransportError } from '../../src/index.js';
@@ -15,7 +17,15 @@ import type { ReplayStore } from '../../src/replay/store.js';
 import { loadConfig, replayStoreFromConfig } from '../../src/ops/config.js';
 import { RedisClusterReplayStore, createRedisReplayStore } from '../../src/replay/redis.js';
 import { recordFigures } from '../soak/figures.js';
-import { type RedisClusterHandle, type RedisSentinelHandle, startCluster, startSentinel } from '../redis/servers.js';
+import type { Logger } from '../../src/log.js';
+import {
+  type RedisClusterHandle,
+  type RedisSentinelHandle,
+  type RedisServer,
+  startCluster,
+  startRedis,
+  startSentinel,
+} from '../redis/servers.js';
 
 // Longer than a failover takes here (1 s to declare the master down, then an election): a
 // shorter window would refuse the lost nonces' replays as expired before the store is asked.
@@ -155,6 +165,34 @@ async function trafficThrough(
   return figures;
 }
 
+/**
+ * Recorded for the soak summary, then held to the promise: 0 replays, every refusal retriable,
+ * some refusals (the hold, or the outage, was met), and recovery without a restart.
+ */
+function expectSafeFailover(name: string, figures: FailoverFigures): void {
+  recordFigures(name, {
+    ...figures,
+    refusedMs: Math.round(figures.refusedMs),
+    otherErrors: figures.otherErrors.length,
+  });
+  expect(figures.replaysAccepted).toBe(0);
+  expect(figures.otherErrors).toEqual([]);
+  expect(figures.legitRefused).toBeGreaterThan(0);
+  expect(figures.recovered).toBe(true);
+}
+
+/** The port of the master's replica, as the sentinels know it (one that is up). */
+async function replicaOf(sentinel: RedisSentinelHandle): Promise<number> {
+  const asker = new Redis(Number(sentinel.sentinels[0]!.split(':')[1]), '127.0.0.1');
+  try {
+    const replicas = (await asker.call('SENTINEL', 'replicas', sentinel.masterName)) as string[][];
+    const up = replicas.find((r) => !/s_down|disconnected/.test(r[r.indexOf('flags') + 1] ?? ''))!;
+    return Number(up[up.indexOf('port') + 1]);
+  } finally {
+    asker.disconnect();
+  }
+}
+
 /** The PID of the redis-server on `port` (INFO server's process_id). */
 async function pidOn(port: number): Promise<number> {
   const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
@@ -279,17 +317,167 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
     const figures = await trafficThrough(web, nodes, () =>
       failoverLosingWrites(master.port, replica.port, () => cluster.killMaster(slot)),
     );
-    recordFigures('faults/failover/cluster', {
-      ...figures,
-      refusedMs: Math.round(figures.refusedMs),
-      otherErrors: figures.otherErrors.length,
+    expectSafeFailover('faults/failover/cluster', figures);
+  }, 90_000);
+
+  it('with WAIT 1 (replicaAcks): the same failover, 0 replays, refused only while no replica acknowledges, no hold', async () => {
+    // Every master needs its replica again: an earlier failover left one without.
+    for (const node of await cluster.nodes()) if (node.pid === undefined) await cluster.restartNode(node.port);
+    const secret = generateSecret();
+    const web = await createEndpoint({ role: 'webapp', secret, windowMs, maxSkewMs });
+    const logger = recordingLogger();
+    const nodes = await coreNodes(secret, () =>
+      createRedisReplayStore({
+        clusterNodes: cluster.seeds,
+        keyPrefix: 'wa:wait:',
+        replicaAcks: 1,
+        logger,
+        ...TIMING,
+      }),
+    );
+    const client = cluster.client();
+    const slot = Number(await client.cluster('KEYSLOT', '{0}'));
+    const all = await cluster.nodes();
+    const master = all.find((n) => n.role === 'master' && n.slots.some(([from, to]) => slot >= from && slot <= to))!;
+    const replica = all.find((n) => n.masterId === master.id && n.pid !== undefined)!;
+    const figures = await trafficThrough(web, nodes, async () => {
+      await failoverLosingWrites(master.port, replica.port, () => cluster.killMaster(slot));
+      // The promoted replica has no replica of its own: WAIT 1 refuses until the old master
+      // is back as one.
+      await cluster.restartNode(master.port);
     });
-    expect(figures.replaysAccepted).toBe(0);
-    expect(figures.otherErrors).toEqual([]);
-    expect(figures.legitRefused).toBeGreaterThan(0); // the hold (or the outage) was met
-    expect(figures.recovered).toBe(true);
+    expectSafeFailover('faults/failover/cluster-wait', figures);
+    // Every nonce was on the only replica: the change of master is followed without a hold.
+    expect(logger.events).toContain('wa_transport.replay_store.master_changed');
+    expect(logger.events).not.toContain('wa_transport.replay_store.hold');
   }, 90_000);
 });
+
+it('a cluster that requires a password: WA_REPLAY_REDIS_PASSWORD reaches every data node, and is never shown', async () => {
+  const password = 'hunter2-cluster-secret';
+  const locked = await startCluster({ masters: 3, replicasPerMaster: 0, password });
+  try {
+    const seen: string[] = [];
+    const logger: Logger = {
+      warn: (record: object, message?: string) => void seen.push(JSON.stringify(record), message ?? ''),
+      info: (record: object, message?: string) => void seen.push(JSON.stringify(record), message ?? ''),
+    };
+    const without: unknown = await createRedisReplayStore({
+      clusterNodes: locked.seeds,
+      connectTimeoutMs: 1500,
+      logger,
+    }).catch((e: unknown) => e);
+    expect(isWaTransportError(without, ErrorCode.REPLAY_STORE_UNAVAILABLE)).toBe(true);
+    const config = await loadConfig({
+      WA_SECRET: generateSecret(),
+      WA_REPLAY_REDIS_CLUSTER_NODES: locked.seeds.join(','),
+      WA_REPLAY_REDIS_PASSWORD: password,
+    });
+    const store = await replayStoreFromConfig(config, { restartHoldMs: 0, logger });
+    stores.push(store as RedisClusterReplayStore);
+    // Nonces spread over every bucket, so over every master: each one let us in.
+    for (let i = 0; i < 64; i++) {
+      const nonce = randomBytes(24);
+      expect(await store.recordIfAbsent(nonce, Date.now(), Date.now(), 'k')).toBe(true);
+      expect(await store.recordIfAbsent(nonce, Date.now(), Date.now(), 'k')).toBe(false);
+    }
+    const shown = [
+      ...seen,
+      String(without),
+      inspect(without, { depth: 10 }),
+      inspect(store, { depth: 10, showHidden: true }),
+      JSON.stringify(config),
+      inspect(config, { depth: 10 }),
+    ];
+    for (const text of shown) expect(text).not.toContain(password);
+  } finally {
+    await locked.stop();
+  }
+}, 60_000);
+
+it('a master behind Sentinel that requires a password: WA_REPLAY_REDIS_PASSWORD reaches it, not shown', async () => {
+  const password = 'hunter2-sentinel-secret';
+  const locked = await startSentinel({ password, masterName: 'wa-locked' });
+  try {
+    const config = await loadConfig({
+      WA_SECRET: generateSecret(),
+      WA_REPLAY_REDIS_SENTINELS: locked.sentinels.join(','),
+      WA_REPLAY_REDIS_SENTINEL_MASTER: locked.masterName,
+      WA_REPLAY_REDIS_PASSWORD: password,
+    });
+    const store = await replayStoreFromConfig(config, { restartHoldMs: 0 });
+    stores.push(store as RedisClusterReplayStore);
+    expect(await store.recordIfAbsent(new Uint8Array(24).fill(5), Date.now(), Date.now(), 'k')).toBe(true);
+    expect(await store.recordIfAbsent(new Uint8Array(24).fill(5), Date.now(), Date.now(), 'k')).toBe(false);
+    const without: unknown = await createRedisReplayStore({
+      sentinels: locked.sentinels,
+      sentinelMaster: locked.masterName,
+      connectTimeoutMs: 1500,
+    }).catch((e: unknown) => e);
+    expect(isWaTransportError(without, ErrorCode.REPLAY_STORE_UNAVAILABLE)).toBe(true);
+    for (const text of [inspect(without, { depth: 10 }), inspect(store, { showHidden: true }), JSON.stringify(config)])
+      expect(text).not.toContain(password);
+  } finally {
+    await locked.stop();
+  }
+}, 60_000);
+
+describe('WAIT (replicaAcks)', () => {
+  it('refuses and takes back fresh nonces no replica acknowledged; accepts once a replica does', async () => {
+    const master = await startRedis();
+    const replicas: RedisServer[] = [];
+    try {
+      const store = await createRedisReplayStore({
+        url: master.url,
+        keyPrefix: 'wa:acks:',
+        replicaAcks: 1,
+        commandTimeoutMs: 2000, // WAIT waits up to half: a loaded machine's replica answers in time
+        restartHoldMs: 0,
+      });
+      stores.push(store);
+      const nonce = new Uint8Array(24).fill(3);
+      const error: unknown = await store.recordIfAbsent(nonce, Date.now(), Date.now(), 'k').catch((e: unknown) => e);
+      expect(isWaTransportError(error, ErrorCode.REPLAY_STORE_UNAVAILABLE)).toBe(true);
+      expect((error as Error).message).toContain('redis: replicas did not acknowledge');
+      const admin = master.client();
+      while ((await admin.keys('wa:acks:k:*')).length > 0) await sleep(20); // taken back
+      replicas.push(await startRedis({ args: ['--replicaof', '127.0.0.1', String(master.port)] }));
+      const replica = replicas[0]!.client();
+      while (!/master_link_status:up/.test(await replica.info('replication'))) await sleep(50);
+      expect(await store.recordIfAbsent(nonce, Date.now(), Date.now(), 'k')).toBe(true);
+      expect(await store.recordIfAbsent(nonce, Date.now(), Date.now(), 'k')).toBe(false);
+    } finally {
+      for (const replica of replicas) await replica.stop();
+      await master.stop();
+    }
+  });
+
+  it('refuses username and password beside a url, and a username without a password', async () => {
+    await expect(createRedisReplayStore({ url: 'redis://127.0.0.1:1', password: 'pw' })).rejects.toMatchObject({
+      code: ErrorCode.CONFIG,
+      message: expect.stringContaining('with url, put them in the URL'),
+    });
+    await expect(createRedisReplayStore({ clusterNodes: ['127.0.0.1:1'], username: 'u' })).rejects.toMatchObject({
+      code: ErrorCode.CONFIG,
+      message: expect.stringContaining('password is required'),
+    });
+  });
+
+  it('rejects a replicaAcks that is not a whole number', async () => {
+    await expect(createRedisReplayStore({ url: 'redis://127.0.0.1:1', replicaAcks: -1 })).rejects.toMatchObject({
+      code: ErrorCode.CONFIG,
+      message: expect.stringContaining('replicaAcks'),
+    });
+  });
+});
+
+function recordingLogger(): Logger & { events: string[] } {
+  const events: string[] = [];
+  const log = (record: object): void => {
+    events.push(String((record as { event?: unknown }).event));
+  };
+  return { events, warn: log, info: log };
+}
 
 it('a cluster in fail state is refused at start, not used', async () => {
   const broken = await startCluster({ masters: 3, replicasPerMaster: 0 });
@@ -358,22 +546,37 @@ describe('behind Sentinel (1 master, 1 replica, 3 sentinels)', () => {
       }),
     );
     const master = await sentinel.master();
-    const asker = new Redis(Number(sentinel.sentinels[0]!.split(':')[1]), '127.0.0.1');
-    const replicas = (await asker.call('SENTINEL', 'replicas', sentinel.masterName)) as string[][];
-    asker.disconnect();
-    const replicaPort = Number(replicas[0]![replicas[0]!.indexOf('port') + 1]);
+    const replicaPort = await replicaOf(sentinel);
     expect(replicaPort).not.toBe(master.port);
     const figures = await trafficThrough(web, nodes, () =>
       failoverLosingWrites(master.port, replicaPort, () => sentinel.killMaster()),
     );
-    recordFigures('faults/failover/sentinel', {
-      ...figures,
-      refusedMs: Math.round(figures.refusedMs),
-      otherErrors: figures.otherErrors.length,
+    expectSafeFailover('faults/failover/sentinel', figures);
+  }, 90_000);
+
+  it('with WAIT 1 (replicaAcks): the same failover, 0 replays, the new master followed without a hold', async () => {
+    await sentinel.restartKilled(); // the master the test above killed, back as a replica
+    const secret = generateSecret();
+    const web = await createEndpoint({ role: 'webapp', secret, windowMs, maxSkewMs });
+    const logger = recordingLogger();
+    const nodes = await coreNodes(secret, () =>
+      createRedisReplayStore({
+        sentinels: sentinel.sentinels,
+        sentinelMaster: sentinel.masterName,
+        keyPrefix: 'wa:sentinel-wait:',
+        replicaAcks: 1,
+        logger,
+        ...TIMING,
+      }),
+    );
+    const master = await sentinel.master();
+    const replicaPort = await replicaOf(sentinel);
+    const figures = await trafficThrough(web, nodes, async () => {
+      await failoverLosingWrites(master.port, replicaPort, () => sentinel.killMaster());
+      await sentinel.restartKilled();
     });
-    expect(figures.replaysAccepted).toBe(0);
-    expect(figures.otherErrors).toEqual([]);
-    expect(figures.legitRefused).toBeGreaterThan(0);
-    expect(figures.recovered).toBe(true);
+    expectSafeFailover('faults/failover/sentinel-wait', figures);
+    expect(logger.events).toContain('wa_transport.replay_store.master_changed');
+    expect(logger.events).not.toContain('wa_transport.replay_store.hold');
   }, 90_000);
 });

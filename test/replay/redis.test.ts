@@ -10,6 +10,7 @@ import { type Endpoint, createEndpoint, generateSecret } from '../../src/index.j
 import type { Logger } from '../../src/log.js';
 import { RedisReplayStore, createRedisReplayStore } from '../../src/replay/redis.js';
 import { outcome } from '../helpers.js';
+import { recordFigures } from '../soak/figures.js';
 import { type RedisServer, freePort, startRedis } from '../redis/servers.js';
 import { sharedRedisUrl } from '../redis/shared.js';
 
@@ -322,6 +323,91 @@ describe('RedisReplayStore when Redis fails', () => {
     expect(transitions.at(-1)).toBe('wa_transport.replay_store.available');
     expect(transitions.filter((e) => e === 'wa_transport.replay_store.available').length).toBeGreaterThanOrEqual(2);
     expect(log1.events).toContain('wa_transport.replay_store.hold');
+  });
+
+  it('an outage, with traffic and reconnects throughout, logs a few warn lines, not one per attempt', async () => {
+    const redis = await ownRedis();
+    const warnings: string[] = [];
+    const logger: Logger = {
+      warn: (record: object) => void warnings.push(String((record as { event?: unknown }).event)),
+      info: () => {},
+    };
+    const windowMs = 1000;
+    const options = { url: redis.url, keyPrefix: newPrefix(), commandTimeoutMs: 200, retentionMs: windowMs };
+    const store = await track(createRedisReplayStore({ ...options, restartHoldMs: windowMs, logger }));
+    const secret = generateSecret();
+    const web = await createEndpoint({ role: 'webapp', secret, windowMs, maxSkewMs: 0 });
+    const core = await createEndpoint({ role: 'coreapp', secret, windowMs, maxSkewMs: 0, replayStore: store });
+    await untilAccepted(web, core); // past the young server's hold
+    warnings.length = 0;
+
+    // Down for about 3 s, with traffic every 20 ms (and ioredis reconnecting every ≤ 1 s); then
+    // back, empty, held, and accepted again.
+    await redis.kill();
+    const traffic = async (until: () => boolean): Promise<void> => {
+      while (!until()) {
+        await Promise.all(Array.from({ length: 10 }, () => outcome(core.open(web.seal('x')))));
+        await sleep(20);
+      }
+    };
+    const downUntil = Date.now() + 3000;
+    await traffic(() => Date.now() > downUntil);
+    await redis.restart();
+    await untilAccepted(web, core);
+    // Lines are at most one per 5 s of each kind: the outage's may come as the summary of the
+    // interval the start-up hold opened.
+    for (let i = 0; i < 100 && !warnings.includes('wa_transport.replay_store.unavailable'); i++) await sleep(100);
+    const counts = count(warnings);
+    recordFigures('redis/outage-warnings', { warnLines: warnings.length, ...counts });
+    // One outage, one return to a young server: one line each (unavailable, hold).
+    expect(counts['wa_transport.replay_store.unavailable']).toBe(1);
+    expect(counts['wa_transport.replay_store.hold'] ?? 0).toBeLessThanOrEqual(1);
+  });
+
+  it('a flapping Redis (hanging a few hundred ms at a time for 3 s) logs one unavailable line, not one per change', async () => {
+    const redis = await ownRedis();
+    const warnings: object[] = [];
+    const logger: Logger = { warn: (record: object) => void warnings.push(record), info: () => {} };
+    const store = await track(
+      createRedisReplayStore({
+        url: redis.url,
+        keyPrefix: newPrefix(),
+        commandTimeoutMs: 100,
+        restartHoldMs: 0,
+        logger,
+      }),
+    );
+    const secret = generateSecret();
+    const web = await createEndpoint({ role: 'webapp', secret });
+    const core = await createEndpoint({ role: 'coreapp', secret, replayStore: store });
+    const outcomes: string[] = [];
+    let flapping = true;
+    const traffic = (async () => {
+      while (flapping) {
+        outcomes.push(...(await Promise.all(Array.from({ length: 5 }, () => outcome(core.open(web.seal('x')))))));
+        await sleep(10);
+      }
+    })();
+    const until = Date.now() + 3000;
+    try {
+      while (Date.now() < until) {
+        redis.freeze();
+        await sleep(250);
+        redis.thaw();
+        await sleep(250);
+      }
+    } finally {
+      redis.thaw();
+      flapping = false;
+      await traffic;
+    }
+    const counts = count(outcomes);
+    const events = warnings.map((w) => String((w as { event?: unknown }).event));
+    recordFigures('redis/flapping-warnings', { warnLines: warnings.length, ...counts });
+    // It did flap: accepted and refused in turn.
+    expect(counts['accepted']).toBeGreaterThan(0);
+    expect(counts['ERR_WA_REPLAY_STORE_UNAVAILABLE']).toBeGreaterThan(0);
+    expect(events).toEqual(['wa_transport.replay_store.unavailable']);
   });
 
   it('without the restart hold, an emptied Redis would accept a replay: why the hold exists', async () => {
