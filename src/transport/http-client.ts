@@ -11,7 +11,8 @@
  * one up, and it says nothing about whether the request ran.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, type Dispatcher } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Agent, type Dispatcher, errors } from 'undici';
 import type { EndpointLike } from '../endpoint.js';
 import { readNonce } from '../envelope/format.js';
 import { toText } from '../envelope/text.js';
@@ -239,20 +240,21 @@ export class HttpClient {
       headers['content-type'] = ENVELOPE_CONTENT_TYPE;
       body = envelope;
     }
-    // The dispatcher itself, not undici's top-level request(): that one parses the URL again
-    // and wraps the call in another layer (3–5% of a sealed 64-byte exchange, bench/RESULTS.md).
-    const response = await this.#dispatcher.request({
-      origin: url.origin,
-      path: target,
-      method: verb as Dispatcher.HttpMethod,
-      headers,
-      body,
-      headersTimeout: this.#timeoutMs,
-      bodyTimeout: this.#timeoutMs,
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-    });
-    const status = response.statusCode;
-    const bytes = await readLimited(response.body, this.#maxResponseBytes, response.headers['content-length'], status);
+    const response = await exchange(
+      this.#dispatcher,
+      {
+        origin: url.origin,
+        path: target,
+        method: verb as Dispatcher.HttpMethod,
+        headers,
+        body,
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
+      },
+      this.#maxResponseBytes,
+      options.signal,
+    );
+    const { status, bytes } = response;
     if (mediaType(response.headers['content-type']) !== ENVELOPE_CONTENT_TYPE)
       throw unsealedAnswer(status, bytes, 'answer', UNSEALED_HINTS);
     // The header only says which context to open under: a lie about it fails authentication.
@@ -374,28 +376,92 @@ function retryOptions(retry: RetryOptions | false | undefined): Required<RetryOp
   };
 }
 
-async function readLimited(
-  body: Dispatcher.ResponseData['body'],
+interface Answer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * One HTTP exchange on the dispatcher's handler interface, the answer's body read whole up to
+ * `limit` bytes (ERR_WA_TOO_LARGE past it, or when Content-Length says more, and the exchange
+ * is aborted). Why not `dispatcher.request()`: it hands the body over as a Readable stream,
+ * which `for await` then iterates, behind a request handler and an async resource per call:
+ * with the two copies of the old body concatenation, about 10% of a sealed 64-byte exchange
+ * (bench/RESULTS.md). Network failures and timeouts reject with undici's own errors, as
+ * `request()` does, so the retry policy sees the same codes; an aborted `signal` rejects with
+ * its reason (or undici's RequestAbortedError).
+ */
+function exchange(
+  dispatcher: Dispatcher,
+  options: Dispatcher.DispatchOptions,
   limit: number,
-  declared: string | string[] | undefined,
-  status: number,
-): Promise<Uint8Array> {
-  if (typeof declared === 'string' && Number(declared) > limit) {
-    body.destroy();
-    throw new HttpStatusError(ErrorCode.TOO_LARGE, status, 'response refused');
+  signal: AbortSignal | undefined,
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) return reject(signal.reason ?? new errors.RequestAbortedError());
+    let controller: Dispatcher.DispatchController | undefined;
+    let abortReason: unknown;
+    let settled = false;
+    let status = 0;
+    let headers: IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const settle = (error: unknown, answer?: Answer): void => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      if (answer === undefined) reject(error);
+      else resolve(answer);
+    };
+    /** Rejects now, then has undici drop the exchange (and its connection). */
+    const fail = (error: unknown): void => {
+      settle(error);
+      controller?.abort(error as Error);
+    };
+    const onAbort = (): void => {
+      abortReason = signal?.reason ?? new errors.RequestAbortedError();
+      if (controller !== undefined) fail(abortReason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const tooLarge = () => new HttpStatusError(ErrorCode.TOO_LARGE, status, 'response refused');
+    dispatcher.dispatch(options, {
+      onRequestStart(started) {
+        controller = started;
+        if (abortReason !== undefined) fail(abortReason);
+      },
+      onResponseStart(_, statusCode, responseHeaders) {
+        if (statusCode < 200) return; // an informational answer: the real one follows
+        status = statusCode;
+        headers = responseHeaders;
+        const declared = responseHeaders['content-length'];
+        if (typeof declared === 'string' && Number(declared) > limit) fail(tooLarge());
+      },
+      onResponseData(_, chunk) {
+        if (settled) return;
+        total += chunk.length;
+        if (total > limit) return fail(tooLarge());
+        chunks.push(chunk);
+      },
+      onResponseEnd() {
+        settle(undefined, { status, headers, bytes: joined(chunks, total) });
+      },
+      onResponseError(_, error) {
+        settle(error);
+      },
+    });
+  });
+}
+
+/** The chunks in one new array: one copy, and nothing shared with undici's buffers. */
+function joined(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    const buffer = chunk as Buffer;
-    total += buffer.length;
-    if (total > limit) {
-      body.destroy();
-      throw new HttpStatusError(ErrorCode.TOO_LARGE, status, 'response refused');
-    }
-    chunks.push(buffer);
-  }
-  return new Uint8Array(Buffer.concat(chunks, total));
+  return bytes;
 }
 
 function mediaType(value: string | string[] | undefined): string | undefined {
