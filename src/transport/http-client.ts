@@ -419,59 +419,95 @@ function exchange(
   limit: number,
   signal: AbortSignal | undefined,
 ): Promise<Answer> {
+  if (signal?.aborted === true) return Promise.reject(signal.reason ?? new errors.RequestAbortedError());
   return new Promise((resolve, reject) => {
-    if (signal?.aborted === true) return reject(signal.reason ?? new errors.RequestAbortedError());
-    let controller: Dispatcher.DispatchController | undefined;
-    let abortReason: unknown;
-    let settled = false;
-    let status = 0;
-    let headers: IncomingHttpHeaders = {};
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const settle = (error: unknown, answer?: Answer): void => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener('abort', onAbort);
-      if (answer === undefined) reject(error);
-      else resolve(answer);
-    };
-    /** Rejects now, then has undici drop the exchange (and its connection). */
-    const fail = (error: unknown): void => {
-      settle(error);
-      controller?.abort(error as Error);
-    };
-    const onAbort = (): void => {
-      abortReason = signal?.reason ?? new errors.RequestAbortedError();
-      if (controller !== undefined) fail(abortReason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const tooLarge = () => new HttpStatusError(ErrorCode.TOO_LARGE, status, 'response refused');
-    dispatcher.dispatch(options, {
-      onRequestStart(started) {
-        controller = started;
-        if (abortReason !== undefined) fail(abortReason);
-      },
-      onResponseStart(_, statusCode, responseHeaders) {
-        if (statusCode < 200) return; // an informational answer: the real one follows
-        status = statusCode;
-        headers = responseHeaders;
-        const declared = responseHeaders['content-length'];
-        if (typeof declared === 'string' && Number(declared) > limit) fail(tooLarge());
-      },
-      onResponseData(_, chunk) {
-        if (settled) return;
-        total += chunk.length;
-        if (total > limit) return fail(tooLarge());
-        chunks.push(chunk);
-      },
-      onResponseEnd() {
-        settle(undefined, { status, headers, bytes: joined(chunks, total) });
-      },
-      onResponseError(_, error) {
-        settle(error);
-      },
-    });
+    dispatcher.dispatch(options, new AnswerReader(limit, signal, resolve, reject));
   });
+}
+
+/**
+ * The handler of one exchange. A class, not a literal of closures: nothing is built per
+ * request but the instance (under tsx each named closure also cost a defineProperty call).
+ */
+class AnswerReader implements Dispatcher.DispatchHandler {
+  readonly #limit: number;
+  readonly #signal: AbortSignal | undefined;
+  readonly #resolve: (answer: Answer) => void;
+  readonly #reject: (error: unknown) => void;
+  #controller: Dispatcher.DispatchController | undefined;
+  #abortReason: unknown;
+  #settled = false;
+  #status = 0;
+  #headers: IncomingHttpHeaders = {};
+  readonly #chunks: Buffer[] = [];
+  #total = 0;
+
+  constructor(
+    limit: number,
+    signal: AbortSignal | undefined,
+    resolve: (answer: Answer) => void,
+    reject: (error: unknown) => void,
+  ) {
+    this.#limit = limit;
+    this.#signal = signal;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    signal?.addEventListener('abort', this, { once: true });
+  }
+
+  /** The signal's abort event (the reader is its listener object). */
+  handleEvent(): void {
+    this.#abortReason = this.#signal?.reason ?? new errors.RequestAbortedError();
+    if (this.#controller !== undefined) this.#fail(this.#abortReason);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#abortReason !== undefined) this.#fail(this.#abortReason);
+  }
+
+  onResponseStart(_: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return; // an informational answer: the real one follows
+    this.#status = statusCode;
+    this.#headers = headers;
+    const declared = headers['content-length'];
+    if (typeof declared === 'string' && Number(declared) > this.#limit) this.#fail(this.#tooLarge());
+  }
+
+  onResponseData(_: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#settled) return;
+    this.#total += chunk.length;
+    if (this.#total > this.#limit) return this.#fail(this.#tooLarge());
+    this.#chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (this.#settle()) {
+      this.#resolve({ status: this.#status, headers: this.#headers, bytes: joined(this.#chunks, this.#total) });
+    }
+  }
+
+  onResponseError(_: Dispatcher.DispatchController, error: Error): void {
+    if (this.#settle()) this.#reject(error);
+  }
+
+  /** Rejects now, then has undici drop the exchange (and its connection). */
+  #fail(error: unknown): void {
+    if (this.#settle()) this.#reject(error);
+    this.#controller?.abort(error as Error);
+  }
+
+  /** True the first time: the exchange is over, and the signal no longer needed. */
+  #settle(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    this.#signal?.removeEventListener('abort', this);
+    return true;
+  }
+
+  #tooLarge(): HttpStatusError {
+    return new HttpStatusError(ErrorCode.TOO_LARGE, this.#status, 'response refused');
+  }
 }
 
 /** The chunks in one new array: one copy, and nothing shared with undici's buffers. */
