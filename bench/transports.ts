@@ -80,6 +80,12 @@ export interface Throughput {
   readonly min: number;
   /** Indices of rounds below half the median. */
   readonly stalls: readonly number[];
+  /**
+   * CPU time of this process (user + system, client and server together) per exchange or
+   * message, median of the rounds, in µs: unlike the rates, it hardly moves with a neighbour's
+   * load on a shared machine, so it is the figure to compare two builds by.
+   */
+  readonly cpuUs: number;
 }
 
 export interface Latency {
@@ -424,14 +430,25 @@ async function pacedLatency(p: Pair, message: Message, rate: number, ms: number)
   };
 }
 
-function summary(rounds: number[]): Throughput {
+function summary(rounds: number[], cpuUs: number[]): Throughput {
   const m = median(rounds);
   return {
     rounds,
     median: m,
     min: Math.min(...rounds),
     stalls: rounds.flatMap((r, i) => (r < m / 2 ? [i] : [])),
+    cpuUs: median(cpuUs),
   };
+}
+
+/** One throughput round, with the process's CPU time per exchange. */
+async function measuredRound(p: Pair, message: Message, ms: number): Promise<{ rate: number; cpuUs: number }> {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const rate = await p.throughput(message, ms);
+  const exchanges = (rate * (performance.now() - started)) / 1000;
+  const used = process.cpuUsage(cpu);
+  return { rate, cpuUs: (used.user + used.system) / exchanges };
 }
 
 interface Plan {
@@ -478,12 +495,15 @@ export async function benchTransports(options: TransportOptions, progress?: Prog
           await pairs.get(v)!.throughput(message, plan.warmupMs);
         }
         const rounds = new Map<Variant, number[]>(variants.map((v) => [v, []]));
+        const cpu = new Map<Variant, number[]>(variants.map((v) => [v, []]));
         for (let round = 0; round < plan.rounds; round++) {
           // Alternate which variant goes first, as bench/harness.ts rotates its tasks.
           const order = round % 2 === 0 ? variants : [...variants].reverse();
           for (const v of order) {
             progress?.step(`transports: ${label} ${v}: round ${round + 1}/${plan.rounds}`, plan.roundMs / 1000);
-            rounds.get(v)!.push(await pairs.get(v)!.throughput(message, plan.roundMs));
+            const { rate, cpuUs } = await measuredRound(pairs.get(v)!, message, plan.roundMs);
+            rounds.get(v)!.push(rate);
+            cpu.get(v)!.push(cpuUs);
           }
         }
         for (const v of variants) {
@@ -495,7 +515,7 @@ export async function benchTransports(options: TransportOptions, progress?: Prog
             size,
             variant: v,
             backend: v === 'sealed' ? backend : 'none',
-            throughput: summary(rounds.get(v)!),
+            throughput: summary(rounds.get(v)!, cpu.get(v)!),
             latency,
           });
         }
@@ -587,6 +607,22 @@ export function transportNote(rows: readonly TransportRow[], options: TransportO
   );
 }
 
+/** CPU time per exchange, sealed and plain, and plain ÷ sealed: the throughput ratio a CPU-bound run would show. */
+export function cpuLines(rows: readonly TransportRow[]): string {
+  return rows
+    .filter((r) => r.variant === 'sealed')
+    .map((sealed) => {
+      const plain = rows.find(
+        (r) => r.variant === 'plain' && r.transport === sealed.transport && r.size === sealed.size,
+      );
+      const ratio =
+        plain === undefined ? '' : `, plain ÷ sealed ${(plain.throughput.cpuUs / sealed.throughput.cpuUs).toFixed(2)}×`;
+      const plainUs = plain === undefined ? '' : `, plain ${plain.throughput.cpuUs.toFixed(1)} µs`;
+      return `CPU per exchange, ${sealed.transport} ${sizeLabel(sealed.size)}: sealed ${sealed.throughput.cpuUs.toFixed(1)} µs${plainUs}${ratio}`;
+    })
+    .join('\n');
+}
+
 function parseList<T extends string>(value: string | undefined, allowed: readonly T[], name: string): T[] {
   const items = (value ?? '').split(',').filter(Boolean);
   for (const item of items)
@@ -620,5 +656,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const { Progress } = await import('./progress.js');
   const options = parseTransportArgs(process.argv.slice(2));
   const rows = await benchTransports(options, new Progress(plannedSeconds(options)));
-  console.log(`${transportTable(rows)}\n\n${transportNote(rows, options)}`);
+  console.log(`${transportTable(rows)}\n\n${transportNote(rows, options)}\n\n${cpuLines(rows)}`);
 }

@@ -35,6 +35,19 @@ describe('seal → open', () => {
     );
   });
 
+  it('binds a request id the same way whether the context is given as text or as its UTF-8 bytes', async () => {
+    const { web, core } = await pair();
+    const utf8 = new TextEncoder();
+    await fc.assert(
+      fc.asyncProperty(fc.string({ unit: 'grapheme' }), fc.boolean(), async (text, textFirst) => {
+        const requestId = web.newRequestId();
+        const [sealAs, openAs] = textFirst ? [text, utf8.encode(text)] : [utf8.encode(text), text];
+        const opened = await core.open(web.seal(1, { context: sealAs, requestId }), { context: openAs, requestId });
+        expect(opened.payload).toBe(1);
+      }),
+    );
+  });
+
   it('returns sealed bytes untouched, as bytes, for any bytes and binary context', async () => {
     const { web, core } = await pair();
     await fc.assert(

@@ -112,7 +112,11 @@ describe('payload encoding', () => {
     for (const bad of [[0xc3], [0xff], [0xed, 0xa0, 0x80] /* a surrogate */, [0xc0, 0xaf] /* overlong */]) {
       expect(checkMsgpack(bytes(0xa0 + bad.length, bad)), JSON.stringify(bad)).toBe(false);
       expect(checkMsgpack(bytes(0x81, 0xa0 + bad.length, bad, 0xc0)), `key ${JSON.stringify(bad)}`).toBe(false);
+      // Long strings take the native check, short ones the byte loop: both refuse.
+      const long = [...Buffer.from('x'.repeat(100)), ...bad];
+      expect(checkMsgpack(bytes(0xd9, long.length, long)), `long ${JSON.stringify(bad)}`).toBe(false);
     }
+    expect(decodeMsgpack(encodeMsgpack(`${'x'.repeat(100)}é`))).toBe(`${'x'.repeat(100)}é`);
     for (const value of ['a\uD800', { ['k\uDC00']: 1 }, ['\uDBFF']]) {
       expect(() => encodeMsgpack(value)).toThrow(expect.objectContaining({ code: ErrorCode.PAYLOAD }));
     }

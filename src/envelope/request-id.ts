@@ -11,7 +11,7 @@
  * than the window after the first attempt is refused, so the id's record never has to outlive
  * the store's retention.
  */
-import { randomFillSync } from 'node:crypto';
+import { writeRandomBytes } from '../crypto/nonces.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
 import { readUint64, writeUint64 } from './format.js';
 
@@ -27,8 +27,7 @@ const encoder = new TextEncoder();
 export function newRequestId(issuedAt: number): string {
   const bytes = new Uint8Array(REQUEST_ID_BYTES);
   writeUint64(bytes, 0, issuedAt);
-  randomFillSync(bytes, REQUEST_ID_ISSUED_AT_BYTES); // one per logical request: not a hot path
-
+  writeRandomBytes(bytes, REQUEST_ID_ISSUED_AT_BYTES, REQUEST_ID_BYTES - REQUEST_ID_ISSUED_AT_BYTES);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
 }
 

@@ -97,42 +97,83 @@ export function collectBody(
   declaredLength: string | null | undefined,
 ): Promise<Uint8Array> {
   if (Number(declaredLength ?? 0) > limits.maxBytes) return Promise.reject(new WaTransportError(ErrorCode.TOO_LARGE));
-  return new Promise((resolve, reject) => {
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    let settled = false;
-    const body: PendingBody = { evict: () => done(new WaTransportError(ErrorCode.OVERLOADED)) };
-    const timer = setTimeout(() => done(new WaTransportError(ErrorCode.BODY_TIMEOUT)), limits.timeoutMs);
-    const done = (error: WaTransportError | undefined): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      limits.pending.release(body);
-      source.stop();
-      if (error !== undefined) {
-        chunks.length = 0;
-        reject(error);
-        return;
-      }
-      const bytes = new Uint8Array(total);
-      let offset = 0;
-      for (const chunk of chunks) {
-        bytes.set(chunk, offset);
-        offset += chunk.length;
-      }
-      resolve(bytes);
-    };
-    limits.pending.enter(body); // may evict an older body, never this one
-    source.start({
-      chunk: (bytes) => {
-        if (settled) return;
-        if (total + bytes.length > limits.maxBytes) return done(new WaTransportError(ErrorCode.TOO_LARGE));
-        if (!limits.pending.take(body, bytes.length)) return done(new WaTransportError(ErrorCode.OVERLOADED));
-        total += bytes.length;
-        chunks.push(bytes);
-      },
-      end: () => done(undefined),
-      fail: () => done(new WaTransportError(ErrorCode.MALFORMED)),
-    });
-  });
+  return new Promise((resolve, reject) => new BodyCollector(source, limits, resolve, reject));
+}
+
+/**
+ * One body being read: the pending body the budget counts, and the sink its source feeds. A
+ * class, not a literal of closures: nothing is built per request but the instance (under tsx
+ * each named closure also cost a defineProperty call, 0.6% of a sealed 64-byte exchange).
+ */
+class BodyCollector implements PendingBody, BodySink {
+  readonly #source: BodySource;
+  readonly #limits: BodyLimits;
+  readonly #resolve: (bytes: Uint8Array) => void;
+  readonly #reject: (error: WaTransportError) => void;
+  readonly #timer: NodeJS.Timeout;
+  #chunks: Uint8Array[] = [];
+  #total = 0;
+  #settled = false;
+
+  constructor(
+    source: BodySource,
+    limits: BodyLimits,
+    resolve: (bytes: Uint8Array) => void,
+    reject: (error: WaTransportError) => void,
+  ) {
+    this.#source = source;
+    this.#limits = limits;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#timer = setTimeout(timedOut, limits.timeoutMs, this);
+    limits.pending.enter(this); // may evict an older body, never this one
+    source.start(this);
+  }
+
+  evict(): void {
+    this.#done(new WaTransportError(ErrorCode.OVERLOADED));
+  }
+
+  timedOut(): void {
+    this.#done(new WaTransportError(ErrorCode.BODY_TIMEOUT));
+  }
+
+  chunk(bytes: Uint8Array): void {
+    if (this.#settled) return;
+    if (this.#total + bytes.length > this.#limits.maxBytes)
+      return this.#done(new WaTransportError(ErrorCode.TOO_LARGE));
+    if (!this.#limits.pending.take(this, bytes.length)) return this.#done(new WaTransportError(ErrorCode.OVERLOADED));
+    this.#total += bytes.length;
+    this.#chunks.push(bytes);
+  }
+
+  end(): void {
+    this.#done(undefined);
+  }
+
+  fail(): void {
+    this.#done(new WaTransportError(ErrorCode.MALFORMED));
+  }
+
+  #done(error: WaTransportError | undefined): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    this.#limits.pending.release(this);
+    this.#source.stop();
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    if (error !== undefined) return this.#reject(error);
+    const bytes = new Uint8Array(this.#total);
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
+    this.#resolve(bytes);
+  }
+}
+
+function timedOut(body: BodyCollector): void {
+  body.timedOut();
 }

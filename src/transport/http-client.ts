@@ -11,7 +11,8 @@
  * one up, and it says nothing about whether the request ran.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, type Dispatcher } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Agent, type Dispatcher, errors } from 'undici';
 import type { EndpointLike } from '../endpoint.js';
 import { readNonce } from '../envelope/format.js';
 import { toText } from '../envelope/text.js';
@@ -141,6 +142,7 @@ export class HttpClient {
   readonly #maxResponseBytes: number;
   readonly #retry: Required<RetryOptions>;
   readonly #logger: Logger;
+  readonly #targets = new Map<string, Target>();
 
   constructor(options: HttpClientOptions) {
     if (options.endpoint?.role !== 'webapp') {
@@ -186,7 +188,7 @@ export class HttpClient {
     if (verb === 'HEAD' || verb === 'CONNECT' || !/^[A-Z]+$/.test(verb)) {
       throw new WaTransportError(ErrorCode.CONFIG, `method ${JSON.stringify(method)} cannot carry a sealed exchange`);
     }
-    const url = this.#url(path, options.query);
+    const url = this.#target(path, options.query);
     const requestId = options.requestId ?? this.endpoint.newRequestId();
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
@@ -220,39 +222,39 @@ export class HttpClient {
   /** One attempt: a fresh seal (new nonce and timestamp) carrying the request's id. */
   async #attempt<T>(
     verb: string,
-    url: URL,
+    url: Target,
     payload: unknown,
     requestId: string,
     options: HttpRequestOptions,
   ): Promise<HttpResponse<T>> {
-    const target = url.pathname + url.search; // what undici puts on the request line
+    const { target } = url;
     const envelope = this.endpoint.seal(payload, { context: requestContext(verb, target), requestId });
     const nonce = readNonce(envelope).slice();
-    const headers: Record<string, string> = {
-      ...options.headers,
-      accept: ENVELOPE_CONTENT_TYPE,
-      [REQUEST_ID_HEADER]: requestId,
-    };
+    const headers: Record<string, string> =
+      options.headers === undefined
+        ? { accept: ENVELOPE_CONTENT_TYPE, [REQUEST_ID_HEADER]: requestId }
+        : { ...options.headers, accept: ENVELOPE_CONTENT_TYPE, [REQUEST_ID_HEADER]: requestId };
     let body: Uint8Array | null = null;
     if (verb === 'GET') headers[ENVELOPE_HEADER] = toText(envelope);
     else {
       headers['content-type'] = ENVELOPE_CONTENT_TYPE;
       body = envelope;
     }
-    // The dispatcher itself, not undici's top-level request(): that one parses the URL again
-    // and wraps the call in another layer (3–5% of a sealed 64-byte exchange, bench/RESULTS.md).
-    const response = await this.#dispatcher.request({
-      origin: url.origin,
-      path: target,
-      method: verb as Dispatcher.HttpMethod,
-      headers,
-      body,
-      headersTimeout: this.#timeoutMs,
-      bodyTimeout: this.#timeoutMs,
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-    });
-    const status = response.statusCode;
-    const bytes = await readLimited(response.body, this.#maxResponseBytes, response.headers['content-length'], status);
+    const response = await exchange(
+      this.#dispatcher,
+      {
+        origin: url.origin,
+        path: target,
+        method: verb as Dispatcher.HttpMethod,
+        headers,
+        body,
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
+      },
+      this.#maxResponseBytes,
+      options.signal,
+    );
+    const { status, bytes } = response;
     if (mediaType(response.headers['content-type']) !== ENVELOPE_CONTENT_TYPE)
       throw unsealedAnswer(status, bytes, 'answer', UNSEALED_HINTS);
     // The header only says which context to open under: a lie about it fails authentication.
@@ -271,7 +273,7 @@ export class HttpClient {
   }
 
   /** The same event and fields as the CoreApp's refusal, plus what only the client knows. */
-  #refused(error: HttpStatusError, method: string, url: URL): void {
+  #refused(error: HttpStatusError, method: string, url: Target): void {
     this.#logger.warn(
       {
         event: 'wa_transport.http.refused',
@@ -280,7 +282,7 @@ export class HttpClient {
         code: error.code,
         peer: url.host,
         method,
-        target: url.pathname + url.search,
+        target: url.target,
         sealed: error.sealed,
         claimedCode: error.claimedCode,
       },
@@ -316,9 +318,14 @@ export class HttpClient {
   /**
    * baseUrl's path + `path` (+ query), refusing anything that would leave baseUrl's path: a
    * request sealed for `../../admin/reset-all` would be sealed for that route. The query goes in
-   * `query`, never in `path`.
+   * `query`, never in `path`. Targets without a query are kept: parsing a URL per request cost
+   * 2.2% of a sealed 64-byte exchange (bench/RESULTS.md), and a client calls few distinct paths.
    */
-  #url(path: string, query: HttpRequestOptions['query']): URL {
+  #target(path: string, query: HttpRequestOptions['query']): Target {
+    if (query === undefined) {
+      const known = this.#targets.get(path);
+      if (known !== undefined) return known;
+    }
     if (typeof path !== 'string' || /[?#]/.test(path)) {
       throw new WaTransportError(ErrorCode.CONFIG, 'path must be a string without ? or # (pass the query as `query`)');
     }
@@ -332,9 +339,25 @@ export class HttpClient {
       const entries = query instanceof URLSearchParams ? query : Object.entries(query).map(([k, v]) => [k, String(v)]);
       for (const [key, value] of entries) url.searchParams.append(key, value);
     }
-    return url;
+    // What undici puts on the request line, and what the request is sealed for.
+    const target: Target = { origin: url.origin, host: url.host, target: url.pathname + url.search };
+    if (query === undefined) {
+      if (this.#targets.size >= MAX_KEPT_TARGETS) this.#targets.clear();
+      this.#targets.set(path, target);
+    }
+    return target;
   }
 }
+
+/** Where one request goes: `target` is path + query as sent, and as sealed. */
+interface Target {
+  readonly origin: string;
+  readonly host: string;
+  readonly target: string;
+}
+
+/** Paths whose target a client keeps (a client calling more starts over). */
+const MAX_KEPT_TARGETS = 1024;
 
 /** The CoreApp's own refusal, opened: its code, if it is one whose documented status matches. */
 function sealedRefusal(status: number, payload: unknown): HttpStatusError {
@@ -374,28 +397,128 @@ function retryOptions(retry: RetryOptions | false | undefined): Required<RetryOp
   };
 }
 
-async function readLimited(
-  body: Dispatcher.ResponseData['body'],
+interface Answer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * One HTTP exchange on the dispatcher's handler interface, the answer's body read whole up to
+ * `limit` bytes (ERR_WA_TOO_LARGE past it, or when Content-Length says more, and the exchange
+ * is aborted). Why not `dispatcher.request()`: it hands the body over as a Readable stream,
+ * which `for await` then iterates, behind a request handler and an async resource per call,
+ * and the body was copied twice: this path did 2–9% more sealed 64-byte exchanges per second
+ * (bench/RESULTS.md). Network failures and timeouts reject with undici's own errors, as
+ * `request()` does, so the retry policy sees the same codes; an aborted `signal` rejects with
+ * its reason (or undici's RequestAbortedError).
+ */
+function exchange(
+  dispatcher: Dispatcher,
+  options: Dispatcher.DispatchOptions,
   limit: number,
-  declared: string | string[] | undefined,
-  status: number,
-): Promise<Uint8Array> {
-  if (typeof declared === 'string' && Number(declared) > limit) {
-    body.destroy();
-    throw new HttpStatusError(ErrorCode.TOO_LARGE, status, 'response refused');
+  signal: AbortSignal | undefined,
+): Promise<Answer> {
+  if (signal?.aborted === true) return Promise.reject(signal.reason ?? new errors.RequestAbortedError());
+  return new Promise((resolve, reject) => {
+    dispatcher.dispatch(options, new AnswerReader(limit, signal, resolve, reject));
+  });
+}
+
+/**
+ * The handler of one exchange. A class, not a literal of closures: nothing is built per
+ * request but the instance (under tsx each named closure also cost a defineProperty call).
+ */
+class AnswerReader implements Dispatcher.DispatchHandler {
+  readonly #limit: number;
+  readonly #signal: AbortSignal | undefined;
+  readonly #resolve: (answer: Answer) => void;
+  readonly #reject: (error: unknown) => void;
+  #controller: Dispatcher.DispatchController | undefined;
+  #abortReason: unknown;
+  #settled = false;
+  #status = 0;
+  #headers: IncomingHttpHeaders = {};
+  readonly #chunks: Buffer[] = [];
+  #total = 0;
+
+  constructor(
+    limit: number,
+    signal: AbortSignal | undefined,
+    resolve: (answer: Answer) => void,
+    reject: (error: unknown) => void,
+  ) {
+    this.#limit = limit;
+    this.#signal = signal;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    signal?.addEventListener('abort', this, { once: true });
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    const buffer = chunk as Buffer;
-    total += buffer.length;
-    if (total > limit) {
-      body.destroy();
-      throw new HttpStatusError(ErrorCode.TOO_LARGE, status, 'response refused');
+
+  /** The signal's abort event (the reader is its listener object). */
+  handleEvent(): void {
+    this.#abortReason = this.#signal?.reason ?? new errors.RequestAbortedError();
+    if (this.#controller !== undefined) this.#fail(this.#abortReason);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#abortReason !== undefined) this.#fail(this.#abortReason);
+  }
+
+  onResponseStart(_: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return; // an informational answer: the real one follows
+    this.#status = statusCode;
+    this.#headers = headers;
+    const declared = headers['content-length'];
+    if (typeof declared === 'string' && Number(declared) > this.#limit) this.#fail(this.#tooLarge());
+  }
+
+  onResponseData(_: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#settled) return;
+    this.#total += chunk.length;
+    if (this.#total > this.#limit) return this.#fail(this.#tooLarge());
+    this.#chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (this.#settle()) {
+      this.#resolve({ status: this.#status, headers: this.#headers, bytes: joined(this.#chunks, this.#total) });
     }
-    chunks.push(buffer);
   }
-  return new Uint8Array(Buffer.concat(chunks, total));
+
+  onResponseError(_: Dispatcher.DispatchController, error: Error): void {
+    if (this.#settle()) this.#reject(error);
+  }
+
+  /** Rejects now, then has undici drop the exchange (and its connection). */
+  #fail(error: unknown): void {
+    if (this.#settle()) this.#reject(error);
+    this.#controller?.abort(error as Error);
+  }
+
+  /** True the first time: the exchange is over, and the signal no longer needed. */
+  #settle(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    this.#signal?.removeEventListener('abort', this);
+    return true;
+  }
+
+  #tooLarge(): HttpStatusError {
+    return new HttpStatusError(ErrorCode.TOO_LARGE, this.#status, 'response refused');
+  }
+}
+
+/** The chunks in one new array: one copy, and nothing shared with undici's buffers. */
+function joined(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
 }
 
 function mediaType(value: string | string[] | undefined): string | undefined {

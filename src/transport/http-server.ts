@@ -368,33 +368,49 @@ function refusalHeaders(status: number): Record<string, string> {
 
 /** Reads a node:http request body within `limits` (see `collectBody`). */
 export function readBody(stream: Readable, limits: BodyLimits, headers?: IncomingHttpHeaders): Promise<Uint8Array> {
-  return collectBody(streamSource(stream), limits, headers?.['content-length']);
+  return collectBody(new StreamSource(stream), limits, headers?.['content-length']);
 }
 
-function streamSource(stream: Readable): BodySource {
-  let sink: BodySink | undefined;
-  const onData = (chunk: Buffer): void => sink?.chunk(chunk);
-  const onEnd = (): void => sink?.end();
-  const onFail = (): void => sink?.fail();
-  return {
-    start(to) {
-      sink = to;
-      // Already read by someone else (a body parser that ran first): nothing left to read.
-      if (stream.readableEnded) return to.fail();
-      stream.on('data', onData);
-      stream.on('end', onEnd);
-      stream.on('error', onFail);
-      stream.on('close', onFail);
-    },
-    stop() {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('error', onFail);
-      stream.off('close', onFail);
-      // The rest of a refused body is not read: the connection is closed after the answer.
-      stream.pause();
-    },
-  };
+/** Where a node:http stream's listeners find the sink it feeds: module-level listeners, none built per request. */
+const SINK = Symbol('wa-transport body sink');
+type FedStream = Readable & { [SINK]?: BodySink | undefined };
+
+function onData(this: FedStream, chunk: Buffer): void {
+  this[SINK]?.chunk(chunk);
+}
+
+function onEnd(this: FedStream): void {
+  this[SINK]?.end();
+}
+
+function onFail(this: FedStream): void {
+  this[SINK]?.fail();
+}
+
+class StreamSource implements BodySource {
+  constructor(readonly stream: FedStream) {}
+
+  start(sink: BodySink): void {
+    const stream = this.stream;
+    // Already read by someone else (a body parser that ran first): nothing left to read.
+    if (stream.readableEnded) return sink.fail();
+    stream[SINK] = sink;
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onFail);
+    stream.on('close', onFail);
+  }
+
+  stop(): void {
+    const stream = this.stream;
+    stream.off('data', onData);
+    stream.off('end', onEnd);
+    stream.off('error', onFail);
+    stream.off('close', onFail);
+    stream[SINK] = undefined;
+    // The rest of a refused body is not read: the connection is closed after the answer.
+    stream.pause();
+  }
 }
 
 /** Writes an outcome to a node:http response (Express's `res` is one too). */

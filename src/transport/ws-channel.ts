@@ -21,7 +21,8 @@ import {
   WsCloseCode,
   closeCodeFor,
   closeCodeForWsError,
-  frameContext,
+  frameContextBytes,
+  frameContextPrefix,
   welcomeContext,
 } from './ws-protocol.js';
 
@@ -106,8 +107,13 @@ export class WsChannel {
   readonly side: 'client' | 'server';
   readonly #ws: ChannelSocket;
   readonly #endpoint: EndpointLike;
-  readonly #outbound: FrameDirection;
-  readonly #inbound: FrameDirection;
+  /** Each direction's frame context up to the sequence number, encoded once. */
+  readonly #outboundPrefix: Uint8Array;
+  readonly #inboundPrefix: Uint8Array;
+  /** For rejection logs; built once, not per frame. */
+  readonly #peerLabel: string;
+  /** Frames received and not yet handled: when there are none, the next is handled without a promise chain. */
+  #unhandled = 0;
   readonly #maxBufferedBytes: number;
   readonly #logger: Logger;
   readonly #hooks: ChannelHooks;
@@ -145,8 +151,10 @@ export class WsChannel {
     this.peer = options.peer;
     this.side = options.side;
     this.#endpoint = options.endpoint;
-    this.#outbound = options.side === 'client' ? 'c2s' : 's2c';
-    this.#inbound = options.side === 'client' ? 's2c' : 'c2s';
+    const [outbound, inbound]: FrameDirection[] = options.side === 'client' ? ['c2s', 's2c'] : ['s2c', 'c2s'];
+    this.#outboundPrefix = frameContextPrefix(this.id, outbound!);
+    this.#inboundPrefix = frameContextPrefix(this.id, inbound!);
+    this.#peerLabel = this.peer === undefined ? `ws:${this.id}` : `${this.peer} ws:${this.id}`;
     this.#maxBufferedBytes = options.maxBufferedBytes;
     this.#logger = options.logger;
     this.#hooks = options.hooks;
@@ -206,7 +214,7 @@ export class WsChannel {
     }
     let frame: Uint8Array;
     try {
-      frame = this.#endpoint.seal(payload, { context: frameContext(this.id, this.#outbound, this.#sendSeq) });
+      frame = this.#endpoint.seal(payload, { context: frameContextBytes(this.#outboundPrefix, this.#sendSeq) });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -245,7 +253,8 @@ export class WsChannel {
     const frame = toBytes(data);
     this.#inboxBytes += frame.length;
     if (this.#inboxBytes > this.#maxBufferedBytes && !this.#ws.isPaused) this.#ws.pause();
-    this.#inbox = this.#inbox.then(() => this.#receive(frame));
+    // Strictly in order: a frame waits for the one before it, but only if that one is not done.
+    this.#inbox = this.#unhandled++ === 0 ? this.#receive(frame) : this.#inbox.then(() => this.#receive(frame));
   }
 
   async #receive(frame: Uint8Array): Promise<void> {
@@ -257,8 +266,8 @@ export class WsChannel {
       }
       let payload: unknown;
       try {
-        const context = frameContext(this.id, this.#inbound, this.#receiveSeq);
-        ({ payload } = await this.#endpoint.open(frame, { context, peer: this.#peerLabel() }));
+        const context = frameContextBytes(this.#inboundPrefix, this.#receiveSeq);
+        ({ payload } = await this.#endpoint.open(frame, { context, peer: this.#peerLabel }));
       } catch (error) {
         if (isWaTransportError(error)) this.#fail(closeCodeFor(error), error.code);
         else this.#fail(WsCloseCode.TRY_AGAIN_LATER, 'internal error');
@@ -267,6 +276,7 @@ export class WsChannel {
       this.#receiveSeq++;
       await callSafely(this.#callbackLogger, 'onMessage', () => this.#hooks.onMessage?.(payload, this));
     } finally {
+      this.#unhandled--;
       this.#inboxBytes -= frame.length;
       if (this.#ws.isPaused && this.#inboxBytes <= this.#maxBufferedBytes) this.#ws.resume();
     }
@@ -274,7 +284,7 @@ export class WsChannel {
 
   async #openWelcome(frame: Uint8Array): Promise<void> {
     try {
-      await this.#endpoint.open(frame, { context: welcomeContext(this.id), peer: this.#peerLabel() });
+      await this.#endpoint.open(frame, { context: welcomeContext(this.id), peer: this.#peerLabel });
     } catch (error) {
       this.#fail(WsCloseCode.AUTH_FAILED, isWaTransportError(error) ? error.code : 'welcome refused');
       return;
@@ -317,10 +327,6 @@ export class WsChannel {
     this.#inbox = this.#inbox.then(() =>
       callSafely(this.#callbackLogger, 'onClose', () => this.#hooks.onClose?.(this, { code, reason })),
     );
-  }
-
-  #peerLabel(): string {
-    return this.peer === undefined ? `ws:${this.id}` : `${this.peer} ws:${this.id}`;
   }
 
   #log(event: string, fields: object): void {

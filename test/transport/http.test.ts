@@ -411,6 +411,41 @@ describe('client-side checks of the response', () => {
     await server.close();
   });
 
+  it('stops reading a chunked response (no Content-Length) once past its limit', async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': ENVELOPE_CONTENT_TYPE });
+      const timer = setInterval(() => res.write(new Uint8Array(400)), 1);
+      res.on('close', () => clearInterval(timer));
+    });
+    const running = await startServer(server);
+    const client = new HttpClient({ endpoint: web, baseUrl: running.url, maxResponseBytes: 1000, retry: false });
+    await expect(client.post('/x', 1)).rejects.toMatchObject({ code: ErrorCode.TOO_LARGE, status: 200 });
+    await client.close();
+    await running.close();
+  });
+
+  it('gives up a request when its signal aborts, before or while it is answered', async () => {
+    let arrived = 0;
+    const server = createServer((req) => {
+      arrived++;
+      req.resume(); // and never answered
+    });
+    const running = await startServer(server);
+    const client = new HttpClient({ endpoint: web, baseUrl: running.url });
+    const reason = new Error('caller gave up');
+    await expect(client.post('/x', 1, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    expect(arrived).toBe(0);
+    const controller = new AbortController();
+    const pending = client.post('/x', 1, { signal: controller.signal });
+    while (arrived === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    expect(arrived).toBe(1); // not retried
+    await client.close();
+    await running.close();
+  });
+
   it('refuses wrong configuration with ERR_WA_CONFIG', async () => {
     expect(() => new HttpClient({ endpoint: core, baseUrl: 'http://127.0.0.1:1' })).toThrow(
       expect.objectContaining({ code: ErrorCode.CONFIG }),
