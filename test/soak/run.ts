@@ -92,13 +92,16 @@ const summary: Array<[string, string]> = [
   ],
   ['logical requests executed twice', String(sum('faults/mixed', 'executedTwice'))],
   [
-    'master SIGKILLed, replica cut off (cluster / sentinel): refused s, replays accepted',
+    'master SIGKILLed, replica cut off: refused s, replays accepted (hold / WAIT 1)',
     ['cluster', 'sentinel']
-      .map(
-        (kind) =>
-          `${kind} ${(max(`faults/failover/${kind}`, 'refusedMs') / 1000).toFixed(1)} s, ${sum(`faults/failover/${kind}`, 'replaysAccepted')}`,
-      )
-      .join(' / '),
+      .map((kind) => {
+        // Exact names: 'faults/failover/cluster' is also the prefix of 'faults/failover/cluster-wait'.
+        const of = (name: string, field: string): number => num(rows.find((r) => r.name === name)?.[field]);
+        const hold = `faults/failover/${kind}`;
+        const wait = `${hold}-wait`;
+        return `${kind} ${(of(hold, 'refusedMs') / 1000).toFixed(1)} s, ${of(hold, 'replaysAccepted')} / ${(of(wait, 'refusedMs') / 1000).toFixed(1)} s, ${of(wait, 'replaysAccepted')}`;
+      })
+      .join('; '),
   ],
   [
     'replayed HTTP requests / WebSocket upgrades refused',
