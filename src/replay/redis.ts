@@ -60,6 +60,10 @@ const INFO_INTERVAL_MS = 5000;
 
 /** The key of a pending item that records nothing: `checked()` waiting for one round of checks. */
 const PROBE = '';
+/** A failing cluster asks for the slot map at most this often (one CLUSTER SLOTS round trip). */
+const SLOTS_REFRESH_MIN_MS = 100;
+/** How soon a bucket whose node was replaced probes again, while it has not reached the new one. */
+const REIDENTIFY_RETRY_MS = 100;
 /** Bytes of the nonce that make the key (as in MemoryReplayStore). */
 const KEY_NONCE_BYTES = 16;
 /** Reconnect quickly but not in a busy loop: 100 ms, 200 ms, … capped at 1 s. */
@@ -171,6 +175,9 @@ export class RedisReplayStore implements ReplayStore {
   readonly #owned: boolean;
   /** A bucket of a cluster store: the node answering is read with every pipeline. */
   readonly #inCluster: boolean = false;
+  readonly #cluster: ClusterBucketLink | undefined;
+  /** The node a sibling bucket saw replaced, while the hold that began then lasts. */
+  #leftNode: { id: string; until: number } | undefined;
   /** The cluster node (CLUSTER MYID) that answered this bucket's last pipeline. */
   #nodeId: string | undefined;
   readonly #logger: Logger;
@@ -224,10 +231,7 @@ export class RedisReplayStore implements ReplayStore {
    * @param bucket for `RedisClusterReplayStore`: the cluster client it shares, and that this
    *   store's keys all carry one hash tag (in `keyPrefix`), so each pipeline is for one slot.
    */
-  constructor(
-    options: RedisReplayStoreOptions = {},
-    bucket?: { readonly cluster: Cluster; readonly stateLog: StateLog },
-  ) {
+  constructor(options: RedisReplayStoreOptions = {}, bucket?: ClusterBucketLink) {
     this.keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
     if (typeof this.keyPrefix !== 'string') throw new WaTransportError(ErrorCode.CONFIG, 'keyPrefix must be a string');
     this.#canaryKey = `${this.keyPrefix}canary`;
@@ -248,6 +252,8 @@ export class RedisReplayStore implements ReplayStore {
       this.#client = bucket.cluster;
       this.#owned = false;
       this.#inCluster = true;
+      this.#cluster = bucket;
+      bucket.onNodeLeft((id) => this.#siblingLeft(id));
     } else if (options.client !== undefined) {
       this.#client = options.client;
       this.#owned = false;
@@ -433,6 +439,7 @@ export class RedisReplayStore implements ReplayStore {
       },
       (error: unknown) => {
         const timedOut = error instanceof TimeoutError;
+        this.#failedOnCluster();
         this.#setAvailable(false, timedOut ? 'command timed out' : reasonOf(error));
         failAll(all, unavailable(timedOut ? 'timed out' : 'command failed', error));
         // A stalled Redis (or ioredis's own command timeout) may leave these records to run
@@ -461,25 +468,32 @@ export class RedisReplayStore implements ReplayStore {
     const next = (): [Error | null, unknown] => results[at++]!;
     let failure: string | undefined;
     const fail = (error: Error): false => {
+      this.#failedOnCluster();
       failure = reasonOf(error);
       this.#setAvailable(false, failure);
       failAll(batch, unavailable('command failed', error));
       this.#release(batch); // their records may still run (a command timeout is not a "no")
       return false;
     };
+    // Keyless checks (CLUSTER MYID, INFO) are believed only once the keyed canary has answered:
+    // then the node that answered them serves the bucket's slot. While a master is down, ioredis
+    // sends a pipeline to any node, which answers those and MOVED for the rest; believing them
+    // held the bucket again per random node. Measured on one failover (the cluster test): 27 s
+    // of refusals before this, #failedOnCluster and #siblingLeft; 7.5 s after (2.3 s for the
+    // failover, then one 5.3 s hold).
+    let nodeId: string | undefined;
     if (checks.node) {
       const [error, id] = next();
       if (error !== null) return fail(error);
-      this.#checkNode(String(id));
+      nodeId = String(id);
     }
+    let info: unknown[] | undefined;
     if (checks.info) {
       const replies = [next(), next(), next()];
       if (checks.replication) replies.push(next());
       const error = replies.find(([e]) => e !== null)?.[0];
       if (error) return fail(error);
-      this.#checkServer(String(replies[0]![1]), String(replies[1]![1]), String(replies[2]![1]), replies[3]?.[1]);
-      this.#lastInfoAt = performance.now();
-      if (epoch === this.#epoch) this.#serverCheckNeeded = false;
+      info = replies.map(([, reply]) => reply);
     }
     if (checks.loadScript) {
       const [error, sha] = next();
@@ -487,11 +501,19 @@ export class RedisReplayStore implements ReplayStore {
       this.#recordSha = String(sha);
       if (epoch === this.#epoch) this.#scriptLoadNeeded = false;
     }
+    let canary: string | undefined;
     if (checks.canary) {
       const [error, reply] = next();
       if (error !== null) return fail(error);
-      this.#checkCanary(String(reply));
+      canary = String(reply);
     }
+    if (nodeId !== undefined) this.#checkNode(nodeId);
+    if (info !== undefined) {
+      this.#checkServer(String(info[0]), String(info[1]), String(info[2]), info[3]);
+      this.#lastInfoAt = performance.now();
+      if (epoch === this.#epoch) this.#serverCheckNeeded = false;
+    }
+    if (canary !== undefined) this.#checkCanary(canary);
     // Answered over a connection opened after this batch was sent: by a server we may not
     // have checked yet. Its `1`s cannot be trusted; its `0`s still mean "seen".
     const suspect = epoch !== this.#epoch && !checks.info;
@@ -504,6 +526,7 @@ export class RedisReplayStore implements ReplayStore {
       const item = batch[i]!;
       const [error, reply] = next();
       if (error !== null) {
+        this.#failedOnCluster();
         failure = reasonOf(error);
         if (/NOSCRIPT/.test(failure)) this.#scriptLoadNeeded = true;
         written.push(item);
@@ -603,13 +626,68 @@ export class RedisReplayStore implements ReplayStore {
    * node's settings with the next pipeline.
    */
   #checkNode(id: string): void {
-    if (this.#nodeId !== undefined && id !== this.#nodeId) {
+    const left = this.#nodeId;
+    this.#nodeId = id;
+    if (id === left && this.#leftNode?.id === left) this.#leftNode = undefined; // it still serves us
+    if (left === undefined || id === left) return;
+    // A sibling bucket saw this node go moments ago and the hold began then (#siblingLeft).
+    const covered = this.#leftNode?.id === left && performance.now() < this.#leftNode.until;
+    if (!covered) {
       this.#masterChanged(
         'another cluster node serves these nonces now (failover or resharding) and may lack the last ones',
       );
-      this.#serverCheckNeeded = true;
+      this.#cluster?.nodeLeft(left);
     }
-    this.#nodeId = id;
+    this.#serverCheckNeeded = true;
+    // What INFO said describes the old node: compared with the new one's it would hold again,
+    // once this hold is over (measured: a second 5.3 s). The new node's uptime and canary
+    // still say whether it lost keys.
+    this.#runId = undefined;
+    this.#evictedKeys = undefined;
+    this.#replicasSeen = undefined;
+    // The other buckets of the failed master learn where their slots went now.
+    this.#failedOnCluster();
+  }
+
+  /**
+   * Another bucket of this store found `id` no longer serving its slot. If this bucket's slot is
+   * on `id` too, hold now rather than when a call next reaches the node that took over: an
+   * idle bucket found out only with its next traffic, 8 s later in the failover test, and held
+   * from then. Starting here is enough: a failed master's writes end before a replica takes
+   * over (a master cut off from the majority stops accepting writes after cluster-node-timeout,
+   * and the failover starts after that), so every nonce it may have lost is older than the
+   * moment its replacement was first seen.
+   */
+  #siblingLeft(id: string): void {
+    if (this.#nodeId !== id || this.#leftNode?.id === id) return;
+    this.#masterChanged(`another bucket's cluster node (${id}) was replaced, and so may this bucket's`);
+    this.#leftNode = { id, until: performance.now() + this.restartHoldMs };
+    this.#reidentify();
+  }
+
+  /**
+   * Probes until this bucket has seen which node serves it now (or the hold is over): an idle
+   * bucket would otherwise meet the new node after its hold from the sibling's sighting, and
+   * hold again from then (measured: 5.6 s and 11 s after it, one more hold each).
+   */
+  #reidentify(): void {
+    const left = this.#leftNode;
+    if (this.#closed || left === undefined || this.#nodeId !== left.id || performance.now() >= left.until) return;
+    const again = (): void => void setTimeout(() => this.#reidentify(), REIDENTIFY_RETRY_MS).unref();
+    this.#pending.push({ key: PROBE, expireAt: 0, token: '', resolve: again, reject: again });
+    this.#scheduled ??= setImmediate(() => this.#flush());
+  }
+
+  /**
+   * A failed call on a cluster: where the slots are may have changed. ioredis follows MOVED
+   * for a lone command, and for a pipeline only when every command that succeeded is read-only;
+   * ours carry CLUSTER MYID and INFO, so it hands us the MOVED instead. And calls to a dead
+   * master time out until ioredis's periodic refresh (5 s). Either way it keeps sending to the
+   * wrong node: measured, one node's bucket reached the promoted replica 6 s after the others,
+   * and its hold began only then.
+   */
+  #failedOnCluster(): void {
+    this.#cluster?.refreshSlots();
   }
 
   /**
@@ -657,6 +735,17 @@ export class RedisReplayStore implements ReplayStore {
     if (available) this.#stateLog.available();
     else this.#stateLog.unavailable(reason);
   }
+}
+
+/** What the buckets of one cluster store share. */
+interface ClusterBucketLink {
+  readonly cluster: Cluster;
+  readonly stateLog: StateLog;
+  /** Asks ioredis for the slot map again (rate-limited). */
+  refreshSlots(): void;
+  /** Tells every bucket that `id` no longer serves a slot one of them was on. */
+  nodeLeft(id: string): void;
+  onNodeLeft(listener: (id: string) => void): void;
 }
 
 /** Default number of hash slots a cluster store spreads its nonces over. */
@@ -731,7 +820,23 @@ export class RedisClusterReplayStore implements ReplayStore {
     this.#stateLog = new StateLog(options.logger ?? silentLogger, () =>
       this.#buckets.every((b) => b.stats().available),
     );
-    const shared = { cluster: this.#cluster, stateLog: this.#stateLog };
+    // One slot refresh at a time and at most every SLOTS_REFRESH_MIN_MS, however many buckets fail.
+    let refreshedAt = Number.NEGATIVE_INFINITY;
+    const refreshSlots = (): void => {
+      if (performance.now() - refreshedAt < SLOTS_REFRESH_MIN_MS) return;
+      refreshedAt = performance.now();
+      this.#cluster.refreshSlotsCache();
+    };
+    const siblings: Array<(id: string) => void> = [];
+    const shared: ClusterBucketLink = {
+      cluster: this.#cluster,
+      stateLog: this.#stateLog,
+      refreshSlots,
+      onNodeLeft: (listener) => void siblings.push(listener),
+      nodeLeft: (id) => {
+        for (const listener of siblings) listener(id);
+      },
+    };
     this.#buckets = Array.from(
       { length: count },
       (_, i) => new RedisReplayStore({ ...rest, keyPrefix: `${prefix}{${i}}:` }, shared),
