@@ -27,7 +27,7 @@ import {
   requestContext,
   responseContext,
 } from './http-binding.js';
-import { HttpStatusError, unsealedAnswer } from './status-error.js';
+import { HttpStatusError, afterAttempts, unsealedAnswer } from './status-error.js';
 import { type ClientTlsOptions, clientTlsOptions } from './tls.js';
 import { type Logger, loggerOf } from '../log.js';
 import { asksForTls, nonNegativeInteger, positiveInteger } from '../options.js';
@@ -191,6 +191,7 @@ export class HttpClient {
     const url = this.#target(path, options.query);
     const requestId = options.requestId ?? this.endpoint.newRequestId();
     const started = performance.now();
+    let mayHaveRun = false;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.#attempt<T>(verb, url, payload, requestId, options);
@@ -202,7 +203,8 @@ export class HttpClient {
           options.signal?.aborted !== true &&
           performance.now() - started + delay <= this.#retry.withinMs;
         if (error instanceof HttpStatusError) this.#refused(error, verb, url);
-        if (!retry) throw error;
+        if (!retry) throw error instanceof HttpStatusError ? afterAttempts(error, mayHaveRun) : error;
+        mayHaveRun ||= mayHaveRunAfter(error);
         this.#logger.info(
           {
             event: 'wa_transport.http.retry',
@@ -379,6 +381,12 @@ function isRetriable(error: unknown): boolean {
   if (error instanceof WaTransportError) return false;
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && RETRIABLE_NETWORK.has(code);
+}
+
+/** Whether a failed attempt may have run: yes unless the CoreApp said no, or nothing was sent. */
+function mayHaveRunAfter(error: unknown): boolean {
+  if (error instanceof HttpStatusError) return error.mayHaveRun;
+  return (error as { code?: unknown } | null)?.code !== 'ECONNREFUSED'; // no connection, no request
 }
 
 /** Full jitter: random in [0, min(max, base · 2^(attempt−1))] (AWS Architecture Blog, "Exponential Backoff And Jitter"). */

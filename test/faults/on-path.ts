@@ -1,7 +1,8 @@
 /**
  * Someone on the path between a WebApp and a CoreApp, for the retry tests: records every
  * request as it was sent, and withholds the ones it picks, answering them with a forged,
- * unsealed 503; the rest it forwards, answer included. `deliver` sends a recorded request
+ * unsealed 503; the rest it forwards, answer included, unless it cuts the connection once the
+ * request was delivered (`cut`: the answer is lost). `deliver` sends a recorded request
  * again, as the withheld original arriving late or as an attacker's replay.
  */
 import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
@@ -31,9 +32,15 @@ export async function listen(server: Server): Promise<{ url: string; stop: () =>
   };
 }
 
-export async function onPath(upstream: string, withhold: (entry: Captured, index: number) => boolean) {
+export async function onPath(
+  upstream: string,
+  withhold: (entry: Captured, index: number) => boolean,
+  options: { cut?: (entry: Captured, index: number) => boolean } = {},
+) {
   const captured: Captured[] = [];
   const withheld: Captured[] = [];
+  /** The status each forwarded request was answered with. */
+  const answers = new Map<Captured, number>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -51,8 +58,11 @@ export async function onPath(upstream: string, withhold: (entry: Captured, index
         res.end(JSON.stringify({ error: ErrorCode.REPLAY_STORE_UNAVAILABLE }));
         return;
       }
+      const cut = options.cut?.(entry, index) === true;
       deliver(upstream, entry).then(
         (answer) => {
+          answers.set(entry, answer.status);
+          if (cut) return void res.destroy(); // delivered, and the answer lost on the way back
           res.writeHead(answer.status, answer.headers);
           res.end(answer.body);
         },
@@ -61,7 +71,7 @@ export async function onPath(upstream: string, withhold: (entry: Captured, index
     });
   });
   const { url, stop } = await listen(server);
-  return { url, stop, captured, withheld };
+  return { url, stop, captured, withheld, answers };
 }
 
 /** Sends a recorded request to `upstream` exactly as it was. */

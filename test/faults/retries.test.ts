@@ -117,7 +117,7 @@ describe('HTTP retries execute a request at most once', () => {
     const requestId = web.newRequestId();
     await client.post('/v1/pay', { pay: 1 }, { requestId });
     const again = await client.post('/v1/pay', { pay: 1 }, { requestId }).catch((e: unknown) => e);
-    expect(again).toMatchObject({ code: ErrorCode.REPLAYED, status: 409, sealed: true });
+    expect(again).toMatchObject({ code: ErrorCode.REPLAYED, status: 409, sealed: true, mayHaveRun: true });
     expect(server.executions.get(JSON.stringify({ pay: 1 }))).toBe(1);
   });
 
@@ -132,7 +132,49 @@ describe('HTTP retries execute a request at most once', () => {
     const requestId = web.newRequestId(); // issued 10.5 s ago; the attempt itself is fresh
     offset = 0;
     const late = await client.post('/v1/pay', { pay: 2 }, { requestId }).catch((e: unknown) => e);
-    expect(late).toMatchObject({ code: ErrorCode.EXPIRED, sealed: true });
+    expect(late).toMatchObject({ code: ErrorCode.EXPIRED, sealed: true, mayHaveRun: false });
+    expect(server.executions.size).toBe(0);
+  });
+
+  it('mayHaveRun: false only when every attempt was refused in a sealed answer', async () => {
+    const secret = generateSecret();
+    const store = flakyStore(true); // every attempt refused, sealed 503
+    const core = await createEndpoint({ role: 'coreapp', secret, replayStore: store });
+    const web = await createEndpoint({ role: 'webapp', secret });
+    const server = await coreApp(core);
+    const retry = { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 };
+
+    const direct = new HttpClient({ endpoint: web, baseUrl: server.url, retry });
+    toStop.push(() => direct.close());
+    const refused = await direct.post('/v1/pay', { pay: 3 }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: ErrorCode.REPLAY_STORE_UNAVAILABLE, sealed: true, mayHaveRun: false });
+
+    // The first attempt is cut on the path after it was sent: it may have run, whatever the
+    // sealed refusals of the retries say.
+    const path = await onPath(server.url, () => false, { cut: (_entry, i) => i === 0 });
+    toStop.push(path.stop);
+    const cut = new HttpClient({ endpoint: web, baseUrl: path.url, retry });
+    toStop.push(() => cut.close());
+    const unsure = await cut.post('/v1/pay', { pay: 4 }).catch((e: unknown) => e);
+    expect(path.captured.length).toBe(3);
+    expect(unsure).toMatchObject({ code: ErrorCode.REPLAY_STORE_UNAVAILABLE, sealed: true, mayHaveRun: true });
+
+    // A refused connection sent nothing: the first attempt finds no server, the CoreApp starts
+    // listening before the retry (logged just before its backoff), and refuses the rest.
+    const spare = createServer();
+    const port = Number(new URL(await listen(spare)).port);
+    await new Promise((resolve) => spare.close(resolve));
+    const late = createServer(sealedHandler({ endpoint: core }, () => ({})));
+    toStop.push(() => new Promise((resolve) => late.close(resolve)));
+    const refusedFirst = new HttpClient({
+      endpoint: web,
+      baseUrl: `http://127.0.0.1:${port}`,
+      retry,
+      logger: { warn: () => {}, info: () => void (late.listening || late.listen(port, '127.0.0.1')) },
+    });
+    toStop.push(() => refusedFirst.close());
+    const notRun = await refusedFirst.post('/v1/pay', { pay: 5 }).catch((e: unknown) => e);
+    expect(notRun).toMatchObject({ code: ErrorCode.REPLAY_STORE_UNAVAILABLE, sealed: true, mayHaveRun: false });
     expect(server.executions.size).toBe(0);
   });
 });
