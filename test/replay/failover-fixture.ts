@@ -1,11 +1,18 @@
+/**
+ * What the Redis Cluster and Sentinel tests share: two CoreApp nodes on one store, HTTP traffic
+ * through a failover (`requestsThrough`), and the failover that loses writes.
+ */
+import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, expect } from 'vitest';
 import { type Endpoint, ErrorCode, createEndpoint, isWaTransportError } from '../../src/index.js';
-import type { ReplayStore } from '../../src/replay/store.js';
-import { recordFigures } from '../soak/figures.js';
 import type { Logger } from '../../src/log.js';
+import type { ReplayStore } from '../../src/replay/store.js';
+import { HttpClient, HttpStatusError, sealedHandler } from '../../src/transport/http.js';
+import { type Captured, deliver, listen, onPath } from '../faults/on-path.js';
 import type { RedisSentinelHandle } from '../redis/servers.js';
+import { recordFigures } from '../soak/figures.js';
 
 // Longer than a failover takes here (1 s to declare the master down, then an election): a
 // shorter window would refuse the lost nonces' replays as expired before the store is asked.
@@ -14,7 +21,6 @@ export const windowMs = 5000;
 export const maxSkewMs = 200;
 export const retentionMs = windowMs + 100;
 export const TIMING = { commandTimeoutMs: 300, retentionMs, restartHoldMs: retentionMs + maxSkewMs };
-export const RETRIABLE: readonly string[] = [ErrorCode.REPLAY_STORE_UNAVAILABLE];
 
 export const stores: Array<{ close(): Promise<void> }> = [];
 afterAll(async () => {
@@ -70,15 +76,42 @@ export interface FailoverFigures {
 }
 
 /**
- * Legitimate traffic spread over the nodes, and an attacker replaying every envelope accepted
- * so far, before, during and after `fault` (a master SIGKILLed); until the nodes accept again.
+ * Recorded for the soak summary, then held to the promise: 0 replays, every refusal retriable,
+ * some refusals (the hold, or the outage, was met), and recovery without a restart.
  */
-export async function trafficThrough(
+export function expectSafeFailover(name: string, figures: FailoverFigures | RequestFigures): void {
+  recordFigures(name, {
+    ...figures,
+    refusedMs: Math.round(figures.refusedMs),
+    otherErrors: figures.otherErrors.length,
+  });
+  if ('ranOnce' in figures) expect(figures.ranOnce).toBe(figures.requests);
+  expect(figures.replaysAccepted).toBe(0);
+  expect(figures.otherErrors).toEqual([]);
+  expect(figures.legitRefused).toBeGreaterThan(0);
+  expect(figures.recovered).toBe(true);
+}
+
+export interface RequestFigures extends FailoverFigures {
+  /** Logical requests sent, and how many ran exactly once (every one must). */
+  requests: number;
+  ranOnce: number;
+  /** Requests sent again under a new id: the first id expired with no attempt run. */
+  resent: number;
+}
+
+/**
+ * The same failover under HTTP: a WebApp's `HttpClient` posts logical requests to two CoreApp
+ * servers (one per node, each behind a recorder on the path) and retries as docs/http.md says
+ * ("Exactly once in the end"); an attacker replays every request that was accepted to both
+ * servers. Every logical request must run exactly once, and no replay at all.
+ */
+export async function requestsThrough(
   web: Endpoint,
   nodes: readonly Endpoint[],
   fault: () => Promise<unknown>,
-): Promise<FailoverFigures> {
-  const figures: FailoverFigures = {
+): Promise<RequestFigures> {
+  const figures: RequestFigures = {
     legitAccepted: 0,
     legitRefused: 0,
     replaysAccepted: 0,
@@ -86,80 +119,135 @@ export async function trafficThrough(
     otherErrors: [],
     refusedMs: 0,
     recovered: false,
+    requests: 0,
+    ranOnce: 0,
+    resent: 0,
   };
-  const accepted: Uint8Array[] = [];
-  let faultDone = false;
+  const executions = new Map<number, number>();
+  const traces = new Map<number, string[]>();
   let firstRefusal: number | undefined;
   let lastRefusal: number | undefined;
-  const round = async (i: number): Promise<void> => {
-    const batch = Array.from({ length: 20 }, (_, k) => web.seal({ i, k }));
-    await Promise.all(
-      batch.map((envelope, k) =>
-        nodes[k % nodes.length]!.open(envelope).then(
-          () => {
-            figures.legitAccepted++;
-            accepted.push(envelope);
-          },
-          (error: unknown) => {
-            if (isWaTransportError(error) && RETRIABLE.includes(error.code)) {
-              figures.legitRefused++;
-              firstRefusal ??= performance.now();
-              lastRefusal = performance.now();
-            } else figures.otherErrors.push(isWaTransportError(error) ? error.code : String(error));
-          },
-        ),
-      ),
-    );
-    // The attacker replays everything accepted so far, to every node.
-    await Promise.all(
-      accepted.flatMap((envelope) =>
-        nodes.map((node) =>
-          node.open(envelope).then(
-            () => void figures.replaysAccepted++,
-            () => void figures.replaysRefused++,
+  const servers: string[] = [];
+  const paths: Array<Awaited<ReturnType<typeof onPath>>> = [];
+  const clients: HttpClient[] = [];
+  try {
+    for (const node of nodes) {
+      const handler = sealedHandler({ endpoint: node }, (req) => {
+        const { m } = req.payload as { m: number };
+        executions.set(m, (executions.get(m) ?? 0) + 1);
+        return { ran: m };
+      });
+      const server = createServer((req, res) => {
+        res.on('finish', () => {
+          if (res.statusCode !== 503) return;
+          figures.legitRefused++;
+          firstRefusal ??= performance.now();
+          lastRefusal = performance.now();
+        });
+        handler(req, res);
+      });
+      const { url, stop } = await listen(server);
+      cleanups.push(stop);
+      servers.push(url);
+      const path = await onPath(url, () => false);
+      cleanups.push(path.stop);
+      paths.push(path);
+      // Retries end before the request id's window does (the CoreApp would refuse it as expired).
+      const retry = { attempts: 8, baseDelayMs: 50, maxDelayMs: 250, withinMs: windowMs - 1000 };
+      const client = new HttpClient({ endpoint: web, baseUrl: path.url, retry, logger: quiet });
+      cleanups.push(() => client.close());
+      clients.push(client);
+    }
+    const accepted: Captured[] = [];
+    let faultDone = false;
+    const round = async (r: number): Promise<boolean> => {
+      const refusedBefore = figures.legitRefused;
+      await Promise.all(
+        Array.from({ length: 20 }, async (_, k) => {
+          const m = r * 20 + k;
+          figures.requests++;
+          const steps: string[] = [];
+          traces.set(m, steps);
+          const outcome = await exactlyOnce(clients[k % clients.length]!, web, { m }, steps).catch((e: unknown) => e);
+          if (outcome === 'resent-ran') figures.resent++;
+          if (outcome === 'ran' || outcome === 'resent-ran') figures.legitAccepted++;
+          else figures.otherErrors.push(isWaTransportError(outcome) ? outcome.code : String(outcome));
+        }),
+      );
+      // The attacker replays every request accepted so far to every node.
+      for (const path of paths)
+        for (const entry of path.captured.splice(0)) if (path.answers.get(entry) === 200) accepted.push(entry);
+      if (accepted.length > 400) accepted.splice(0, accepted.length - 400); // older ones: expired
+      await Promise.all(
+        accepted.flatMap((entry) =>
+          servers.map((url) =>
+            deliver(url, entry).then(
+              (answer) => void (answer.status === 200 ? figures.replaysAccepted++ : figures.replaysRefused++),
+              () => void figures.replaysRefused++,
+            ),
           ),
         ),
-      ),
-    );
-    // Replays older than the window are refused as expired without reaching the store.
-    if (accepted.length > 1000) accepted.splice(0, accepted.length - 1000);
-  };
-  let i = 0;
-  for (; i < 10; i++) await round(i); // before
-  const faulting = fault().then(() => {
-    faultDone = true;
-  });
-  const deadline = performance.now() + 30_000;
-  let acceptedAfter = 0;
-  while (performance.now() < deadline) {
-    const before = figures.legitAccepted;
-    await round(i++);
-    if (faultDone && lastRefusal !== undefined) {
-      acceptedAfter = figures.legitAccepted - before === 20 ? acceptedAfter + 1 : 0;
-      if (acceptedAfter >= 5) break; // five whole rounds accepted after the failover: recovered
+      );
+      return figures.legitRefused === refusedBefore;
+    };
+    let r = 0;
+    for (; r < 5; r++) await round(r); // before
+    const faulting = fault().then(() => {
+      faultDone = true;
+    });
+    const deadline = performance.now() + 40_000;
+    let cleanRounds = 0;
+    while (performance.now() < deadline) {
+      const clean = await round(r++);
+      if (faultDone && lastRefusal !== undefined) {
+        cleanRounds = clean ? cleanRounds + 1 : 0;
+        if (cleanRounds >= 5) break; // five rounds without a refusal after the failover: recovered
+      }
+      await sleep(20);
     }
-    await sleep(20);
+    await faulting;
+    figures.recovered = cleanRounds >= 5;
+    figures.refusedMs = firstRefusal === undefined ? 0 : lastRefusal! - firstRefusal;
+    figures.ranOnce = [...executions.values()].filter((n) => n === 1).length;
+    for (let m = 0; m < figures.requests; m++)
+      if (executions.get(m) !== 1)
+        figures.otherErrors.push(`request ${m} ran ${executions.get(m) ?? 0} times: ${traces.get(m)?.join(', ')}`);
+    return figures;
+  } finally {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   }
-  await faulting;
-  figures.recovered = acceptedAfter >= 5;
-  figures.refusedMs = firstRefusal === undefined ? 0 : lastRefusal! - firstRefusal;
-  return figures;
 }
 
+const cleanups: Array<() => unknown> = [];
+const quiet: Logger = { warn: () => {}, info: () => {} };
+
 /**
- * Recorded for the soak summary, then held to the promise: 0 replays, every refusal retriable,
- * some refusals (the hold, or the outage, was met), and recovery without a restart.
+ * docs/http.md, "Exactly once in the end": the same request id until an attempt is accepted
+ * or the id has expired with no attempt run; then the same request as a new one.
  */
-export function expectSafeFailover(name: string, figures: FailoverFigures): void {
-  recordFigures(name, {
-    ...figures,
-    refusedMs: Math.round(figures.refusedMs),
-    otherErrors: figures.otherErrors.length,
-  });
-  expect(figures.replaysAccepted).toBe(0);
-  expect(figures.otherErrors).toEqual([]);
-  expect(figures.legitRefused).toBeGreaterThan(0);
-  expect(figures.recovered).toBe(true);
+async function exactlyOnce(
+  client: HttpClient,
+  web: Endpoint,
+  payload: unknown,
+  steps: string[] = [],
+): Promise<'ran' | 'resent-ran'> {
+  for (let resent = false; ; resent = true) {
+    const requestId = web.newRequestId();
+    let mayHaveRun = false;
+    for (;;) {
+      try {
+        await client.post('/v1/messages', payload, { requestId });
+        return resent ? 'resent-ran' : 'ran';
+      } catch (error) {
+        if (!(error instanceof HttpStatusError)) throw error;
+        steps.push(`${error.code}${error.mayHaveRun ? '?' : ''}`);
+        mayHaveRun ||= error.mayHaveRun;
+        if (error.code === ErrorCode.REPLAYED) return resent ? 'resent-ran' : 'ran';
+        if (error.code === ErrorCode.EXPIRED && !mayHaveRun) break;
+        if (error.status !== 503) throw error;
+      }
+    }
+  }
 }
 
 /** The port of the master's replica, as the sentinels know it (one that is up). */

@@ -17,7 +17,7 @@ import {
   recordingLogger,
   replicaOf,
   stores,
-  trafficThrough,
+  requestsThrough,
   windowMs,
 } from './failover-fixture.js';
 
@@ -131,7 +131,7 @@ describe('behind Sentinel (1 master, 1 replica, 3 sentinels)', () => {
     expect(error).toMatchObject({ code: ErrorCode.REPLAY_STORE_UNAVAILABLE });
   });
 
-  it('the master SIGKILLed mid-traffic: 0 replays accepted, refusals retriable, the new master followed', async () => {
+  it('the master SIGKILLed mid-traffic: every HTTP request runs exactly once, 0 replays, the new master followed', async () => {
     const secret = generateSecret();
     const web = await createEndpoint({ role: 'webapp', secret, windowMs, maxSkewMs });
     const nodes = await coreNodes(secret, () =>
@@ -145,7 +145,7 @@ describe('behind Sentinel (1 master, 1 replica, 3 sentinels)', () => {
     const master = await sentinel.master();
     const replicaPort = await replicaOf(sentinel);
     expect(replicaPort).not.toBe(master.port);
-    const figures = await trafficThrough(web, nodes, () =>
+    const figures = await requestsThrough(web, nodes, () =>
       failoverLosingWrites(master.port, replicaPort, () => sentinel.killMaster()),
     );
     expectSafeFailover('faults/failover/sentinel', figures);
@@ -168,7 +168,7 @@ describe('behind Sentinel (1 master, 1 replica, 3 sentinels)', () => {
     );
     const master = await sentinel.master();
     const replicaPort = await replicaOf(sentinel);
-    const figures = await trafficThrough(web, nodes, async () => {
+    const figures = await requestsThrough(web, nodes, async () => {
       await failoverLosingWrites(master.port, replicaPort, () => sentinel.killMaster());
       await sentinel.restartKilled();
     });

@@ -104,6 +104,10 @@ const summary: Array<[string, string]> = [
       .join('; '),
   ],
   [
+    '  HTTP requests through those failovers: ran exactly once',
+    `${sum('faults/failover/', 'ranOnce').toLocaleString('en')} of ${sum('faults/failover/', 'requests').toLocaleString('en')} (${sum('faults/failover/', 'resent')} sent again after their id expired unrun)`,
+  ],
+  [
     'replayed HTTP requests / WebSocket upgrades refused',
     `${sum('load/traffic', 'replayedHttpRequests').toLocaleString('en')} / ${sum('load/traffic', 'replayedUpgrades').toLocaleString('en')}`,
   ],
@@ -118,5 +122,7 @@ const breaches =
   sum('adversarial/', 'forgeriesAccepted') +
   sum('', 'replaysAccepted') +
   sum('', 'envelopesAcceptedTwice') +
-  sum('faults/mixed', 'executedTwice');
+  sum('faults/mixed', 'executedTwice') +
+  sum('faults/failover/', 'requests') -
+  sum('faults/failover/', 'ranOnce');
 process.exitCode = run.status !== 0 || breaches !== 0 ? 1 : 0;
