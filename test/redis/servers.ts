@@ -30,7 +30,11 @@ export const REDIS_SERVER_MISSING =
   'redis-server not found: install it (e.g. apt-get install redis-server) — the tests start their own Redis servers';
 
 /** Every server we start: no persistence, loopback only. */
-const BASE_ARGS = ['--bind', HOST, '--save', '', '--appendonly', 'no'];
+/**
+ * No persistence, and a replica's full sync starts at once: Redis 7 waits
+ * `repl-diskless-sync-delay` (5 s) for more replicas first, 5 s of every replica start here.
+ */
+const BASE_ARGS = ['--bind', HOST, '--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0'];
 
 /** ioredis options as its constructors take them under exactOptionalPropertyTypes. */
 export type ClientOptions = Omit<RedisOptions, 'replyMapping'>;
@@ -227,12 +231,13 @@ class RedisProcess {
     return pid;
   }
 
-  async start(): Promise<void> {
+  /** `more` arguments go last, so they win over `args` (e.g. another `--replicaof`). */
+  async start(more: readonly string[] = []): Promise<void> {
     if (this.running) throw new Error(`redis harness: port ${this.port} is already running`);
     installSafetyNet();
     mkdirSync(this.dir, { recursive: true });
     const config = this.configFile === undefined ? [] : [this.configFile];
-    const argv = [...config, '--port', String(this.port), '--dir', this.dir, ...BASE_ARGS, ...this.args];
+    const argv = [...config, '--port', String(this.port), '--dir', this.dir, ...BASE_ARGS, ...this.args, ...more];
     const child = spawn('redis-server', argv, { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     live.add(child);
@@ -613,10 +618,11 @@ export interface RedisSentinelHandle {
    */
   killMaster(): Promise<{ killed: { host: string; port: number }; promoted: { host: string; port: number } }>;
   /**
-   * Starts the killed server again (empty, on its port); the sentinels make it a replica of the
-   * new master. Resolves once it is one, synced.
+   * Starts the killed server again (empty, on its port) as the new master's replica. Resolves
+   * once it is one, synced, and (unless `seenBySentinels` is false) once every sentinel sees
+   * every replica up, so that the next failover can promote it.
    */
-  restartKilled(): Promise<void>;
+  restartKilled(options?: { seenBySentinels?: boolean }): Promise<void>;
   /** An ioredis client through the sentinels (`sentinels` + `name`); closed by `stop()`. */
   client(options?: ClientOptions): Redis;
   /** Kills every process (SIGKILL: nothing to keep) and removes the temp dir. */
@@ -737,9 +743,12 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
         );
         return { killed, promoted };
       },
-      async restartKilled() {
+      async restartKilled({ seenBySentinels = true } = {}) {
+        const master = await addressFrom(sentinels.find((s) => s.running) ?? sentinels[0]!);
         for (const server of data.filter((p) => !p.running)) {
-          await server.start();
+          // Straight back as the current master's replica: left to the sentinels, the
+          // reconfiguration took seconds more.
+          await server.start(['--replicaof', master.host, String(master.port)]);
           await until(
             `the restarted server on ${server.port} is a replica in sync`,
             async () => {
@@ -751,6 +760,27 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
             SETTLE_TIMEOUT_MS,
           );
         }
+        if (!seenBySentinels) return;
+        // Every replica known to every sentinel as up: one they could promote.
+        const replicaPorts = data.filter((p) => p.running && p.port !== master.port).map((p) => p.port);
+        await until(
+          'every sentinel sees every replica up',
+          async () => {
+            for (const sentinel of sentinels.filter((s) => s.running)) {
+              const replicas = (await ask(sentinel.port, ['SENTINEL', 'replicas', masterName])) as string[][];
+              const up = replicas
+                .map(
+                  (flat) =>
+                    new Map(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!])),
+                )
+                .filter((state) => !/s_down|o_down|disconnected/.test(state.get('flags') ?? ''))
+                .map((state) => Number(state.get('port')));
+              if (!replicaPorts.every((port) => up.includes(port))) return undefined;
+            }
+            return true;
+          },
+          SETTLE_TIMEOUT_MS,
+        );
       },
       client: (redisOptions = {}) =>
         trackClient(

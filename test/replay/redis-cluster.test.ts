@@ -46,19 +46,31 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
     const secret = generateSecret();
     // 16,000 opens at once on 2 shared cores take seconds: the default window and retention,
     // and a generous timeout, as this is about exactly once, not about speed (the cluster has
-    // just started: a short hold).
+    // just started: a short hold, waited out).
     const web = await createEndpoint({ role: 'webapp', secret });
+    const made: RedisClusterReplayStore[] = [];
     const nodes = await coreNodes(
       secret,
-      () =>
-        createRedisReplayStore({
+      async () => {
+        const store = (await createRedisReplayStore({
           clusterNodes: cluster.seeds,
           keyPrefix: 'wa:once:',
           commandTimeoutMs: 10_000,
           restartHoldMs: TIMING.restartHoldMs,
-        }),
+        })) as RedisClusterReplayStore;
+        made.push(store);
+        return store;
+      },
       {},
     );
+    for (const store of made)
+      while (
+        await store.ready().then(
+          () => false,
+          () => true,
+        )
+      )
+        await sleep(100);
     const accepted = await deliverConcurrently(web, nodes, 2000, 8);
     expect(accepted.filter((n) => n !== 1)).toEqual([]);
     const masters = (await cluster.nodes()).filter((n) => n.role === 'master' && !n.failed);
@@ -104,15 +116,7 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
     const secret = generateSecret();
     const web = await createEndpoint({ role: 'webapp', secret, windowMs, maxSkewMs });
     const nodes = await coreNodes(secret, () =>
-      createRedisReplayStore({
-        clusterNodes: cluster.seeds,
-        keyPrefix: 'wa:failover:',
-        ...TIMING,
-        logger: {
-          warn: (r: object, m?: string) => console.log(Math.round(performance.now()), JSON.stringify(r), m),
-          info: (r: object, m?: string) => console.log(Math.round(performance.now()), JSON.stringify(r), m),
-        },
-      }),
+      createRedisReplayStore({ clusterNodes: cluster.seeds, keyPrefix: 'wa:failover:', ...TIMING }),
     );
     // The master serving bucket {0}'s slot, and its replica.
     const client = cluster.client();
@@ -120,20 +124,17 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
     const all = await cluster.nodes();
     const master = all.find((n) => n.role === 'master' && n.slots.some(([from, to]) => slot >= from && slot <= to))!;
     const replica = all.find((n) => n.masterId === master.id)!;
-    const figures = await requestsThrough(web, nodes, () =>
-      failoverLosingWrites(master.port, replica.port, () => {
-        console.log(Math.round(performance.now()), 'KILL');
-        return cluster.killMaster(slot).then((x) => {
-          console.log(Math.round(performance.now()), 'PROMOTED');
-          return x;
-        });
-      }),
-    );
+    const figures = await requestsThrough(web, nodes, async () => {
+      await failoverLosingWrites(master.port, replica.port, () => cluster.killMaster(slot));
+      // Back as a replica for the next test, and old enough by then that its promotion is not
+      // held as a server that restarted recently.
+      await cluster.restartNode(master.port);
+    });
     expectSafeFailover('faults/failover/cluster', figures);
   }, 90_000);
 
   it('with WAIT 1 (replicaAcks): the same failover, 0 replays, refused only while no replica acknowledges, no hold', async () => {
-    // Every master needs its replica again: an earlier failover left one without.
+    // Every master needs its replica again (the test above restarted the one it killed).
     for (const node of await cluster.nodes()) if (node.pid === undefined) await cluster.restartNode(node.port);
     const secret = generateSecret();
     const web = await createEndpoint({ role: 'webapp', secret, windowMs, maxSkewMs });
@@ -158,7 +159,7 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
       // is back as one.
       await cluster.restartNode(master.port);
     });
-    expectSafeFailover('faults/failover/cluster-wait', figures);
+    expectSafeFailover('faults/failover/cluster-wait', figures, { mayLose: true });
     // Every nonce was on the only replica: the change of master is followed without a hold.
     expect(logger.events).toContain('wa_transport.replay_store.master_changed');
     expect(logger.events).not.toContain('wa_transport.replay_store.hold');

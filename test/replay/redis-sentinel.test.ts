@@ -145,14 +145,17 @@ describe('behind Sentinel (1 master, 1 replica, 3 sentinels)', () => {
     const master = await sentinel.master();
     const replicaPort = await replicaOf(sentinel);
     expect(replicaPort).not.toBe(master.port);
-    const figures = await requestsThrough(web, nodes, () =>
-      failoverLosingWrites(master.port, replicaPort, () => sentinel.killMaster()),
-    );
+    const figures = await requestsThrough(web, nodes, async () => {
+      await failoverLosingWrites(master.port, replicaPort, () => sentinel.killMaster());
+      // Back as the new master's replica, for the next test: old enough by then that its
+      // promotion is not held as a server that restarted recently.
+      await sentinel.restartKilled({ seenBySentinels: false });
+    });
     expectSafeFailover('faults/failover/sentinel', figures);
   }, 90_000);
 
   it('with WAIT 1 (replicaAcks): the same failover, 0 replays, the new master followed without a hold', async () => {
-    await sentinel.restartKilled(); // the master the test above killed, back as a replica
+    await sentinel.restartKilled(); // restarted by the test above: known to the sentinels now
     const secret = generateSecret();
     const web = await createEndpoint({ role: 'webapp', secret, windowMs, maxSkewMs });
     const logger = recordingLogger();
@@ -172,7 +175,7 @@ describe('behind Sentinel (1 master, 1 replica, 3 sentinels)', () => {
       await failoverLosingWrites(master.port, replicaPort, () => sentinel.killMaster());
       await sentinel.restartKilled();
     });
-    expectSafeFailover('faults/failover/sentinel-wait', figures);
+    expectSafeFailover('faults/failover/sentinel-wait', figures, { mayLose: true });
     expect(logger.events).toContain('wa_transport.replay_store.master_changed');
     expect(logger.events).not.toContain('wa_transport.replay_store.hold');
   }, 90_000);
