@@ -69,8 +69,9 @@ const RECONNECT_MAX_MS = 1000;
 /**
  * Record-if-absent on Redis's clock. Returns 1 (recorded), 0 (already there), -1 (retention
  * over). The value is a token of this attempt, so a record can be taken back by its writer alone.
+ * Exported for bench/redis-store.ts (which sends it without the store); not public (src/redis.ts).
  */
-const RECORD_SCRIPT = `local t = redis.call('TIME')
+export const RECORD_SCRIPT = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if tonumber(ARGV[1]) <= now then return -1 end
 if redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[1], 'NX') then return 1 end
