@@ -334,6 +334,10 @@ interface RedisRow {
   readonly messagesPerSecond: number;
   readonly roundTrips?: number;
   readonly messages?: number;
+  /** Rows of the own-batching vs auto-pipelining comparison: the rate of each round… */
+  readonly rounds?: readonly number[];
+  /** …and the ratio to own batching (checks on) in each (not on that row itself). */
+  readonly ratios?: readonly number[];
 }
 
 /** bench/redis-store.ts is written separately; it is optional here, and so is a running Redis. */
@@ -342,23 +346,44 @@ async function redisResult(quick: boolean): Promise<string> {
   try {
     const specifier = './redis-store.js';
     const mod = (await import(specifier)) as {
-      benchRedisStore?: (options: { messages: number; concurrency: number; scaled: boolean }) => Promise<RedisRow[]>;
+      benchRedisStore?: (options: {
+        messages: number;
+        concurrency: number;
+        scaled: boolean;
+        comparison?: { rounds: number; messages: number; concurrencies: readonly number[] };
+      }) => Promise<RedisRow[]>;
+      ratioText?: (ratios: readonly number[]) => string;
     };
     if (typeof mod.benchRedisStore !== 'function')
       return 'not measured (bench/redis-store.ts exports no benchRedisStore)';
     const messages = quick ? 5_000 : 200_000;
-    // The replica and cluster rows start seven redis-server processes (seconds): not in a smoke run.
-    const rows = await mod.benchRedisStore({ messages, concurrency: 256, scaled: !quick });
-    const text = rows
-      .map((r) => {
-        const batch =
-          r.roundTrips === undefined ? '' : ` (mean pipeline ${((r.messages ?? messages) / r.roundTrips).toFixed(0)})`;
-        return `${r.name}: ${fmtRate(r.messagesPerSecond)} messages/s${batch}`;
-      })
+    // The replica and cluster rows start seven redis-server processes (seconds): not in a smoke
+    // run; the batching comparison runs there in two short rounds at one concurrency (a second).
+    const rows = await mod.benchRedisStore({
+      messages,
+      concurrency: 256,
+      scaled: !quick,
+      ...(quick ? { comparison: { rounds: 2, messages: 2_000, concurrencies: [256] } } : {}),
+    });
+    const describe = (r: RedisRow): string => {
+      const batch =
+        r.roundTrips === undefined ? '' : ` (mean pipeline ${((r.messages ?? messages) / r.roundTrips).toFixed(0)})`;
+      const ratio =
+        r.ratios === undefined || mod.ratioText === undefined ? '' : `, ×${mod.ratioText(r.ratios)} of own pipeline`;
+      return `${r.name}: ${fmtRate(r.messagesPerSecond)} messages/s${batch}${ratio}`;
+    };
+    const compared = rows.filter((r) => r.rounds !== undefined);
+    const stores = rows
+      .filter((r) => r.rounds === undefined)
+      .map(describe)
       .join('; ');
+    const comparison =
+      compared.length === 0
+        ? ''
+        : `. Own batching vs ioredis auto-pipelining (medians of ${compared[0]!.rounds!.length} interleaved rounds${quick ? ' of 2,000 calls: a smoke run, too short to compare' : ''}): ${compared.map(describe).join('; ')}`;
     return quick
-      ? `${text}; replica and cluster rows skipped under --quick (they start 7 redis-server processes)`
-      : text;
+      ? `${stores}; replica and cluster rows skipped under --quick (they start 7 redis-server processes)${comparison}`
+      : `${stores}${comparison}`;
   } catch (error) {
     return `not measured (${error instanceof Error ? error.message : String(error)})`;
   }
