@@ -29,9 +29,9 @@ describe('contextBytes', () => {
   );
   const ids = fc.oneof(
     fc.constant(undefined),
-    fc.uint8Array({ minLength: REQUEST_ID_BYTES, maxLength: REQUEST_ID_BYTES }).map((b) =>
-      Buffer.from(b).toString('base64url'),
-    ),
+    fc
+      .uint8Array({ minLength: REQUEST_ID_BYTES, maxLength: REQUEST_ID_BYTES })
+      .map((b) => Buffer.from(b).toString('base64url')),
   );
 
   it('gives the bytes of the caller context and the bound request id, whatever came before', () => {
