@@ -56,8 +56,9 @@ export interface EndpointOptions extends VerifierOptions {
   /** Told of every seal, open and rejection: the hook for metrics and clock-health tracking. */
   observer?: EndpointObserver;
   /**
-   * AEAD implementation: 'auto' (sodium-native when it is installed, else libsodium's
-   * WebAssembly), 'native' or 'wasm'. All produce the same bytes; they differ in speed only
+   * AEAD implementation: 'auto' (each message with whichever is faster at its size: libsodium's
+   * WebAssembly below 512 bytes of payload, sodium-native from 512 bytes when it is installed),
+   * 'native' or 'wasm' to force one. All produce the same bytes; they differ in speed only
    * (bench/RESULTS.md), and each refuses a forgery at least as fast as it opens a valid envelope.
    * @default 'auto'
    */

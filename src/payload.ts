@@ -158,9 +158,9 @@ const UNDEFINED_EXT = 0x00; // msgpackr's encoding of `undefined`
  * The walk's stack, shared by every call (the walk runs no other code, so calls never overlap):
  * `left[d]` counts the items still to read in the container at depth d (a map of n pairs counts
  * 2n items, keys at even positions from its end), `isMap[d]` says whether it is a map. Why
- * shared, and bytes read without a DataView: a DataView and two arrays per call cost about a
- * quarter of the check of a small payload, which runs twice per message (bench/RESULTS.md,
- * "Envelope at small sizes").
+ * shared, and bytes read without a DataView: with a DataView and two arrays per call, checking a
+ * 64-byte `{ id, text }` payload took 240 ns, now 122 ns, and the check runs twice per message
+ * (bench/RESULTS.md, "Envelope at small sizes").
  */
 const left = new Float64Array(MAX_DEPTH + 2);
 const isMap = new Uint8Array(MAX_DEPTH + 2);

@@ -80,14 +80,14 @@ async function loadBackend(preference: BackendChoice): Promise<AeadBackend> {
 
 /**
  * From this many plaintext bytes up, 'auto' seals and opens with sodium-native; below it, with
- * libsodium's WebAssembly. Measured with bench/crossover.ts (each backend's seal and open of a
- * 39-byte header and a 45-byte context, interleaved rounds, 2-core machine): WebAssembly seals
- * faster up to 256 B (0.78 µs vs 1.0 µs at 64 B: sodium-native's call takes six typed arrays
- * through N-API at about 0.1 µs each), the two cross between 256 and 512 B, and from 512 B
- * sodium-native is faster (×1.3 at 512 B, ×1.7 at 1 KiB, ×2 at 2 KiB), its SIMD ChaCha20
- * gaining about 2 ns a byte. Opening crosses later (native.ts opens up to 256 B with
- * WebAssembly anyway; the two are even up to about 768 B, then native leads), so one
- * threshold serves both.
+ * libsodium's WebAssembly. Measured with bench/crossover.ts (each backend sealing and opening a
+ * 39-byte header and a 45-byte context, 15 interleaved rounds, 2-core machine, noise ±2–18 %):
+ * WebAssembly seals faster at 64 B (717 vs 917 ns: sodium-native's one call passes six typed
+ * arrays through N-API), the two are even at 256 and 384 B, and from 512 B sodium-native leads
+ * (×1.42 at 512 B, ×1.78 at 1 KiB), its SIMD ChaCha20 gaining about 1.2 ns a byte. Opening
+ * crosses at the same place: even up to 256 B (native.ts opens those with WebAssembly too),
+ * sodium-native slower at 384 B (×0.84: three N-API calls), ahead from 512 B (×1.05, ×1.24 at
+ * 1 KiB). So one threshold serves both.
  */
 export const AUTO_NATIVE_MIN_BYTES = 512;
 

@@ -31,9 +31,9 @@ const BASE64URL_VALUES = (() => {
 
 /**
  * Where ids are built and read. Reused by every call: nothing here outlives it (the text form is
- * a new string, the key a copy). Why: a new array and a Buffer view per id, the regular
- * expression and Buffer's base64url decoder (a pooled allocation) cost 9 % of a 64-byte
- * round trip that binds an id (bench/RESULTS.md, "Envelope at small sizes").
+ * a new string, the key a copy). Why: a new array and a Buffer view per new id (5.7 %), the
+ * regular expression and Buffer's base64url decoder (a pooled allocation) per parse (9.5 %) were
+ * that much of a 64-byte seal + open that binds an id (bench/RESULTS.md, "Envelope at small sizes").
  */
 const scratch = new Uint8Array(REQUEST_ID_BYTES);
 /** The same bytes, as a Buffer for its base64url encoder. */
