@@ -44,8 +44,11 @@ function task(
   return prepare === undefined ? { id, run } : { id, run, prepare };
 }
 
-/** wa-transport with one backend: a WebApp sealing, a CoreApp opening with the full verifier. */
-export async function ours(backendName: 'wasm' | 'native', payload: Uint8Array): Promise<Candidate> {
+/**
+ * wa-transport with one backend ('auto': the default, each message to the faster backend for its
+ * size): a WebApp sealing, a CoreApp opening with the full verifier.
+ */
+export async function ours(backendName: 'wasm' | 'native' | 'auto', payload: Uint8Array): Promise<Candidate> {
   const name = `wa-transport (${backendName})`;
   let web: Endpoint;
   try {

@@ -106,6 +106,7 @@ interface Goal {
 
 const OURS_WASM = 'wa-transport (wasm)';
 const OURS_NATIVE = 'wa-transport (native)';
+const OURS_AUTO = 'wa-transport (auto)';
 const RAW_WRAPPERS = 'raw libsodium-wrappers';
 const RAW_NATIVE = 'raw sodium-native';
 
@@ -118,7 +119,7 @@ function timing(args: Args, size: number): TimingOptions {
 
 /** Planned seconds of one size of the envelope table: three operations per candidate. */
 function sizeSeconds(args: Args, size: number): number {
-  return plannedSeconds(3 * (4 + peers.length), timing(args, size));
+  return plannedSeconds(3 * (5 + peers.length), timing(args, size));
 }
 
 async function benchSize(size: number, args: Args, progress: Progress): Promise<Row[]> {
@@ -127,6 +128,7 @@ async function benchSize(size: number, args: Args, progress: Progress): Promise<
   const candidates: Candidate[] = [
     await ours('wasm', payload),
     await ours('native', payload),
+    await ours('auto', payload),
     await rawWrappers(payload),
     await rawNative(payload),
     ...(await peerCandidates(payload, args.quick)),
@@ -263,6 +265,23 @@ function goals(
     });
   }
 
+  const fastestRaw = sizes.flatMap((size) => {
+    const raws = [RAW_WRAPPERS, RAW_NATIVE].flatMap((name) => {
+      const rate = rt(rows, size, name);
+      return rate === undefined ? [] : [{ name, rate }];
+    });
+    if (raws.length === 0) return [];
+    const best = raws.reduce((a, b) => (b.rate > a.rate ? b : a));
+    return [{ size, best, ratio: (rt(rows, size, OURS_AUTO) ?? 0) / best.rate }];
+  });
+  out.push({
+    goal: "13.3. default backend ('auto') round trip ≥ 80% of the fastest raw cipher at every size",
+    met: fastestRaw.every((c) => c.ratio >= 0.8),
+    detail: `wa-transport (auto) ÷ fastest raw: ${fastestRaw
+      .map((c) => `${sizeLabel(c.size)} ${pct(c.ratio)} of ${c.best.name.replace('raw ', '')}`)
+      .join(', ')}`,
+  });
+
   if (cache === undefined) return out;
   const worst = Math.max(...cache.memory.map((m) => m.bytesPerEntry));
   out.push({
@@ -302,14 +321,15 @@ function table(rows: readonly Row[], sizes: readonly number[]): string {
   for (const size of sizes) {
     const oursWasm = rt(rows, size, OURS_WASM);
     const oursNative = rt(rows, size, OURS_NATIVE);
+    const oursAuto = rt(rows, size, OURS_AUTO);
     lines.push(`#### ${sizeLabel(size)} payload`, '');
     lines.push(
-      '| candidate | seal ops/s | open ops/s | round trip ops/s | round trip MB/s | noise | wasm ÷ this | native ÷ this |',
-      '|---|--:|--:|--:|--:|--:|--:|--:|',
+      '| candidate | seal ops/s | open ops/s | round trip ops/s | round trip MB/s | noise | wasm ÷ this | native ÷ this | auto ÷ this |',
+      '|---|--:|--:|--:|--:|--:|--:|--:|--:|',
     );
     for (const r of rows.filter((x) => x.size === size)) {
       if (r.skipped !== undefined) {
-        lines.push(`| ${r.candidate} | — | — | — | — | | not measured: ${r.skipped} | |`);
+        lines.push(`| ${r.candidate} | — | — | — | — | | not measured: ${r.skipped} | | |`);
         continue;
       }
       const cell = (op: Operation) => {
@@ -321,7 +341,7 @@ function table(rows: readonly Row[], sizes: readonly number[]): string {
       const ratio = (ours: number | undefined) =>
         ours === undefined ? '' : `${(ours / round).toFixed(ours / round >= 10 ? 0 : 2)}×`;
       lines.push(
-        `| ${r.candidate} | ${cell('seal')} | ${cell('open')} | ${cell('roundtrip')} | ${fmtMBps(round, size)} | ±${(50 * noise).toFixed(0)}% | ${ratio(oursWasm)} | ${ratio(oursNative)} |`,
+        `| ${r.candidate} | ${cell('seal')} | ${cell('open')} | ${cell('roundtrip')} | ${fmtMBps(round, size)} | ±${(50 * noise).toFixed(0)}% | ${ratio(oursWasm)} | ${ratio(oursNative)} | ${ratio(oursAuto)} |`,
       );
     }
     lines.push('');

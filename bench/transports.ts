@@ -41,6 +41,7 @@ import { WsClient, WsServer } from 'wa-transport/ws';
 import { formatValue as fmt } from './charts.js';
 import { median } from './harness.js';
 import type { Progress } from './progress.js';
+import { AUTO_NATIVE_MIN_BYTES } from '../src/crypto/select-backend.js';
 import { generateSecret } from '../src/keys.js';
 
 export const TRANSPORTS = ['node:http', 'express', 'fastify', 'ws'] as const;
@@ -166,14 +167,14 @@ async function endpoints(): Promise<{ webapp: Endpoint; coreapp: Endpoint }> {
   return { webapp, coreapp };
 }
 
-/** What backend 'auto' picks here (the endpoint does not say): native when sodium-native loads. */
+/** What backend 'auto' picks here (the endpoint does not say): by size when sodium-native loads. */
 async function defaultBackendName(): Promise<string> {
   try {
     const specifier = 'sodium-native';
     await import(specifier);
-    return 'native';
+    return `auto: wasm below ${AUTO_NATIVE_MIN_BYTES} B, native from it`;
   } catch {
-    return 'wasm';
+    return 'auto: wasm';
   }
 }
 

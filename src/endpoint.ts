@@ -19,7 +19,8 @@ import {
   readNonce,
   readTimestamp,
 } from './envelope/format.js';
-import { isRequestIdText, newRequestId, parseRequestId, withRequestId } from './envelope/request-id.js';
+import { contextBytes } from './envelope/context.js';
+import { isRequestIdText, newRequestId, parseRequestId, requestIdIssuedAt } from './envelope/request-id.js';
 import { fromText, toText } from './envelope/text.js';
 import { ErrorCode, WaTransportError, isWaTransportError } from './errors.js';
 import { Keyring } from './keys.js';
@@ -55,8 +56,9 @@ export interface EndpointOptions extends VerifierOptions {
   /** Told of every seal, open and rejection: the hook for metrics and clock-health tracking. */
   observer?: EndpointObserver;
   /**
-   * AEAD implementation: 'auto' (sodium-native when it is installed, else libsodium's
-   * WebAssembly), 'native' or 'wasm'. All produce the same bytes; they differ in speed only
+   * AEAD implementation: 'auto' (each message with whichever is faster at its size: libsodium's
+   * WebAssembly below 512 bytes of payload, sodium-native from 512 bytes when it is installed),
+   * 'native' or 'wasm' to force one. All produce the same bytes; they differ in speed only
    * (bench/RESULTS.md), and each refuses a forgery at least as fast as it opens a valid envelope.
    * @default 'auto'
    */
@@ -101,8 +103,6 @@ const INBOUND: Record<Role, Direction> = {
   webapp: Direction.COREAPP_TO_WEBAPP,
   coreapp: Direction.WEBAPP_TO_COREAPP,
 };
-
-const encoder = new TextEncoder();
 
 /** What was learnt of an envelope before it was rejected, for the log and the observer. */
 interface Seen {
@@ -209,9 +209,8 @@ export class Endpoint {
   /** Seals a payload for the other side. A `Uint8Array` travels untouched; anything else as msgpack. */
   seal(payload: unknown, options?: SealOptions): Uint8Array {
     const timestamp = this.#clock();
-    const context = boundContext(options, ErrorCode.CONFIG);
-    const requestId = options?.requestId;
-    if (requestId !== undefined && parseRequestId(requestId).issuedAt > timestamp) {
+    const requestId = checkedBinding(options, ErrorCode.CONFIG);
+    if (requestId !== undefined && requestIdIssuedAt(requestId) > timestamp) {
       throw new WaTransportError(ErrorCode.CONFIG, 'requestId must come from newRequestId() on this clock');
     }
     const bytes = payload instanceof Uint8Array;
@@ -226,7 +225,8 @@ export class Endpoint {
       format: bytes ? PayloadFormat.BYTES : PayloadFormat.MSGPACK,
       plaintext,
       timestamp,
-      context,
+      // Built last: encoding the payload may run the caller's getters, which may seal too.
+      context: contextBytes(options?.context, requestId),
     });
     if (this.#observer) callSafely(this.#logger, 'observer.sealed', () => this.#observer?.sealed?.(envelope.length));
     return envelope;
@@ -292,7 +292,7 @@ export class Endpoint {
   openReply<T = unknown>(envelope: Uint8Array, options: OpenOptions & { context: string | Uint8Array }): Opened<T> {
     const seen: Seen = { bytes: envelope };
     try {
-      const plaintext = this.#authenticate(envelope, contextBytes(options.context));
+      const plaintext = this.#authenticate(envelope, contextBytes(checkedContext(options.context), undefined));
       if (plaintext === null) throw new WaTransportError(ErrorCode.FORGED);
       return decoded<T>(envelope, plaintext, this.#keyIdOf(envelope));
     } catch (error) {
@@ -308,9 +308,8 @@ export class Endpoint {
     const bytes = this.#bytesOf(envelope);
     seen.bytes = bytes;
     // An id that is not of the text form cannot have been sealed by us: refused unread.
-    const context = boundContext(options, ErrorCode.MALFORMED);
-    const requestId = options?.requestId;
-    const plaintext = this.#authenticate(bytes, context);
+    const requestId = checkedBinding(options, ErrorCode.MALFORMED);
+    const plaintext = this.#authenticate(bytes, contextBytes(options?.context, requestId));
     if (plaintext === null) return undefined;
     const timestamp = readTimestamp(bytes);
     const now = this.#verifier.now();
@@ -423,22 +422,20 @@ function decoded<T>(bytes: Uint8Array, plaintext: Uint8Array, keyId: string): Op
 }
 
 /**
- * The context an envelope is sealed or opened under: the caller's, with the request id bound
- * in when there is one (docs/PROTOCOL.md §4.4). An id not of the text form is `invalidId`.
+ * The request id of `options`, refused as `invalidId` unless it has the text form, after which
+ * a context that is neither text nor bytes is refused (ERR_WA_CONFIG). The context's bytes, with
+ * the id bound in (docs/PROTOCOL.md §4.4), are built by `contextBytes` just before the cipher.
  */
-function boundContext(options: SealOptions | undefined, invalidId: ErrorCode): Uint8Array | undefined {
+function checkedBinding(options: SealOptions | undefined, invalidId: ErrorCode): string | undefined {
   const requestId = options?.requestId;
-  if (requestId === undefined) return contextBytes(options?.context);
-  if (!isRequestIdText(requestId)) throw new WaTransportError(invalidId, 'requestId is not a request id');
-  const context = options?.context;
-  // A text context and the id in one encoding, the bytes of withRequestId (the id is ASCII):
-  // one allocation and no copy on every HTTP request, which binds both.
-  if (typeof context === 'string') return encoder.encode(`${context}\n${requestId}`);
-  return withRequestId(contextBytes(context), requestId);
+  if (requestId !== undefined && !isRequestIdText(requestId)) {
+    throw new WaTransportError(invalidId, 'requestId is not a request id');
+  }
+  checkedContext(options?.context);
+  return requestId;
 }
 
-function contextBytes(context: string | Uint8Array | undefined): Uint8Array | undefined {
-  if (context === undefined || context instanceof Uint8Array) return context;
-  if (typeof context === 'string') return encoder.encode(context);
+function checkedContext(context: unknown): string | Uint8Array | undefined {
+  if (context === undefined || typeof context === 'string' || context instanceof Uint8Array) return context;
   throw new WaTransportError(ErrorCode.CONFIG, 'context must be a string or a Uint8Array');
 }

@@ -48,6 +48,21 @@ describe('seal → open', () => {
     );
   });
 
+  it('keeps its context when encoding the payload runs a getter that seals under another', async () => {
+    // Contexts are built in one reused array (src/envelope/context.ts): a nested seal must not
+    // overwrite the outer one's.
+    const { web, core } = await pair();
+    const requestId = web.newRequestId();
+    const payload = {
+      get inner() {
+        return web.seal('nested', { context: 'some other context', requestId: web.newRequestId() }).length;
+      },
+    };
+    const sealed = web.seal(payload, { context: 'POST /outer', requestId });
+    const opened = await core.open<{ inner: number }>(sealed, { context: 'POST /outer', requestId });
+    expect(opened.payload.inner).toBeGreaterThan(0);
+  });
+
   it('returns sealed bytes untouched, as bytes, for any bytes and binary context', async () => {
     const { web, core } = await pair();
     await fc.assert(

@@ -11,8 +11,11 @@ declare const aeadKeyBrand: unique symbol;
  */
 export type AeadKey = Uint8Array & { readonly [aeadKeyBrand]: true };
 
-/** Names of the AEAD implementations; all compute the same function, byte for byte. */
-export type BackendName = 'wasm' | 'native' | 'wrappers';
+/**
+ * Names of the AEAD implementations; all compute the same function, byte for byte. 'auto' is
+ * 'wasm' and 'native' together, each for the message sizes it is faster at (select-backend.ts).
+ */
+export type BackendName = 'wasm' | 'native' | 'wrappers' | 'auto';
 
 /**
  * XChaCha20-Poly1305 (IETF), as libsodium's crypto_aead_xchacha20poly1305_ietf_*, shaped like

@@ -5,7 +5,12 @@
  */
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type BackendChoice, type BackendPreference, selectBackend } from '../../src/crypto/select-backend.js';
+import {
+  AUTO_NATIVE_MIN_BYTES,
+  type BackendChoice,
+  type BackendPreference,
+  selectBackend,
+} from '../../src/crypto/select-backend.js';
 import type { AeadBackend, AeadKey } from '../../src/crypto/aead.js';
 import { authenticateEnvelope } from '../../src/envelope/seal.js';
 import { Direction, HEADER_BYTES, NONCE_OFFSET } from '../../src/envelope/format.js';
@@ -14,7 +19,8 @@ import { ErrorCode } from '../../src/errors.js';
 import { generateSecret } from '../../src/keys.js';
 import { openVector, sealVector, vectorKeyring, vectors } from '../vectors/envelope-v1.js';
 
-const NAMES = ['wasm', 'native', 'wrappers'] as const satisfies readonly BackendChoice[];
+// 'auto' seals and opens with 'wasm' or 'native' by size: the properties below span its crossover.
+const NAMES = ['wasm', 'native', 'wrappers', 'auto'] as const satisfies readonly BackendChoice[];
 const backends: AeadBackend[] = [];
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const fromHex = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
@@ -209,8 +215,39 @@ describe('selectBackend', () => {
     vi.resetModules();
   });
 
-  it("picks native for 'auto' when it loads", async () => {
-    expect((await selectBackend()).name).toBe(backends.some((b) => b.name === 'native') ? 'native' : 'wasm');
+  it("picks native by size for 'auto' when it loads", async () => {
+    expect((await selectBackend()).name).toBe(backends.some((b) => b.name === 'native') ? 'auto' : 'wasm');
+  });
+
+  it("'auto' passes each message to the faster backend for its size", async (context) => {
+    const native = backends.find((b) => b.name === 'native');
+    if (native === undefined) context.skip();
+    const auto = await selectBackend('auto');
+    const used: string[] = [];
+    const spy = (b: AeadBackend) => {
+      vi.spyOn(b, 'seal').mockImplementation(() => {
+        used.push(`${b.name} seal`);
+        return new Uint8Array(0);
+      });
+      vi.spyOn(b, 'open').mockImplementation(() => {
+        used.push(`${b.name} open`);
+        return null;
+      });
+    };
+    const wasm = backends.find((b) => b.name === 'wasm')!;
+    spy(wasm);
+    spy(native!);
+    try {
+      const key = new Uint8Array(32) as AeadKey;
+      const header = new Uint8Array(HEADER_BYTES);
+      for (const size of [0, AUTO_NATIVE_MIN_BYTES - 1, AUTO_NATIVE_MIN_BYTES]) {
+        auto.seal(header, NONCE_OFFSET, new Uint8Array(size), undefined, key);
+        auto.open(new Uint8Array(HEADER_BYTES + size + 16), HEADER_BYTES, NONCE_OFFSET, undefined, key);
+      }
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(used).toEqual(['wasm seal', 'wasm open', 'wasm seal', 'wasm open', 'native seal', 'native open']);
   });
 
   it('falls back to WASM silently when sodium-native is absent, and refuses a forced native', async () => {
