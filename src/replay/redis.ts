@@ -62,6 +62,8 @@ const INFO_INTERVAL_MS = 5000;
 const PROBE = '';
 /** A failing cluster asks for the slot map at most this often (one CLUSTER SLOTS round trip). */
 const SLOTS_REFRESH_MIN_MS = 100;
+/** Failed take-backs kept to send again; past this the oldest go (they read as "seen": fail closed). */
+const MAX_UNTAKEN = 10_000;
 /** How soon a bucket whose node was replaced probes again, while it has not reached the new one. */
 const REIDENTIFY_RETRY_MS = 100;
 /** Bytes of the nonce that make the key (as in MemoryReplayStore). */
@@ -174,8 +176,7 @@ export class RedisReplayStore implements ReplayStore {
   readonly replicaAcks: number;
   readonly #client: Redis | Cluster;
   readonly #owned: boolean;
-  /** A bucket of a cluster store: the node answering is read with every pipeline. */
-  readonly #inCluster: boolean = false;
+  /** What the buckets of a cluster store share; set for a bucket only (the node answering is read with every pipeline). */
   readonly #cluster: ClusterBucketLink | undefined;
   /** The node a sibling bucket saw replaced, while the hold that began then lasts. */
   #leftNode: { id: string; until: number } | undefined;
@@ -186,6 +187,8 @@ export class RedisReplayStore implements ReplayStore {
   readonly #stateLog: StateLog;
   readonly #canaryKey: string;
   #pending: Pending[] = [];
+  /** Take-backs that failed, to send again (#release). */
+  #untaken: Pending[] = [];
   #scheduled: NodeJS.Immediate | undefined;
   #closed = false;
   #available: boolean | undefined;
@@ -252,7 +255,6 @@ export class RedisReplayStore implements ReplayStore {
     if (bucket !== undefined) {
       this.#client = bucket.cluster;
       this.#owned = false;
-      this.#inCluster = true;
       this.#cluster = bucket;
       bucket.onNodeLeft((id) => this.#siblingLeft(id));
     } else if (options.client !== undefined) {
@@ -275,7 +277,7 @@ export class RedisReplayStore implements ReplayStore {
             });
       this.#owned = true;
     }
-    if (!this.#inCluster) {
+    if (this.#cluster === undefined) {
       this.#client.on('ready', this.#onReady);
       this.#client.on('close', this.#onClose);
       this.#client.on('error', this.#onError);
@@ -370,7 +372,7 @@ export class RedisReplayStore implements ReplayStore {
     this.#client.off('ready', this.#onReady);
     this.#client.off('close', this.#onClose);
     this.#client.off('error', this.#onError);
-    if (!this.#inCluster) this.#stateLog.close();
+    if (this.#cluster === undefined) this.#stateLog.close();
     if (!this.#owned) return;
     // QUIT lets replies to batches in flight arrive; disconnect() ends it if Redis is gone.
     const client = this.#client;
@@ -407,24 +409,35 @@ export class RedisReplayStore implements ReplayStore {
       return failAll(all, unavailable('not connected'));
     }
     const probes = all.filter((item) => item.key === PROBE);
-    const batch = probes.length === 0 ? all : all.filter((item) => item.key !== PROBE);
+    let batch = probes.length === 0 ? all : all.filter((item) => item.key !== PROBE);
     const checking = this.restartHoldMs > 0;
     const now = performance.now();
     const info = checking && (this.#serverCheckNeeded || now - this.#lastInfoAt >= INFO_INTERVAL_MS);
+    // Refused before anything is written: a record written and then refused would read as
+    // "seen" when the request is retried, and a retry carrying the same request id would be lost.
+    // A hold refuses whatever this round of checks says; other refusals (a bad eviction policy)
+    // wait for the INFO in this pipeline, which may lift them.
+    const holding = performance.now() < this.#holdUntil;
+    const refusal = info && !holding ? undefined : this.#refusal();
+    if (refusal !== undefined) {
+      this.#setAvailable(false, refusal.message);
+      failAll(batch, refusal);
+      if (probes.length === 0) return;
+      batch = []; // the probes still get their round of checks
+    }
     const checks: Checks = {
-      node: this.#inCluster && checking,
+      node: this.#cluster !== undefined && checking,
       info,
       replication: info && this.replicaAcks > 0,
       loadScript: this.#scriptLoadNeeded || this.#recordSha === undefined,
       canary: checking,
       wait: this.replicaAcks > 0 && batch.length > 0,
     };
-    // Refused before anything is written: a record written and then refused would read as
-    // "seen" when the request is retried, and a retry carrying the same request id would be lost.
-    const refusal = checks.info ? undefined : this.#refusal();
-    if (refusal !== undefined && probes.length === 0) {
-      this.#setAvailable(false, refusal.message);
-      return failAll(all, refusal);
+    // Take-backs that did not reach Redis go first, on the connection the records take next.
+    if (batch.length > 0 && this.#untaken.length > 0) {
+      const untaken = this.#untaken.filter((item) => item.expireAt > Date.now());
+      this.#untaken = [];
+      this.#release(untaken);
     }
     const epoch = this.#epoch;
     const pipeline = this.#client.pipeline();
@@ -586,7 +599,20 @@ export class RedisReplayStore implements ReplayStore {
     if (items.length === 0 || this.#closed) return;
     const pipeline = this.#client.pipeline();
     for (const { key, token } of items) pipeline.eval(RELEASE_SCRIPT, 1, key, token);
-    pipeline.exec().catch(() => {}); // best effort: a record left behind reads as "seen" (fail closed)
+    // A take-back that did not run is kept and sent again before this bucket's next records: a
+    // record left behind reads as "seen", and the retry of its request as ERR_WA_REPLAYED,
+    // though it never ran. Around a SIGKILLed master, a dozen take-backs per failover failed
+    // ("Connection is closed", answered per command, not as a rejection) and were dropped.
+    pipeline.exec().then(
+      (results) => this.#keepUntaken(items.filter((_, i) => results?.[i]?.[0] != null)),
+      () => this.#keepUntaken(items),
+    );
+  }
+
+  #keepUntaken(items: readonly Pending[]): void {
+    if (items.length === 0 || this.#closed) return;
+    this.#untaken.push(...items);
+    if (this.#untaken.length > MAX_UNTAKEN) this.#untaken.splice(0, this.#untaken.length - MAX_UNTAKEN);
   }
 
   /** Why records are refused now, if they are: Redis may evict, or may have lost keys. */

@@ -6,7 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Endpoint, createEndpoint, generateSecret } from '../../src/index.js';
+import { type Endpoint, ErrorCode, createEndpoint, generateSecret } from '../../src/index.js';
 import type { Logger } from '../../src/log.js';
 import { RedisReplayStore, createRedisReplayStore } from '../../src/replay/redis.js';
 import { outcome } from '../helpers.js';
@@ -408,6 +408,30 @@ describe('RedisReplayStore when Redis fails', () => {
     expect(counts['accepted']).toBeGreaterThan(0);
     expect(counts['ERR_WA_REPLAY_STORE_UNAVAILABLE']).toBeGreaterThan(0);
     expect(events).toEqual(['wa_transport.replay_store.unavailable']);
+  });
+
+  it('a take-back that could not be sent is sent before the next records: a refused request can run on its retry', async () => {
+    const redis = await ownRedis();
+    const client = new Redis(redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    toClose.push({ close: () => client.disconnect() });
+    const store = await track(createRedisReplayStore({ client, keyPrefix: newPrefix(), restartHoldMs: 0 }));
+    const nonce = randomBytes(24);
+    const now = Date.now();
+    expect(await store.recordIfAbsent(randomBytes(24), now, now, 'k')).toBe(true); // script loaded
+    // The record reaches Redis's socket, frozen; the connection drops before its answer, so the
+    // call is refused and its take-back cannot be sent. Thawed, Redis still runs the record.
+    redis.freeze();
+    const refused = store.recordIfAbsent(nonce, now, now, 'k');
+    await sleep(50);
+    client.disconnect(true);
+    expect(await outcome(refused)).toBe(ErrorCode.REPLAY_STORE_UNAVAILABLE);
+    redis.thaw();
+    // Until the client has reconnected, other records fail too (the take-back still waits).
+    while ((await outcome(store.recordIfAbsent(randomBytes(24), Date.now(), Date.now(), 'k'))) !== 'accepted')
+      await sleep(20);
+    // The retry must not read "seen": nothing ran. (Before: false, the record left behind.)
+    expect(await store.recordIfAbsent(nonce, now, Date.now(), 'k')).toBe(true);
+    expect(await store.recordIfAbsent(nonce, now, Date.now(), 'k')).toBe(false);
   });
 
   it('without the restart hold, an emptied Redis would accept a replay: why the hold exists', async () => {
