@@ -78,13 +78,14 @@ export interface FailoverFigures {
 /**
  * Recorded for the soak summary, then held to the promise: 0 replays, nothing run twice, every
  * refusal retriable, some refusals (the hold, or the outage, was met), recovery without a
- * restart. Requests lost (they read ERR_WA_REPLAYED though they never ran) are counted, and
- * printed with what their calls met, but not failed on: a record taken back after a refusal can
- * survive the failover. With WAIT: the replica had it and never got the take-back (its link was
- * cut; docs/redis.md). With the hold: seen once in about ten cluster runs (1 of 300 requests),
- * cause not yet found (issue 14's note). The soak counts a loss with the hold as a breach.
+ * restart; and, unless `mayLose`, every request run exactly once.
+ *
+ * `mayLose` is for WAIT: a nonce refused for want of an acknowledgement is taken back on the
+ * master, but when the replica had it and the take-back never reached it (its link cut), the
+ * promoted replica still holds it, and the request's retry reads ERR_WA_REPLAYED though it never
+ * ran (docs/redis.md). At most once still holds; that request is lost, and counted.
  */
-export function expectSafeFailover(name: string, figures: RequestFigures): void {
+export function expectSafeFailover(name: string, figures: RequestFigures, { mayLose = false } = {}): void {
   recordFigures(name, {
     ...figures,
     refusedMs: Math.round(figures.refusedMs),
@@ -93,7 +94,9 @@ export function expectSafeFailover(name: string, figures: RequestFigures): void 
   });
   expect(figures.otherErrors).toEqual([]);
   expect(figures.ranTwice).toBe(0);
-  if (figures.notOnce.length > 0) console.warn(`[lost] ${name}: ${figures.notOnce.join('; ')}`);
+  if (mayLose) {
+    if (figures.notOnce.length > 0) console.warn(`[lost] ${name}: ${figures.notOnce.join('; ')}`);
+  } else expect(figures.notOnce).toEqual([]); // names each request, and what its calls met
   expect(figures.replaysAccepted).toBe(0);
   expect(figures.legitRefused).toBeGreaterThan(0);
   expect(figures.recovered).toBe(true);
