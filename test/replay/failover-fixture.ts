@@ -66,13 +66,25 @@ export async function deliverConcurrently(
 }
 
 export interface FailoverFigures {
+  /** Logical requests that ended run (once or more), and 503 answers the CoreApps gave. */
   legitAccepted: number;
   legitRefused: number;
   replaysAccepted: number;
   replaysRefused: number;
+  /** Outcomes of a request other than running (a request that gave up, a bad answer). */
   otherErrors: string[];
+  /** From the first 503 to the last. */
   refusedMs: number;
   recovered: boolean;
+  /** Logical requests sent, how many ran exactly once, more than once, and not at all. */
+  requests: number;
+  ranOnce: number;
+  ranTwice: number;
+  lost: number;
+  /** Each request that did not run exactly once, with the codes its calls met. */
+  notOnce: string[];
+  /** Requests sent again under a new id: the first id expired with no attempt run. */
+  resent: number;
 }
 
 /**
@@ -85,7 +97,7 @@ export interface FailoverFigures {
  * promoted replica still holds it, and the request's retry reads ERR_WA_REPLAYED though it never
  * ran (docs/redis.md). At most once still holds; that request is lost, and counted.
  */
-export function expectSafeFailover(name: string, figures: RequestFigures, { mayLose = false } = {}): void {
+export function expectSafeFailover(name: string, figures: FailoverFigures, { mayLose = false } = {}): void {
   recordFigures(name, {
     ...figures,
     refusedMs: Math.round(figures.refusedMs),
@@ -102,18 +114,6 @@ export function expectSafeFailover(name: string, figures: RequestFigures, { mayL
   expect(figures.recovered).toBe(true);
 }
 
-export interface RequestFigures extends FailoverFigures {
-  /** Logical requests sent, how many ran exactly once, more than once, and not at all. */
-  requests: number;
-  ranOnce: number;
-  ranTwice: number;
-  lost: number;
-  /** Each request that did not run exactly once, with the codes its calls met. */
-  notOnce: string[];
-  /** Requests sent again under a new id: the first id expired with no attempt run. */
-  resent: number;
-}
-
 /**
  * The same failover under HTTP: a WebApp's `HttpClient` posts logical requests to two CoreApp
  * servers (one per node, each behind a recorder on the path) and retries as docs/http.md says
@@ -124,8 +124,8 @@ export async function requestsThrough(
   web: Endpoint,
   nodes: readonly Endpoint[],
   fault: () => Promise<unknown>,
-): Promise<RequestFigures> {
-  const figures: RequestFigures = {
+): Promise<FailoverFigures> {
+  const figures: FailoverFigures = {
     legitAccepted: 0,
     legitRefused: 0,
     replaysAccepted: 0,
