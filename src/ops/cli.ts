@@ -497,9 +497,11 @@ if (isMain()) {
 /** Which credentials are set, never what they are. */
 function credentialsNote(summary: WaConfigSummary): string {
   const set = summary.replayRedisCredentials;
-  return set === null
-    ? ''
-    : `, ${set} set (WA_REPLAY_REDIS_${set === 'password' ? 'PASSWORD' : 'USERNAME, _PASSWORD'})`;
+  const data =
+    set === null ? '' : `, ${set} set (WA_REPLAY_REDIS_${set === 'password' ? 'PASSWORD' : 'USERNAME, _PASSWORD'})`;
+  return summary.replayRedisSentinelPassword
+    ? `${data}, sentinel password set (WA_REPLAY_REDIS_SENTINEL_PASSWORD)`
+    : data;
 }
 
 /** Which replay store the configuration asks for, and where (never a password). */

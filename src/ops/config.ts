@@ -62,6 +62,7 @@ export const KNOWN_VARIABLES: readonly string[] = [
   'WA_REPLAY_REDIS_REPLICA_ACKS',
   'WA_REPLAY_REDIS_USERNAME',
   'WA_REPLAY_REDIS_PASSWORD',
+  'WA_REPLAY_REDIS_SENTINEL_PASSWORD',
   'WA_DB_SSL_CA',
   'WA_DB_SSL_CERT',
   'WA_DB_SSL_KEY',
@@ -90,6 +91,8 @@ export interface WaConfigSummary {
   replayRedisReplicaAcks: number;
   /** Which of WA_REPLAY_REDIS_USERNAME and _PASSWORD are set (never their values), or null. */
   replayRedisCredentials: 'password' | 'username and password' | null;
+  /** Whether WA_REPLAY_REDIS_SENTINEL_PASSWORD is set (never its value). */
+  replayRedisSentinelPassword: boolean;
   dbSsl: { rejectUnauthorized: boolean; ca: string | null; cert: string | null; key: string | null } | null;
   warnings: string[];
 }
@@ -194,6 +197,7 @@ export class WaConfig {
               ? 'password'
               : 'username and password'
           : null,
+      replayRedisSentinelPassword: this.#redis?.mode === 'sentinel' && this.#redis.sentinelPassword !== undefined,
       dbSsl: ssl === undefined ? null : { rejectUnauthorized: ssl.options.rejectUnauthorized, ...ssl.paths },
       warnings: [...this.warnings],
     };
@@ -336,7 +340,12 @@ export async function replayStoreFromConfig(
     redis.mode === 'url'
       ? { url: redis.url }
       : redis.mode === 'sentinel'
-        ? { sentinels: redis.nodes, sentinelMaster: redis.master, ...credentials }
+        ? {
+            sentinels: redis.nodes,
+            sentinelMaster: redis.master,
+            ...(redis.sentinelPassword === undefined ? {} : { sentinelPassword: redis.sentinelPassword }),
+            ...credentials,
+          }
         : { clusterNodes: redis.nodes, ...credentials };
   return createRedisReplayStore({
     restartHoldMs,
@@ -486,7 +495,13 @@ const REDIS_VARIABLE = {
 /** The shared replay store's Redis, as the environment gives it: one of three ways. */
 export type ReplayRedis =
   | { readonly mode: 'url'; readonly url: string }
-  | ({ readonly mode: 'sentinel'; readonly nodes: readonly string[]; readonly master: string } & RedisCredentials)
+  | ({
+      readonly mode: 'sentinel';
+      readonly nodes: readonly string[];
+      readonly master: string;
+      /** WA_REPLAY_REDIS_SENTINEL_PASSWORD: the sentinels' own `requirepass`. */
+      readonly sentinelPassword?: string;
+    } & RedisCredentials)
   | ({ readonly mode: 'cluster'; readonly nodes: readonly string[] } & RedisCredentials);
 
 /** WA_REPLAY_REDIS_USERNAME and _PASSWORD, for the servers behind sentinels or of a cluster. */
@@ -507,8 +522,14 @@ function readReplayRedis(env: Env): ReplayRedis | undefined {
     throw configError(ways[1]!, `and ${ways[0]} are both set: give one way to reach the replay Redis`);
   const master = value(env, 'WA_REPLAY_REDIS_SENTINEL_MASTER');
   const sentinels = value(env, 'WA_REPLAY_REDIS_SENTINELS');
-  if (master !== undefined && sentinels === undefined) {
-    throw configError('WA_REPLAY_REDIS_SENTINEL_MASTER', 'needs WA_REPLAY_REDIS_SENTINELS (the sentinels to ask)');
+  const sentinelPassword = value(env, 'WA_REPLAY_REDIS_SENTINEL_PASSWORD');
+  for (const [name, set] of [
+    ['WA_REPLAY_REDIS_SENTINEL_MASTER', master],
+    ['WA_REPLAY_REDIS_SENTINEL_PASSWORD', sentinelPassword],
+  ] as const) {
+    if (set !== undefined && sentinels === undefined) {
+      throw configError(name, 'needs WA_REPLAY_REDIS_SENTINELS (the sentinels to ask)');
+    }
   }
   if (sentinels !== undefined) {
     if (master === undefined) {
@@ -521,6 +542,7 @@ function readReplayRedis(env: Env): ReplayRedis | undefined {
       mode: 'sentinel',
       nodes: readAddresses(sentinels, 'WA_REPLAY_REDIS_SENTINELS'),
       master,
+      ...(sentinelPassword === undefined ? {} : { sentinelPassword }),
       ...readCredentials(env),
     };
   }

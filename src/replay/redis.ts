@@ -113,6 +113,11 @@ export interface RedisReplayStoreOptions extends RedisStoreSettings {
   /** The name the sentinels know the master by. Required with `sentinels`. */
   sentinelMaster?: string;
   /**
+   * The sentinels' own password (their `requirepass`), with `sentinels`. Not sent to the data
+   * nodes (that is `password`). Kept by ioredis only.
+   */
+  sentinelPassword?: string;
+  /**
    * The ACL user of the Redis servers holding the nonces (with `sentinels` or `clusterNodes`;
    * with `url` the credentials go in the URL). Not sent to the sentinels themselves.
    */
@@ -271,6 +276,7 @@ export class RedisReplayStore implements ReplayStore {
               ...base,
               sentinels: parseAddresses(options.sentinels, 'sentinels'),
               name: sentinelMaster(options.sentinelMaster),
+              ...sentinelPassword(options.sentinelPassword),
               // Told by the sentinels (+switch-master) instead of waiting for the old master's socket to fail.
               failoverDetector: true,
               sentinelRetryStrategy: reconnectDelay,
@@ -1109,9 +1115,19 @@ function checkOneConnection(options: RedisReplayStoreOptions): void {
       `give one of url, client, sentinels and clusterNodes, not ${given.join(' and ')}`,
     );
   }
-  if (options.sentinelMaster !== undefined && options.sentinels === undefined) {
-    throw new WaTransportError(ErrorCode.CONFIG, 'sentinelMaster needs sentinels');
+  for (const name of ['sentinelMaster', 'sentinelPassword'] as const) {
+    if (options[name] !== undefined && options.sentinels === undefined) {
+      throw new WaTransportError(ErrorCode.CONFIG, `${name} needs sentinels`);
+    }
   }
+}
+
+function sentinelPassword(password: string | undefined): { sentinelPassword?: string } {
+  if (password === undefined) return {};
+  if (typeof password !== 'string' || password === '') {
+    throw new WaTransportError(ErrorCode.CONFIG, 'sentinelPassword must be a non-empty string');
+  }
+  return { sentinelPassword: password };
 }
 
 function sentinelMaster(name: string | undefined): string {

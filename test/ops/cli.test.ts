@@ -148,6 +148,15 @@ describe('wa-transport CLI', () => {
     expect(run!.stdout).toContain('username and password set (WA_REPLAY_REDIS_USERNAME, _PASSWORD)');
     expect(run!.stdout + run!.stderr).not.toContain('hunter2-cluster');
     expect(run!.stdout + run!.stderr).not.toContain('wa-user-name');
+    const sentinel = await cli(['check-env'], {
+      WA_SECRET: SECRET,
+      WA_REPLAY_REDIS_SENTINELS: '127.0.0.1:26379',
+      WA_REPLAY_REDIS_SENTINEL_MASTER: 'wa',
+      WA_REPLAY_REDIS_SENTINEL_PASSWORD: 'hunter2-sentinels',
+    });
+    expect(sentinel!.code).toBe(0);
+    expect(sentinel!.stdout).toContain('sentinel password set (WA_REPLAY_REDIS_SENTINEL_PASSWORD)');
+    expect(sentinel!.stdout + sentinel!.stderr).not.toContain('hunter2-sentinels');
   });
 
   it('check-env prints key ids, never secrets, and exits 0', async () => {

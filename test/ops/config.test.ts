@@ -429,7 +429,7 @@ describe('loadConfig: Redis Sentinel and Cluster', () => {
     );
   });
 
-  it('reads WA_REPLAY_REDIS_USERNAME and _PASSWORD for the data nodes, never shows them, refuses them misplaced', async () => {
+  it('reads WA_REPLAY_REDIS_USERNAME, _PASSWORD (data nodes) and _SENTINEL_PASSWORD, never shows them, refuses them misplaced', async () => {
     const config = await load({
       WA_SECRET: SECRET,
       WA_REPLAY_REDIS_CLUSTER_NODES: 'redis-0:7000',
@@ -448,7 +448,26 @@ describe('loadConfig: Redis Sentinel and Cluster', () => {
       WA_REPLAY_REDIS_SENTINEL_MASTER: 'wa',
       WA_REPLAY_REDIS_PASSWORD: 'hunter2-sentinel-pass',
     });
-    expect(sentinel.toJSON()).toMatchObject({ replayRedisCredentials: 'password' });
+    expect(sentinel.toJSON()).toMatchObject({ replayRedisCredentials: 'password', replayRedisSentinelPassword: false });
+    const guarded = await load({
+      WA_SECRET: SECRET,
+      WA_REPLAY_REDIS_SENTINELS: '10.0.0.1:26379',
+      WA_REPLAY_REDIS_SENTINEL_MASTER: 'wa',
+      WA_REPLAY_REDIS_SENTINEL_PASSWORD: 'hunter2-sentinels-own',
+    });
+    expect(guarded.replayRedis).toMatchObject({ sentinelPassword: 'hunter2-sentinels-own' });
+    expect(guarded.toJSON()).toMatchObject({ replayRedisCredentials: null, replayRedisSentinelPassword: true });
+    for (const text of [JSON.stringify(guarded), inspect(guarded, { depth: 10, showHidden: true }), String(guarded)])
+      expect(text).not.toContain('hunter2-sentinels-own');
+    const sentinelPasswordAlone = await failure({
+      WA_SECRET: SECRET,
+      WA_REPLAY_REDIS_CLUSTER_NODES: 'redis-0:7000',
+      WA_REPLAY_REDIS_SENTINEL_PASSWORD: 'hunter2-misplaced',
+    });
+    expect(sentinelPasswordAlone.message).toContain(
+      'WA_REPLAY_REDIS_SENTINEL_PASSWORD needs WA_REPLAY_REDIS_SENTINELS',
+    );
+    expect(sentinelPasswordAlone.message).not.toContain('hunter2-misplaced');
     const userAlone = await failure({
       WA_SECRET: SECRET,
       WA_REPLAY_REDIS_CLUSTER_NODES: 'redis-0:7000',

@@ -637,6 +637,8 @@ export interface StartSentinelOptions {
   failoverTimeoutMs?: number;
   /** `requirepass` (and `masterauth`) of the master and replica; the sentinels know it (`auth-pass`). */
   password?: string;
+  /** `requirepass` of the sentinels themselves (and `sentinel-pass`, to reach each other). */
+  sentinelPassword?: string;
 }
 
 const SENTINELS = 3;
@@ -647,6 +649,7 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
   const downAfterMs = options.downAfterMs ?? 1000;
   const failoverTimeoutMs = options.failoverTimeoutMs ?? 5000;
   const password = options.password;
+  const sentinelPassword = options.sentinelPassword;
   const auth = password === undefined ? [] : ['--requirepass', password, '--masterauth', password];
   const dir = tempDir('wa-redis-sentinel-');
   const data: RedisProcess[] = [];
@@ -685,6 +688,10 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
             `sentinel failover-timeout ${masterName} ${failoverTimeoutMs}`,
             `sentinel parallel-syncs ${masterName} 1`,
             ...(password === undefined ? [] : [`sentinel auth-pass ${masterName} ${password}`]),
+            // The sentinels' own password: clients AUTH, and so do the sentinels to each other.
+            ...(sentinelPassword === undefined
+              ? []
+              : [`requirepass ${sentinelPassword}`, `sentinel sentinel-pass ${sentinelPassword}`]),
             '',
           ].join('\n'),
         );
@@ -694,9 +701,12 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
     }
 
     const addressFrom = async (sentinel: RedisProcess): Promise<{ host: string; port: number }> => {
-      const reply = (await ask(sentinel.port, ['SENTINEL', 'get-master-addr-by-name', masterName])) as
-        | [string, string]
-        | null;
+      const reply = (await ask(
+        sentinel.port,
+        ['SENTINEL', 'get-master-addr-by-name', masterName],
+        1000,
+        sentinelPassword,
+      )) as [string, string] | null;
       if (reply === null) throw new Error(`sentinel on port ${sentinel.port} does not know ${masterName}`);
       return { host: reply[0], port: Number(reply[1]) };
     };
@@ -705,7 +715,12 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
       'every sentinel sees the master, its replica and the other sentinels',
       async () => {
         for (const sentinel of sentinels) {
-          const flat = (await ask(sentinel.port, ['SENTINEL', 'master', masterName])) as string[];
+          const flat = (await ask(
+            sentinel.port,
+            ['SENTINEL', 'master', masterName],
+            1000,
+            sentinelPassword,
+          )) as string[];
           const state = new Map<string, string>();
           for (let i = 0; i + 1 < flat.length; i += 2) state.set(flat[i]!, flat[i + 1]!);
           if (state.get('flags') !== 'master') return undefined;
@@ -767,7 +782,12 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
           'every sentinel sees every replica up',
           async () => {
             for (const sentinel of sentinels.filter((s) => s.running)) {
-              const replicas = (await ask(sentinel.port, ['SENTINEL', 'replicas', masterName])) as string[][];
+              const replicas = (await ask(
+                sentinel.port,
+                ['SENTINEL', 'replicas', masterName],
+                1000,
+                sentinelPassword,
+              )) as string[][];
               const up = replicas
                 .map(
                   (flat) =>
@@ -787,6 +807,7 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
           clients,
           new Redis({
             sentinels: sentinels.map((s) => ({ host: HOST, port: s.port })),
+            ...(sentinelPassword === undefined ? {} : { sentinelPassword }),
             name: masterName,
             ...redisOptions,
           }),

@@ -21,15 +21,17 @@ import {
   windowMs,
 } from './failover-fixture.js';
 
-it('a master behind Sentinel that requires a password: WA_REPLAY_REDIS_PASSWORD reaches it, not shown', async () => {
+it('a master and sentinels that require passwords: WA_REPLAY_REDIS_PASSWORD and _SENTINEL_PASSWORD reach them, not shown', async () => {
   const password = 'hunter2-sentinel-secret';
-  const locked = await startSentinel({ password, masterName: 'wa-locked' });
+  const sentinelPassword = 'hunter2-sentinels-own';
+  const locked = await startSentinel({ password, sentinelPassword, masterName: 'wa-locked' });
   try {
     const config = await loadConfig({
       WA_SECRET: generateSecret(),
       WA_REPLAY_REDIS_SENTINELS: locked.sentinels.join(','),
       WA_REPLAY_REDIS_SENTINEL_MASTER: locked.masterName,
       WA_REPLAY_REDIS_PASSWORD: password,
+      WA_REPLAY_REDIS_SENTINEL_PASSWORD: sentinelPassword,
     });
     const store = await replayStoreFromConfig(config, { restartHoldMs: 0 });
     stores.push(store as RedisClusterReplayStore);
@@ -38,11 +40,28 @@ it('a master behind Sentinel that requires a password: WA_REPLAY_REDIS_PASSWORD 
     const without: unknown = await createRedisReplayStore({
       sentinels: locked.sentinels,
       sentinelMaster: locked.masterName,
+      sentinelPassword,
       connectTimeoutMs: 1500,
     }).catch((e: unknown) => e);
     expect(isWaTransportError(without, ErrorCode.REPLAY_STORE_UNAVAILABLE)).toBe(true);
-    for (const text of [inspect(without, { depth: 10 }), inspect(store, { showHidden: true }), JSON.stringify(config)])
+    // The data nodes' password alone does not open the sentinels.
+    const withoutSentinelPassword: unknown = await createRedisReplayStore({
+      sentinels: locked.sentinels,
+      sentinelMaster: locked.masterName,
+      password,
+      connectTimeoutMs: 1500,
+    }).catch((e: unknown) => e);
+    expect(isWaTransportError(withoutSentinelPassword, ErrorCode.REPLAY_STORE_UNAVAILABLE)).toBe(true);
+    const shown = [
+      inspect(without, { depth: 10 }),
+      inspect(withoutSentinelPassword, { depth: 10 }),
+      inspect(store, { showHidden: true }),
+      JSON.stringify(config),
+    ];
+    for (const text of shown) {
       expect(text).not.toContain(password);
+      expect(text).not.toContain(sentinelPassword);
+    }
   } finally {
     await locked.stop();
   }
