@@ -639,6 +639,8 @@ export interface StartSentinelOptions {
   password?: string;
   /** `requirepass` of the sentinels themselves (and `sentinel-pass`, to reach each other). */
   sentinelPassword?: string;
+  /** Replicas of the master. @default 1 */
+  replicas?: number;
 }
 
 const SENTINELS = 3;
@@ -650,6 +652,7 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
   const failoverTimeoutMs = options.failoverTimeoutMs ?? 5000;
   const password = options.password;
   const sentinelPassword = options.sentinelPassword;
+  const replicaCount = options.replicas ?? 1;
   const auth = password === undefined ? [] : ['--requirepass', password, '--masterauth', password];
   const dir = tempDir('wa-redis-sentinel-');
   const data: RedisProcess[] = [];
@@ -664,17 +667,20 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
   try {
     const master = await startOnFreePorts(async (port) => new RedisProcess(port, join(dir, 'master'), auth));
     data.push(master);
-    const replica = await startOnFreePorts(
-      async (port) => new RedisProcess(port, join(dir, 'replica'), ['--replicaof', HOST, String(master.port), ...auth]),
-    );
-    data.push(replica);
-    await until(
-      'the replica has synced with the master',
-      async () =>
-        fields(await ask(replica.port, ['INFO', 'replication'], 1000, password)).get('master_link_status') === 'up' ||
-        undefined,
-      START_TIMEOUT_MS,
-    );
+    for (let i = 0; i < replicaCount; i++) {
+      const replica = await startOnFreePorts(
+        async (port) =>
+          new RedisProcess(port, join(dir, `replica-${i}`), ['--replicaof', HOST, String(master.port), ...auth]),
+      );
+      data.push(replica);
+      await until(
+        'the replica has synced with the master',
+        async () =>
+          fields(await ask(replica.port, ['INFO', 'replication'], 1000, password)).get('master_link_status') === 'up' ||
+          undefined,
+        START_TIMEOUT_MS,
+      );
+    }
 
     // Sentinel rewrites its configuration file (what it learns, its own id), so each needs one.
     for (let i = 0; i < SENTINELS; i++) {
@@ -724,7 +730,7 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
           const state = new Map<string, string>();
           for (let i = 0; i + 1 < flat.length; i += 2) state.set(flat[i]!, flat[i + 1]!);
           if (state.get('flags') !== 'master') return undefined;
-          if (Number(state.get('num-slaves')) < 1 || Number(state.get('num-other-sentinels')) < SENTINELS - 1)
+          if (Number(state.get('num-slaves')) < replicaCount || Number(state.get('num-other-sentinels')) < SENTINELS - 1)
             return undefined;
         }
         return true;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,6 +116,48 @@ describe('WAIT (replicaAcks)', () => {
     });
   });
 });
+
+it('WAIT behind Sentinel with two replicas: replicaAcks 1 still holds after a failover, replicaAcks 2 does not', async () => {
+  // WAIT 1 says some replica has each nonce, not which: the one promoted may be the other.
+  const two = await startSentinel({ replicas: 2, masterName: 'wa-two' });
+  try {
+    const timing = { commandTimeoutMs: 1000, retentionMs: 1000, restartHoldMs: 1200 };
+    const watch = async (replicaAcks: number) => {
+      const logger = recordingLogger();
+      const store = await createRedisReplayStore({
+        sentinels: two.sentinels,
+        sentinelMaster: two.masterName,
+        keyPrefix: `wa:two-${replicaAcks}:`,
+        replicaAcks,
+        logger,
+        ...timing,
+      });
+      stores.push(store);
+      return { store, logger };
+    };
+    const watched = [await watch(1), await watch(2)];
+    const record = ({ store }: (typeof watched)[number]) =>
+      store.recordIfAbsent(randomBytes(24), Date.now(), Date.now(), 'k').catch(() => false);
+    for (let i = 0; i < 5; i++) for (const w of watched) expect(await record(w)).toBe(true); // both replicas ack
+    await two.killMaster();
+    // Until each store has met the new master: a hold, or a change of master followed without one.
+    const met = (w: (typeof watched)[number]) =>
+      w.logger.events.some(
+        (e) => e === 'wa_transport.replay_store.hold' || e === 'wa_transport.replay_store.master_changed',
+      );
+    const deadline = performance.now() + 20_000;
+    while (!watched.every(met) && performance.now() < deadline) {
+      for (const w of watched) await record(w);
+      await sleep(50);
+    }
+    const [one, both] = watched.map((w) => w.logger.events);
+    expect(one).toContain('wa_transport.replay_store.hold');
+    expect(both).toContain('wa_transport.replay_store.master_changed');
+    expect(both).not.toContain('wa_transport.replay_store.hold');
+  } finally {
+    await two.stop();
+  }
+}, 60_000);
 
 describe('behind Sentinel (1 master, 1 replica, 3 sentinels)', () => {
   let sentinel: RedisSentinelHandle;
