@@ -209,7 +209,7 @@ it('a cluster that requires a password: WA_REPLAY_REDIS_PASSWORD reaches every d
 }, 60_000);
 
 it('a cluster in fail state is refused at start, not used', async () => {
-  const broken = await startCluster({ masters: 3, replicasPerMaster: 0 });
+  const broken = await startCluster({ masters: 3, replicasPerMaster: 0, nodeTimeoutMs: 500 }); // fails sooner
   try {
     const slot = 0;
     const victim = (await broken.nodes()).find((n) => n.slots.some(([from, to]) => slot >= from && slot <= to))!;
