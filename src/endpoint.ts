@@ -133,6 +133,16 @@ let construct: (options: EndpointOptions, backend: AeadBackend) => Endpoint;
  * the verifier is how an endpoint works, not part of what it offers.
  */
 export let verifierOf: (endpoint: Endpoint) => Verifier;
+/**
+ * `open` for a transport that needs the payload alone (the WebSocket channel): every check of
+ * `open`, the same logs and observer calls, but the payload itself, not an `Opened` with a copy
+ * of the nonce, and without a promise when the replay store answered synchronously (the default
+ * in-memory one); a promise of the payload otherwise. Throws or rejects as `open` rejects. Not
+ * on any entry point. Why: the promises of an async `open` (and of the channel awaiting it) and
+ * the `Opened` with its nonce copy were about a fifth of the JavaScript per sealed 64-byte
+ * WebSocket frame (×1.18–×1.32 without them; bench/RESULTS.md, "WebSocket at 64 B").
+ */
+export let openPayload: (endpoint: Endpoint, envelope: Uint8Array, options: OpenOptions) => unknown;
 
 export class Endpoint {
   readonly role: Role;
@@ -151,6 +161,7 @@ export class Endpoint {
   static {
     construct = (options, backend) => new Endpoint(options, backend, FROM_FACTORY);
     verifierOf = (endpoint) => endpoint.#verifier;
+    openPayload = (endpoint, envelope, options) => endpoint.#openPayload(envelope, options);
   }
 
   /** Use `createEndpoint`, which waits for libsodium to be ready. */
@@ -282,6 +293,32 @@ export class Endpoint {
     throw this.#rejected(failure, seen, options);
   }
 
+  #openPayload(envelope: Uint8Array, options: OpenOptions): unknown {
+    const seen: Seen = {};
+    let failure: unknown;
+    try {
+      const checked = this.#check(envelope, options, seen);
+      if (checked !== undefined) {
+        if (checked.recorded === undefined) return this.#openedPayload(checked, 0);
+        return this.#openedPayloadLater(checked, seen, options);
+      }
+      failure = new WaTransportError(ErrorCode.FORGED);
+    } catch (error) {
+      failure = error;
+    }
+    throw this.#rejected(failure, seen, options);
+  }
+
+  async #openedPayloadLater(checked: Checked, seen: Seen, options: OpenOptions): Promise<unknown> {
+    try {
+      const started = performance.now();
+      await checked.recorded;
+      return this.#openedPayload(checked, performance.now() - started);
+    } catch (error) {
+      throw this.#rejected(error, seen, options);
+    }
+  }
+
   /**
    * Authenticates and decodes an envelope without the window and the replay store, for an
    * envelope whose context binds it to one exchange this endpoint started and awaits once: a
@@ -354,14 +391,24 @@ export class Endpoint {
     return this.#keyring.get(readKeyIdWord(bytes))!.keyIdHex;
   }
 
-  #opened<T>({ bytes, plaintext, timestamp, now, keyId }: Checked, storeMs: number): Opened<T> {
-    const opened = decoded<T>(bytes, plaintext, keyId);
+  #opened<T>(checked: Checked, storeMs: number): Opened<T> {
+    const opened = decoded<T>(checked.bytes, checked.plaintext, checked.keyId);
+    this.#observeOpened(checked, storeMs);
+    return opened;
+  }
+
+  #openedPayload(checked: Checked, storeMs: number): unknown {
+    const payload = payloadOf(checked.bytes, checked.plaintext);
+    this.#observeOpened(checked, storeMs);
+    return payload;
+  }
+
+  #observeOpened({ timestamp, now, keyId }: Checked, storeMs: number): void {
     if (this.#observer) {
       callSafely(this.#logger, 'observer.opened', () =>
         this.#observer?.opened?.({ keyId, skewMs: timestamp - now, storeMs }),
       );
     }
-    return opened;
   }
 
   /** Logs a rejection (code, key id, peer: never payload or key material) and returns the error. */
@@ -417,8 +464,16 @@ export async function createEndpoint(options: EndpointOptions): Promise<Endpoint
 
 /** An authenticated envelope, decoded by its format (PROTOCOL §4.2 step 10). */
 function decoded<T>(bytes: Uint8Array, plaintext: Uint8Array, keyId: string): Opened<T> {
-  const payload = bytes[FORMAT_OFFSET] === PayloadFormat.BYTES ? plaintext : decodeMsgpack(plaintext);
-  return { payload: payload as T, keyId, timestamp: readTimestamp(bytes), nonce: readNonce(bytes).slice() };
+  return {
+    payload: payloadOf(bytes, plaintext) as T,
+    keyId,
+    timestamp: readTimestamp(bytes),
+    nonce: readNonce(bytes).slice(),
+  };
+}
+
+function payloadOf(bytes: Uint8Array, plaintext: Uint8Array): unknown {
+  return bytes[FORMAT_OFFSET] === PayloadFormat.BYTES ? plaintext : decodeMsgpack(plaintext);
 }
 
 /**

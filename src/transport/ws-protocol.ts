@@ -51,29 +51,48 @@ export function frameContext(connectionId: string, direction: FrameDirection, se
 
 const encoder = new TextEncoder();
 const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
 
 /**
- * `frameContext`'s bytes, for a channel that sends many: the UTF-8 of everything before the
- * sequence number, encoded once per channel and direction (`frameContextPrefix`), then the
- * number's decimal digits. Encoding the whole string per frame was 3.3% of a sealed 64-byte
- * WebSocket message (bench/RESULTS.md). The same bytes as `frameContext` (test/transport/ws-protocol.test.ts).
+ * `frameContext`'s bytes for each frame of one direction of a channel, in one array rewritten
+ * in place: everything before the sequence number is encoded once, and `advance` adds one to
+ * the decimal digits where they lie. Encoding the whole string per frame was 3.3% of a sealed
+ * 64-byte WebSocket message, and a new array per frame (after the prefix was kept) still cost
+ * an allocation on both sides of every frame (bench/RESULTS.md, "WebSocket at 64 B"). The same
+ * bytes as `frameContext` (test/transport/ws-protocol.test.ts).
+ *
+ * `bytes` is valid until the next `advance`: the channel hands it to `seal` or `open`, which
+ * read it before they return (src/envelope/context.ts), and advances only afterwards.
  */
-export function frameContextPrefix(connectionId: string, direction: FrameDirection): Uint8Array {
-  return encoder.encode(frameContext(connectionId, direction, 0).slice(0, -1));
-}
+export class FrameContextSequence {
+  /** The context of the current frame; a new array only when the number gains a digit. */
+  bytes: Uint8Array;
 
-/** The context of frame `seq` (a safe integer ≥ 0) after `prefix` from `frameContextPrefix`. */
-export function frameContextBytes(prefix: Uint8Array, seq: number): Uint8Array {
-  let digits = 1;
-  for (let rest = seq; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-  const context = new Uint8Array(prefix.length + digits);
-  context.set(prefix, 0);
-  let rest = seq;
-  for (let at = context.length - 1; at >= prefix.length; at--) {
-    context[at] = DIGIT_0 + (rest % 10);
-    rest = Math.floor(rest / 10);
+  constructor(connectionId: string, direction: FrameDirection) {
+    this.bytes = encoder.encode(frameContext(connectionId, direction, 0));
   }
-  return context;
+
+  /** Moves to the next frame's context. */
+  advance(): void {
+    const bytes = this.bytes;
+    for (let at = bytes.length - 1; ; at--) {
+      const digit = bytes[at]!;
+      if (digit === DIGIT_9) {
+        bytes[at] = DIGIT_0;
+      } else if (digit >= DIGIT_0 && digit < DIGIT_9) {
+        bytes[at] = digit + 1;
+        return;
+      } else {
+        // Every digit was a 9: the number gains one, "1" followed by the zeros just written.
+        const longer = new Uint8Array(bytes.length + 1);
+        longer.set(bytes.subarray(0, at + 1), 0);
+        longer[at + 1] = DIGIT_0 + 1;
+        longer.set(bytes.subarray(at + 1), at + 2);
+        this.bytes = longer;
+        return;
+      }
+    }
+  }
 }
 
 /**

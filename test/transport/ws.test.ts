@@ -16,7 +16,17 @@ import fc from 'fast-check';
 import { generate } from 'selfsigned';
 import WebSocket, { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createEndpoint, ErrorCode, isWaTransportError, type Endpoint, type Logger } from '../../src/index.js';
+import {
+  createEndpoint,
+  ErrorCode,
+  isWaTransportError,
+  MemoryReplayStore,
+  WaTransportError,
+  type Endpoint,
+  type Logger,
+  type ReplayStore,
+} from '../../src/index.js';
+import { RotatingEndpoint } from '../../src/ops/rotation.js';
 import { readHeader } from '../../src/protocol.js';
 import { fromText, toText } from '../../src/envelope/text.js';
 import { backoffDelay } from '../../src/transport/ws-client.js';
@@ -443,6 +453,43 @@ describe('WebSocket channel', () => {
       const small = await createEndpoint({ role: 'webapp', secret: SECRET, maxEnvelopeBytes: 4096 });
       client({ endpoint: small, url, reconnect: false, onClose: (e) => events.push(e) });
       await eventually(() => expect(events).toMatchObject([{ code: WsCloseCode.TOO_LARGE }]));
+    });
+
+    it('opens in order through an asynchronous replay store and a RotatingEndpoint, and closes 1013 when the store fails', async () => {
+      // The channel opens a frame without a promise when the endpoint's store answers at once;
+      // these are the other paths: a store that answers later, and an endpoint that forwards.
+      let failing = false;
+      const memory = new MemoryReplayStore({ retentionMs: 60_000 });
+      const store: ReplayStore = {
+        retentionMs: memory.retentionMs,
+        recordIfAbsent: async (nonce, timestamp, now, scope) => {
+          await new Promise((resolve) => setImmediate(resolve));
+          if (failing) throw new WaTransportError(ErrorCode.REPLAY_STORE_UNAVAILABLE);
+          return memory.recordIfAbsent(nonce, timestamp, now, scope);
+        },
+      };
+      const server = await startServer({
+        endpoint: await createEndpoint({ role: 'coreapp', secret: SECRET, replayStore: store }),
+      });
+      const got: unknown[] = [];
+      const events: WsClientCloseEvent[] = [];
+      const c = client({
+        endpoint: await RotatingEndpoint.create({ role: 'webapp', secret: SECRET }),
+        url: server.url,
+        reconnect: false,
+        onMessage: (payload) => void got.push(payload),
+        onClose: (e) => events.push(e),
+      });
+      await c.ready();
+      await Promise.all([0, 1, 2, 3, 4].map((n) => c.send({ n })));
+      await eventually(() => expect(got).toHaveLength(5));
+      expect(server.received).toEqual([0, 1, 2, 3, 4].map((n) => ({ n })));
+      expect(got).toEqual([0, 1, 2, 3, 4].map((n) => ({ echo: { n } })));
+
+      failing = true;
+      await c.send({ n: 5 });
+      await eventually(() => expect(events).toMatchObject([{ code: WsCloseCode.TRY_AGAIN_LATER }]));
+      expect(server.received).toHaveLength(5);
     });
 
     it('checks the server’s frames on the client too', async () => {
