@@ -730,7 +730,10 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
           const state = new Map<string, string>();
           for (let i = 0; i + 1 < flat.length; i += 2) state.set(flat[i]!, flat[i + 1]!);
           if (state.get('flags') !== 'master') return undefined;
-          if (Number(state.get('num-slaves')) < replicaCount || Number(state.get('num-other-sentinels')) < SENTINELS - 1)
+          if (
+            Number(state.get('num-slaves')) < replicaCount ||
+            Number(state.get('num-other-sentinels')) < SENTINELS - 1
+          )
             return undefined;
         }
         return true;
