@@ -12,7 +12,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IncomingHttpHeaders } from 'node:http';
-import { Agent, type Dispatcher, errors } from 'undici';
+import { type Dispatcher, Pool, errors } from 'undici';
 import type { EndpointLike } from '../endpoint.js';
 import { readNonce } from '../envelope/format.js';
 import { toText } from '../envelope/text.js';
@@ -41,7 +41,10 @@ export interface HttpClientOptions {
   baseUrl: string | URL;
   /** CA file (and client certificate) for HTTPS. Ignored when `dispatcher` is given. */
   tls?: ClientTlsOptions;
-  /** Your own undici dispatcher (pool, proxy, mock). Default: a new `Agent`, closed by `close()`. */
+  /**
+   * Your own undici dispatcher (pool, agent, proxy, mock). Default: a new `Pool` for baseUrl's
+   * origin, closed by `close()`.
+   */
   dispatcher?: Dispatcher;
   /**
    * Headers and body timeouts, in ms.
@@ -169,7 +172,14 @@ export class HttpClient {
     this.#retry = retryOptions(options.retry);
     this.#logger = loggerOf(options.logger, options.endpoint);
     this.#ownsDispatcher = options.dispatcher === undefined;
-    this.#dispatcher = options.dispatcher ?? new Agent({ connect: clientTlsOptions(options.tls ?? {}) });
+    // A Pool, not an Agent: every request goes to baseUrl's origin, and undici 7's Agent counts
+    // an origin's connections across the pools it makes for it. When all of them closed while
+    // requests were being dispatched (idle keep-alive timeouts running out as load resumed), it
+    // closed a pool that still had work, whose disconnects then closed each pool made after it:
+    // one new connection per request for as long as the load lasted, sealed node:http at
+    // 650-890 exchanges/s (0.06-0.08x plain) in 3 of 6 bench runs (bench/RESULTS.md).
+    this.#dispatcher =
+      options.dispatcher ?? new Pool(this.baseUrl.origin, { connect: clientTlsOptions(options.tls ?? {}) });
   }
 
   /**

@@ -63,7 +63,7 @@ export interface ClientTlsOptions {
   level?: SecurityLevel;
 }
 
-/** Options for `tls.connect`, undici's `Agent({ connect })` or `ws`: always verifies the server. */
+/** Options for `tls.connect`, undici's `Pool({ connect })` or `ws`: always verifies the server. */
 export function clientTlsOptions(options: ClientTlsOptions = {}): SecureContextOptions & { rejectUnauthorized: true } {
   if ((options.certFile === undefined) !== (options.keyFile === undefined)) {
     throw new WaTransportError(ErrorCode.CONFIG, 'certFile and keyFile go together');

@@ -256,6 +256,55 @@ describe.each<Adapter>(['node', 'express', 'fastify', 'hono'])('%s adapter', (ad
   });
 });
 
+describe('connections of the client', () => {
+  it('keeps reusing its connections after all of them closed at once under load', async () => {
+    // Issue 13's "stall": undici's Agent counts an origin's connections across the pools it
+    // makes for it. When every connection closed while requests were being dispatched, it
+    // closed a pool that still had work, whose later disconnects then closed each pool made
+    // after it: one new connection per request for as long as the load lasted (sealed node:http
+    // at 0.06-0.08x plain, bench/RESULTS.md). Here every connection is closed at once
+    // (`connection: close` on a batch of answers), and the requests after it must reuse
+    // connections again.
+    const [core, web] = await Promise.all([
+      createEndpoint({ role: 'coreapp', secret: SECRET }),
+      createEndpoint({ role: 'webapp', secret: SECRET }),
+    ]);
+    const inFlight = 8;
+    const after = 20;
+    let closing = true;
+    let arrived = 0;
+    let release: () => void = () => {};
+    const batch = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const sealed = sealedHandler({ endpoint: core }, async (request) => {
+      if (++arrived === inFlight) {
+        closing = false;
+        release();
+      }
+      await batch;
+      return request.payload;
+    });
+    const server = createServer((req, res) => {
+      if (closing) res.setHeader('connection', 'close');
+      sealed(req, res);
+    });
+    let opened = 0;
+    server.on('connection', () => opened++);
+    const running = await startServer(server);
+    const client = new HttpClient({ endpoint: web, baseUrl: running.url, retry: false });
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        for (let i = 0; i <= after; i++) await client.post('/x', i);
+      }),
+    );
+    // One per worker for the batch, one per worker after it, and a few spare: not one per request.
+    expect(opened).toBeLessThan((inFlight * after) / 2);
+    await client.close();
+    await running.close();
+  });
+});
+
 describe('onHandlerError', () => {
   it('a throwing or rejecting onHandlerError is logged; the request is still answered with a sealed 500', async () => {
     const core = await createEndpoint({ role: 'coreapp', secret: SECRET });
