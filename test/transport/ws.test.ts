@@ -462,10 +462,10 @@ describe('WebSocket channel', () => {
       const memory = new MemoryReplayStore({ retentionMs: 60_000 });
       const store: ReplayStore = {
         retentionMs: memory.retentionMs,
-        recordIfAbsent: async (nonce, timestamp, now, scope) => {
+        recordIfAbsent: async (nonce, timestamp, now) => {
           await new Promise((resolve) => setImmediate(resolve));
           if (failing) throw new WaTransportError(ErrorCode.REPLAY_STORE_UNAVAILABLE);
-          return memory.recordIfAbsent(nonce, timestamp, now, scope);
+          return memory.recordIfAbsent(nonce, timestamp, now);
         },
       };
       const server = await startServer({
