@@ -423,7 +423,7 @@ export class RedisReplayStore implements ReplayStore {
     // "seen" when the request is retried, and a retry carrying the same request id would be lost.
     // A hold refuses whatever this round of checks says; other refusals (a bad eviction policy)
     // wait for the INFO in this pipeline, which may lift them.
-    const holding = performance.now() < this.#holdUntil;
+    const holding = now < this.#holdUntil;
     const refusal = info && !holding ? undefined : this.#refusal();
     if (refusal !== undefined) {
       this.#setAvailable(false, refusal.message);

@@ -643,6 +643,13 @@ export interface StartSentinelOptions {
   replicas?: number;
 }
 
+/** A sentinel's reply about an instance (`SENTINEL master`, each of `SENTINEL replicas`): name, value, name, value… */
+function sentinelFields(flat: readonly string[]): Map<string, string> {
+  const state = new Map<string, string>();
+  for (let i = 0; i + 1 < flat.length; i += 2) state.set(flat[i]!, flat[i + 1]!);
+  return state;
+}
+
 const SENTINELS = 3;
 const QUORUM = 2;
 
@@ -727,8 +734,7 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
             1000,
             sentinelPassword,
           )) as string[];
-          const state = new Map<string, string>();
-          for (let i = 0; i + 1 < flat.length; i += 2) state.set(flat[i]!, flat[i + 1]!);
+          const state = sentinelFields(flat);
           if (state.get('flags') !== 'master') return undefined;
           if (
             Number(state.get('num-slaves')) < replicaCount ||
@@ -798,10 +804,7 @@ export async function startSentinel(options: StartSentinelOptions = {}): Promise
                 sentinelPassword,
               )) as string[][];
               const up = replicas
-                .map(
-                  (flat) =>
-                    new Map(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!])),
-                )
+                .map(sentinelFields)
                 .filter((state) => !/s_down|o_down|disconnected/.test(state.get('flags') ?? ''))
                 .map((state) => Number(state.get('port')));
               if (!replicaPorts.every((port) => up.includes(port))) return undefined;
