@@ -27,6 +27,7 @@ import {
   requestContext,
   responseContext,
 } from './http-binding.js';
+import { joinChunks } from './http-body.js';
 import { HttpStatusError, afterAttempts, unsealedAnswer } from './status-error.js';
 import { type ClientTlsOptions, clientTlsOptions } from './tls.js';
 import { type Logger, loggerOf } from '../log.js';
@@ -501,7 +502,7 @@ class AnswerReader implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     if (this.#settle()) {
-      this.#resolve({ status: this.#status, headers: this.#headers, bytes: joined(this.#chunks, this.#total) });
+      this.#resolve({ status: this.#status, headers: this.#headers, bytes: joinChunks(this.#chunks, this.#total) });
     }
   }
 
@@ -526,17 +527,6 @@ class AnswerReader implements Dispatcher.DispatchHandler {
   #tooLarge(): HttpStatusError {
     return new HttpStatusError(ErrorCode.TOO_LARGE, this.#status, 'response refused');
   }
-}
-
-/** The chunks in one new array: one copy, and nothing shared with undici's buffers. */
-function joined(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return bytes;
 }
 
 function mediaType(value: string | string[] | undefined): string | undefined {
