@@ -23,6 +23,7 @@ import { contextBytes } from './envelope/context.js';
 import { isRequestIdText, newRequestId, parseRequestId, requestIdIssuedAt } from './envelope/request-id.js';
 import { fromText, toText } from './envelope/text.js';
 import { ErrorCode, WaTransportError, isWaTransportError } from './errors.js';
+import { owned } from './crypto/bytes.js';
 import { Keyring } from './keys.js';
 import { type Logger, silentLogger } from './log.js';
 import { optionsObject } from './options.js';
@@ -472,8 +473,9 @@ function decoded<T>(bytes: Uint8Array, plaintext: Uint8Array, keyId: string): Op
   };
 }
 
+/** The payload, sharing no memory with the plaintext, which may be pooled (src/crypto/bytes.ts). */
 function payloadOf(bytes: Uint8Array, plaintext: Uint8Array): unknown {
-  return bytes[FORMAT_OFFSET] === PayloadFormat.BYTES ? plaintext : decodeMsgpack(plaintext);
+  return bytes[FORMAT_OFFSET] === PayloadFormat.BYTES ? owned(plaintext) : decodeMsgpack(plaintext);
 }
 
 /**

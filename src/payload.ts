@@ -44,7 +44,10 @@ export const PAYLOAD_FREE_OBJECTS = 4096;
 
 const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, bundleStrings: false });
 // 64-bit integers arrive as numbers: checkMsgpack admits them only within the safe-integer range.
+// copyBuffers: a binary must not be a view into the plaintext, which may be pooled with other
+// messages' plaintexts (src/crypto/bytes.ts).
 const unpackr = new Unpackr({
+  copyBuffers: true,
   useRecords: false,
   mapsAsObjects: true,
   structuredClone: false,

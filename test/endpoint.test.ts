@@ -80,6 +80,22 @@ describe('seal → open', () => {
     expect((await core.open(web.seal(value))).payload).toEqual(value);
   });
 
+  it('hands out no memory shared with other plaintexts: bytes payloads and binaries own their buffers', async () => {
+    for (const backend of ['wasm', 'native', 'auto'] as const) {
+      const { web, core } = await pair({ backend });
+      const secret = new Uint8Array(100).fill(0x5a);
+      core.openSync(web.seal(secret)); // another message's plaintext, in the pool before ours
+      for (const size of [1, 65, 300, 2000, 5000]) {
+        const bytes = core.openSync(web.seal(new Uint8Array(size).fill(1))).payload as Uint8Array;
+        const { blob } = core.openSync(web.seal({ blob: new Uint8Array(size).fill(2) })).payload as { blob: Uint8Array };
+        for (const out of [bytes, blob]) {
+          expect(out.byteOffset, `${backend} ${size}`).toBe(0);
+          expect(out.buffer.byteLength, `${backend} ${size}`).toBe(size);
+        }
+      }
+    }
+  });
+
   it('works in the other direction and in text form', async () => {
     const { web, core } = await pair();
     const text = core.sealText({ ok: true });

@@ -26,9 +26,9 @@ export type BackendName = 'wasm' | 'native' | 'wrappers' | 'auto';
  * Implementations: `wasmBackend` (libsodium's WebAssembly, called directly: src/crypto/wasm.ts),
  * the optional sodium-native one (src/crypto/native.ts) and `wrappersBackend` (libsodium-wrappers'
  * public API: the reference the others are tested against). All produce identical bytes.
- * None keeps a reference to its arguments. A plaintext returned by `open` owns its ArrayBuffer;
- * an envelope returned by `seal` is new but, when small, shares its ArrayBuffer with other
- * envelopes (src/crypto/bytes.ts): use byteOffset/byteLength, never `.buffer` alone.
+ * None keeps a reference to its arguments. What `seal` and `open` return is new but, when small,
+ * shares its ArrayBuffer with other envelopes, or other plaintexts (src/crypto/bytes.ts): use
+ * byteOffset/byteLength, never `.buffer` alone, and never hand a plaintext out as it is.
  */
 export interface AeadBackend {
   readonly name: BackendName;

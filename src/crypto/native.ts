@@ -6,7 +6,7 @@
  * platform), `loadNativeBackend` answers undefined and the WebAssembly backend is used.
  */
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type AeadBackend } from './aead.js';
-import { allocEnvelope, allocOwned } from './bytes.js';
+import { allocEnvelope, allocPlaintext } from './bytes.js';
 import { wasmBackend } from './wasm.js';
 
 /** The functions used, as sodium-native 4 declares them (binding.c). */
@@ -206,9 +206,8 @@ function nativeBackend(sn: SodiumNative): AeadBackend {
       const ciphertext = sealed.subarray(prefixLength, prefixLength + length);
       const tag = sealed.subarray(prefixLength + length);
       if (!tagCheck.verify(sealed.subarray(0, prefixLength), adSuffix, ciphertext, tag, nonce, key)) return null;
-      // An unpooled array (a view into a shared pool would expose neighbouring bytes through
-      // `.buffer`), left uninitialised: the XOR overwrites all of it.
-      const plaintext = allocOwned(length);
+      // Left uninitialised: the XOR overwrites all of it.
+      const plaintext = allocPlaintext(length);
       sn.crypto_stream_xchacha20_xor_ic(plaintext, ciphertext, nonce, 1, key);
       return plaintext;
     },

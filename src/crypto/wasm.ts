@@ -24,7 +24,7 @@
  * region holds only ciphertext.
  */
 import sodium from 'libsodium-wrappers';
-import { allocEnvelope, allocOwned } from './bytes.js';
+import { allocEnvelope, allocPlaintext } from './bytes.js';
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type AeadBackend } from './aead.js';
 
 /** The parts of the Emscripten module this backend uses. */
@@ -167,7 +167,7 @@ export const wasmBackend: AeadBackend = {
     );
     heap.fill(0, base + KEY_AT, base + KEY_AT + AEAD_KEY_BYTES);
     if (status !== 0) return null;
-    const plaintext = allocOwned(length);
+    const plaintext = allocPlaintext(length);
     plaintext.set(heap.subarray(messageAt, messageAt + length));
     heap.fill(0, messageAt, messageAt + length);
     return plaintext;
