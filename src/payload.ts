@@ -16,7 +16,7 @@
  * and runs the receiver's check on what it encoded, so what one side can send the other can read.
  */
 import { isUtf8 } from 'node:buffer';
-import { Packr, Unpackr } from 'msgpackr';
+import { Packr, RESET_BUFFER_MODE, Unpackr } from 'msgpackr';
 import { ErrorCode, WaTransportError } from './errors.js';
 
 /** Deepest nesting of arrays and maps accepted. */
@@ -55,6 +55,12 @@ const unpackr = new Unpackr({
   int64AsType: 'number',
 });
 
+/**
+ * `value` as msgpack, in memory that the next call overwrites: seal it before encoding again.
+ * Why: msgpackr otherwise writes each payload after the last one in its buffer and starts a new
+ * buffer whenever fewer than 2 KiB are left, which at 16 KiB was a new 24 KiB+ array for almost
+ * every payload (bench/RESULTS.md); here every payload starts at the front of one buffer.
+ */
 export function encodeMsgpack(value: unknown): Uint8Array {
   // msgpackr would quietly turn a Set into an array, a function into undefined, a Float32Array
   // into bytes: refuse anything that would not arrive as it left.
@@ -68,7 +74,7 @@ export function encodeMsgpack(value: unknown): Uint8Array {
   }
   let bytes: Uint8Array;
   try {
-    bytes = packr.pack(value);
+    bytes = packr.pack(value, RESET_BUFFER_MODE);
   } catch {
     throw new WaTransportError(ErrorCode.PAYLOAD, 'value cannot be encoded as msgpack');
   }
