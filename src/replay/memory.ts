@@ -129,6 +129,8 @@ export class MemoryReplayStore implements ReplayStore {
   readonly rememberedSince: number;
   readonly #buckets = new Map<number, NonceTable>();
   #entries = 0;
+  /** The bucket created last: the next one is sized by it (if it is still held). */
+  #newest = Number.NaN;
   #sweptUpTo = -Infinity;
   /** The store's clock: the latest `now` it was given. Buckets are dropped by it. */
   #latest = -Infinity;
@@ -161,7 +163,8 @@ export class MemoryReplayStore implements ReplayStore {
     const bucket = Math.floor(expiresAt / this.bucketMs);
     let table = this.#buckets.get(bucket);
     if (table === undefined) {
-      table = new NonceTable();
+      table = new NonceTable(this.#slotsForNewBucket());
+      this.#newest = bucket;
       this.#buckets.set(bucket, table);
     }
     const slot = table.find(w0, w1, w2, w3, this.#hash(w0, w1, w2));
@@ -205,6 +208,21 @@ export class MemoryReplayStore implements ReplayStore {
 
   #hash(w0: number, w1: number, w2: number): number {
     return (Math.imul(w0 ^ this.#seed1, this.#seed0) ^ Math.imul(w1, 0x9e3779b1) ^ w2) >>> 0;
+  }
+
+  /**
+   * A new bucket starts with room for what the last one created holds by now, at most half
+   * full, not at 1024 slots: at steady traffic every bucket grew through the same nine
+   * doublings, rehashing each time (#grow and the probes after it were 1.6-3.6% of a sealed
+   * 64-byte WebSocket message's busy time at 150k messages/s; bench/RESULTS.md). When traffic
+   * falls, the next bucket follows the smaller one, so a live entry still costs 32-64 bytes
+   * in steady state.
+   */
+  #slotsForNewBucket(): number {
+    const expected = this.#buckets.get(this.#newest)?.size ?? 0;
+    let slots = INITIAL_SLOTS;
+    while (slots < expected * 2 + 1) slots *= 2;
+    return slots;
   }
 
   #grow(table: NonceTable): void {

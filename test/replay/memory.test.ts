@@ -79,6 +79,23 @@ describe('MemoryReplayStore', () => {
     expect(bytes / entries).toBeLessThanOrEqual(64);
   });
 
+  it('starts a new bucket with room for the last one, and follows traffic down', () => {
+    const store = new MemoryReplayStore({ retentionMs: 10_000, bucketMs: 1000 });
+    const slotBytes = 16;
+    const fill = (second: number, count: number) => {
+      for (let i = 0; i < count; i++) store.recordIfAbsent(nonce(), NOW + second * 1000, NOW + second * 1000);
+    };
+    const bytesAfter = (second: number) => {
+      const before = store.stats().bytes;
+      fill(second, 1);
+      return store.stats().bytes - before;
+    };
+    fill(0, 5000); // a busy second: its bucket grew to 16,384 slots
+    expect(bytesAfter(1)).toBe(16_384 * slotBytes); // the next second's bucket needs no growth
+    fill(1, 99); // a quiet second: 100 entries
+    expect(bytesAfter(2)).toBe(1024 * slotBytes); // the one after it is small again
+  });
+
   it('refuses bad options', () => {
     for (const options of [
       { maxEntries: 0 },
