@@ -25,6 +25,7 @@ import {
   REQUEST_ID_HEADER,
   rejectionContext,
   requestContext,
+  upperCaseMethod,
   responseContext,
 } from './http-binding.js';
 import { joinChunks } from './http-body.js';
@@ -195,7 +196,7 @@ export class HttpClient {
     payload: unknown = null,
     options: HttpRequestOptions = {},
   ): Promise<HttpResponse<T>> {
-    const verb = method.toUpperCase();
+    const verb = upperCaseMethod(method);
     if (verb === 'HEAD' || verb === 'CONNECT' || !/^[A-Z]+$/.test(verb)) {
       throw new WaTransportError(ErrorCode.CONFIG, `method ${JSON.stringify(method)} cannot carry a sealed exchange`);
     }

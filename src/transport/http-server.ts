@@ -26,6 +26,7 @@ import {
   REQUEST_ID_HEADER,
   rejectionContext,
   requestContext,
+  upperCaseMethod,
   responseContext,
 } from './http-binding.js';
 
@@ -217,7 +218,7 @@ export class SealedHttp {
 
   /** Never throws: every failure becomes an outcome from the table above. */
   async serve<T>(input: HttpInput, handler: SealedHandler<T>): Promise<HttpOutcome> {
-    const method = input.method.toUpperCase();
+    const method = upperCaseMethod(input.method);
     let envelope: Uint8Array | string | undefined;
     let opened: Opened<T>;
     let requestId: string | undefined;
