@@ -43,11 +43,22 @@ import { median } from './harness.js';
 import type { Progress } from './progress.js';
 import { AUTO_NATIVE_MIN_BYTES } from '../src/crypto/select-backend.js';
 import { generateSecret } from '../src/keys.js';
+import { NONCE_BYTES, NONCE_OFFSET } from '../src/envelope/format.js';
+import { requestContext, responseContext } from '../src/transport/http-binding.js';
 
 export const TRANSPORTS = ['node:http', 'express', 'fastify', 'ws'] as const;
 export type TransportName = (typeof TRANSPORTS)[number];
-export type Variant = 'sealed' | 'plain';
+/**
+ * 'floor' (node:http and ws only, with `--floor`): the plain route carrying envelopes, each side
+ * calling the endpoint directly (seal; openSync with the in-memory store) with the same contexts,
+ * request id and payloads as the sealed transport, and none of the transport's own work (its
+ * checks, limits, headers, retries, status table). What no sealed transport can beat: sealed ÷
+ * floor is what the transport costs beyond the envelope, floor ÷ plain what the envelope costs.
+ */
+export type Variant = 'sealed' | 'plain' | 'floor';
 export const VARIANTS: readonly Variant[] = ['sealed', 'plain'];
+const ALL_VARIANTS: readonly Variant[] = ['sealed', 'plain', 'floor'];
+const FLOOR_TRANSPORTS: readonly TransportName[] = ['node:http', 'ws'];
 
 /** The goals of issue 13: sealed ÷ plain throughput. */
 export function goalRatio(transport: TransportName, size: number): number {
@@ -67,6 +78,8 @@ export interface TransportOptions {
   readonly sizes: readonly number[];
   readonly only?: readonly TransportName[] | undefined;
   readonly variants?: readonly Variant[] | undefined;
+  /** Also measure the floor (node:http and ws; see `Variant`). */
+  readonly floor?: boolean | undefined;
   readonly rounds?: number | undefined;
   readonly roundMs?: number | undefined;
   /** Offered load of the latency run, exchanges per second. */
@@ -213,6 +226,27 @@ async function httpServer(
   return { url, stop: () => closeServer(server) };
 }
 
+/**
+ * The floor's node:http route: the plain route's body reading, then what sealedHandler does to
+ * the envelope and nothing else: open it bound to the route and the request id, seal the answer
+ * bound to the status and the request's nonce.
+ */
+function floorNodeHandler(coreapp: Endpoint): (req: IncomingMessage, res: ServerResponse) => void {
+  const context = requestContext('POST', PATH);
+  return (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const envelope = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      const requestId = req.headers['wa-request-id'] as string;
+      const opened = coreapp.openSync(envelope, { context, requestId });
+      const body = coreapp.seal(opened.payload, { context: responseContext(200, opened.nonce) });
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+      res.end(body);
+    });
+  };
+}
+
 /** The plain node:http JSON route: read the body, JSON.parse, JSON.stringify the answer. */
 function plainNodeHandler(req: IncomingMessage, res: ServerResponse): void {
   const chunks: Buffer[] = [];
@@ -224,8 +258,39 @@ function plainNodeHandler(req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
+/** The floor over node:http: the plain client (an undici Pool) sending and opening envelopes. */
+async function floorHttpPair(webapp: Endpoint, coreapp: Endpoint): Promise<Pair> {
+  const server = createServer(floorNodeHandler(coreapp));
+  const url = await listen(server);
+  const pool = new Pool(url, { headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
+  const context = requestContext('POST', PATH);
+  const exchange = async (message: Message) => {
+    const requestId = webapp.newRequestId();
+    const envelope = webapp.seal(message, { context, requestId });
+    const response = await pool.request({
+      method: 'POST',
+      path: PATH,
+      headers: { 'content-type': 'application/octet-stream', 'wa-request-id': requestId },
+      body: envelope,
+    });
+    const bytes = new Uint8Array(await response.body.arrayBuffer());
+    const nonce = envelope.subarray(NONCE_OFFSET, NONCE_OFFSET + NONCE_BYTES);
+    const answer = webapp.openSync<Message>(bytes, { context: responseContext(response.statusCode, nonce) }).payload;
+    if (answer.text.length !== message.text.length) throw new Error('floor echo differs');
+  };
+  return {
+    exchange,
+    throughput: (message, ms) => closedLoop(exchange, message, ms),
+    close: async () => {
+      await pool.close();
+      await closeServer(server);
+    },
+  };
+}
+
 async function httpPair(framework: HttpFramework, variant: Variant): Promise<Pair> {
   const { webapp, coreapp } = await endpoints();
+  if (variant === 'floor') return floorHttpPair(webapp, coreapp);
   const server = await httpServer(framework, variant, coreapp);
   if (variant === 'sealed') {
     const client = new HttpClient({ endpoint: webapp, baseUrl: server.url, timeoutMs: TIMEOUT_MS });
@@ -361,24 +426,32 @@ async function wsPair(variant: Variant): Promise<Pair> {
       },
     );
   }
+  // The floor: each frame sealed and opened bound to a context, as the channel binds its frames.
+  const floor = variant === 'floor' ? await endpoints() : undefined;
+  const toServer = 'wa-transport/ws floor client->server';
+  const toClient = 'wa-transport/ws floor server->client';
+  const encode = (message: Message, context: string, by: Endpoint | undefined): Uint8Array =>
+    by === undefined ? Buffer.from(JSON.stringify(message)) : by.seal(message, { context });
+  const decode = (data: Buffer, context: string, by: Endpoint | undefined): Message =>
+    by === undefined ? (JSON.parse(data.toString('utf8')) as Message) : by.openSync<Message>(data, { context }).payload;
   const wss = new WebSocketServer({ server: http, path: '/ws', perMessageDeflate: false });
   wss.on('connection', (socket) => {
     socket.on('message', (data) => {
-      const message = JSON.parse((data as Buffer).toString('utf8')) as Message;
+      const message = decode(data as Buffer, toServer, floor?.coreapp);
       bench.arrived();
-      if (bench.echo) socket.send(Buffer.from(JSON.stringify(message)), { binary: true });
+      if (bench.echo) socket.send(encode(message, toClient, floor?.coreapp), { binary: true });
     });
   });
   const socket = new WebSocket(url, { perMessageDeflate: false });
   socket.on('message', (data) => {
-    JSON.parse((data as Buffer).toString('utf8'));
+    decode(data as Buffer, toClient, floor?.webapp);
     bench.replied();
   });
   await bounded(once(socket, 'open'), 'WebSocket handshake');
   return bench.pair(
     (message) =>
       new Promise<void>((resolve, reject) => {
-        socket.send(Buffer.from(JSON.stringify(message)), { binary: true }, (error) =>
+        socket.send(encode(message, toServer, floor?.webapp), { binary: true }, (error) =>
           error ? reject(error) : resolve(),
         );
       }),
@@ -472,19 +545,27 @@ export function transportPlan(options: TransportOptions): Plan {
   };
 }
 
+/** The variants measured for `transport`: the floor only where it is built, and when asked for. */
+function variantsOf(transport: TransportName, options: TransportOptions): Variant[] {
+  const asked = [...(options.variants ?? VARIANTS), ...(options.floor === true ? (['floor'] as const) : [])];
+  return [...new Set(asked)].filter((v) => v !== 'floor' || FLOOR_TRANSPORTS.includes(transport));
+}
+
 /** Planned seconds of the section, for the progress estimate. */
 export function plannedSeconds(options: TransportOptions): number {
   const plan = transportPlan(options);
-  const cases = (options.only ?? TRANSPORTS).length * options.sizes.length * (options.variants ?? VARIANTS).length;
+  let cases = 0;
+  for (const transport of options.only ?? TRANSPORTS)
+    cases += variantsOf(transport, options).length * options.sizes.length;
   return (cases * (plan.warmupMs + plan.rounds * plan.roundMs + plan.latencyMs)) / 1000;
 }
 
 export async function benchTransports(options: TransportOptions, progress?: Progress): Promise<TransportRow[]> {
   const plan = transportPlan(options);
-  const variants = options.variants ?? VARIANTS;
   const backend = await defaultBackendName();
   const rows: TransportRow[] = [];
   for (const transport of options.only ?? TRANSPORTS) {
+    const variants = variantsOf(transport, options);
     for (const size of options.sizes) {
       const message: Message = { id: 1, text: 'x'.repeat(size) };
       const label = `${transport} ${sizeLabel(size)}`;
@@ -515,7 +596,7 @@ export async function benchTransports(options: TransportOptions, progress?: Prog
             transport,
             size,
             variant: v,
-            backend: v === 'sealed' ? backend : 'none',
+            backend: v === 'plain' ? 'none' : backend,
             throughput: summary(rounds.get(v)!, cpu.get(v)!),
             latency,
           });
@@ -624,6 +705,25 @@ export function cpuLines(rows: readonly TransportRow[]): string {
     .join('\n');
 }
 
+/** The floor against both sides: what the envelope costs, and what the transport adds to it. */
+export function floorLines(rows: readonly TransportRow[]): string {
+  return rows
+    .filter((r) => r.variant === 'floor')
+    .map((floor) => {
+      const of = (v: Variant) =>
+        rows.find((r) => r.variant === v && r.transport === floor.transport && r.size === floor.size);
+      const plain = of('plain');
+      const sealed = of('sealed');
+      const ratio = (a: TransportRow | undefined, b: TransportRow | undefined) =>
+        a === undefined || b === undefined ? '—' : `${(a.throughput.median / b.throughput.median).toFixed(2)}×`;
+      return (
+        `Floor, ${floor.transport} ${sizeLabel(floor.size)}: ${fmt(floor.throughput.median)}/s, floor ÷ plain ${ratio(floor, plain)}, ` +
+        `sealed ÷ floor ${ratio(sealed, floor)} (CPU per exchange ${floor.throughput.cpuUs.toFixed(1)} µs)`
+      );
+    })
+    .join('\n');
+}
+
 function parseList<T extends string>(value: string | undefined, allowed: readonly T[], name: string): T[] {
   const items = (value ?? '').split(',').filter(Boolean);
   for (const item of items)
@@ -640,12 +740,13 @@ export function parseTransportArgs(argv: readonly string[]): TransportOptions {
   const quick = argv.includes('--quick');
   const sizes = value('sizes')?.split(',').map(Number) ?? (quick ? [64, 16 * 1024] : [64, 1024, 16 * 1024]);
   const only = value('only') === undefined ? undefined : parseList(value('only'), TRANSPORTS, 'only');
-  const variants = value('variant') === undefined ? undefined : parseList(value('variant'), VARIANTS, 'variant');
+  const variants = value('variant') === undefined ? undefined : parseList(value('variant'), ALL_VARIANTS, 'variant');
   return {
     quick,
     sizes,
     only,
     variants,
+    floor: argv.includes('--floor'),
     rounds: num('rounds'),
     roundMs: num('round-ms'),
     rate: num('rate'),
@@ -657,5 +758,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const { Progress } = await import('./progress.js');
   const options = parseTransportArgs(process.argv.slice(2));
   const rows = await benchTransports(options, new Progress(plannedSeconds(options)));
-  console.log(`${transportTable(rows)}\n\n${transportNote(rows, options)}\n\n${cpuLines(rows)}`);
+  console.log(`${transportTable(rows)}\n\n${transportNote(rows, options)}\n\n${cpuLines(rows)}\n${floorLines(rows)}`);
 }
