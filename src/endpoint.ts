@@ -145,6 +145,28 @@ export let verifierOf: (endpoint: Endpoint) => Verifier;
  */
 export let openPayload: (endpoint: Endpoint, envelope: Uint8Array, options: OpenOptions) => unknown;
 
+/**
+ * `endpoint.open`, but the `Opened` itself when the endpoint is an `Endpoint` whose replay store
+ * answered synchronously; a promise of it otherwise (a `RotatingEndpoint`, an async store).
+ * Throws or rejects as `open` rejects. For the HTTP bindings, which await a request body, an
+ * open and a handler per request: each await of an already settled promise is a microtask and
+ * a resumption more (bench/RESULTS.md, "The floor").
+ */
+export function openNow<T>(
+  endpoint: EndpointLike,
+  envelope: Uint8Array | string,
+  options: OpenOptions,
+): Opened<T> | Promise<Opened<T>> {
+  return endpoint instanceof Endpoint
+    ? (openOpened(endpoint, envelope, options) as Opened<T> | Promise<Opened<T>>)
+    : endpoint.open<T>(envelope, options);
+}
+let openOpened: (
+  endpoint: Endpoint,
+  envelope: Uint8Array | string,
+  options: OpenOptions,
+) => Opened<unknown> | Promise<Opened<unknown>>;
+
 export class Endpoint {
   readonly role: Role;
   readonly maxEnvelopeBytes: number;
@@ -163,6 +185,7 @@ export class Endpoint {
     construct = (options, backend) => new Endpoint(options, backend, FROM_FACTORY);
     verifierOf = (endpoint) => endpoint.#verifier;
     openPayload = (endpoint, envelope, options) => endpoint.#openPayload(envelope, options);
+    openOpened = (endpoint, envelope, options) => endpoint.#openNow(envelope, options);
   }
 
   /** Use `createEndpoint`, which waits for libsodium to be ready. */
@@ -254,21 +277,34 @@ export class Endpoint {
    * its nonce, then decodes it. Rejects with a `WaTransportError` whose `code` says why.
    */
   async open<T = unknown>(envelope: Uint8Array | string, options?: OpenOptions): Promise<Opened<T>> {
+    return this.#openNow<T>(envelope, options);
+  }
+
+  /** `open`, without a promise when the replay store answers at once. */
+  #openNow<T>(envelope: Uint8Array | string, options: OpenOptions | undefined): Opened<T> | Promise<Opened<T>> {
     const seen: Seen = {};
     let failure: unknown;
     try {
       const checked = this.#check(envelope, options, seen);
       if (checked !== undefined) {
         if (checked.recorded === undefined) return this.#opened<T>(checked, 0);
-        const started = performance.now();
-        await checked.recorded;
-        return this.#opened<T>(checked, performance.now() - started);
+        return this.#openedLater<T>(checked, seen, options);
       }
       failure = new WaTransportError(ErrorCode.FORGED);
     } catch (error) {
       failure = error;
     }
     throw this.#rejected(failure, seen, options);
+  }
+
+  async #openedLater<T>(checked: Checked, seen: Seen, options: OpenOptions | undefined): Promise<Opened<T>> {
+    try {
+      const started = performance.now();
+      await checked.recorded;
+      return this.#opened<T>(checked, performance.now() - started);
+    } catch (error) {
+      throw this.#rejected(error, seen, options);
+    }
   }
 
   /**

@@ -71,8 +71,11 @@ export class PendingBodies {
 export interface BodySource {
   /** Starts delivering the body to `sink`. */
   start(sink: BodySink): void;
-  /** Stops delivering: called once, when the body is complete or refused. */
-  stop(): void;
+  /**
+   * Stops delivering: called once, when the body is complete (`complete`: the source said
+   * `end`, nothing more will come) or refused.
+   */
+  stop(complete: boolean): void;
 }
 
 export interface BodySink {
@@ -160,7 +163,7 @@ class BodyCollector implements PendingBody, BodySink {
     this.#settled = true;
     clearTimeout(this.#timer);
     this.#limits.pending.release(this);
-    this.#source.stop();
+    this.#source.stop(error === undefined);
     const chunks = this.#chunks;
     this.#chunks = [];
     if (error !== undefined) return this.#reject(error);

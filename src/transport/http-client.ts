@@ -13,7 +13,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import { type Dispatcher, Pool, errors } from 'undici';
-import type { EndpointLike } from '../endpoint.js';
+import { type EndpointLike, type Opened, openNow } from '../endpoint.js';
 import { readNonce } from '../envelope/format.js';
 import { toText } from '../envelope/text.js';
 import { ErrorCode, WaTransportError } from '../errors.js';
@@ -273,11 +273,14 @@ export class HttpClient {
       throw unsealedAnswer(status, bytes, 'answer', UNSEALED_HINTS);
     // The header only says which context to open under: a lie about it fails authentication.
     const rejected = response.headers[REJECTION_HEADER] !== undefined;
-    let opened;
+    let opened: Opened<T>;
     try {
-      opened = rejected
-        ? this.endpoint.openReply(bytes, { context: rejectionContext(status, nonce), peer: url.host })
-        : await this.endpoint.open<T>(bytes, { context: responseContext(status, nonce), peer: url.host });
+      if (rejected) {
+        opened = this.endpoint.openReply(bytes, { context: rejectionContext(status, nonce), peer: url.host });
+      } else {
+        const opening = openNow<T>(this.endpoint, bytes, { context: responseContext(status, nonce), peer: url.host });
+        opened = opening instanceof Promise ? await opening : opening;
+      }
     } catch (error) {
       if (error instanceof WaTransportError) throw new HttpStatusError(error.code, status, 'response refused');
       throw error;

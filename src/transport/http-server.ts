@@ -11,7 +11,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { callSafely } from '../callbacks.js';
-import type { EndpointLike, Opened } from '../endpoint.js';
+import { type EndpointLike, type Opened, openNow } from '../endpoint.js';
 import { readNonce } from '../envelope/format.js';
 import { fromText } from '../envelope/text.js';
 import { ErrorCode, WaTransportError, isAfterAuthentication, isWaTransportError } from '../errors.js';
@@ -225,11 +225,12 @@ export class SealedHttp {
     try {
       requestId = singleHeader(input.headers, REQUEST_ID_HEADER);
       envelope = method === 'GET' ? envelopeHeader(input.headers) : await input.body(this.#limits);
-      opened = await this.endpoint.open<T>(envelope, {
+      const opening = openNow<T>(this.endpoint, envelope, {
         context: requestContext(method, this.#pathPrefix + input.target),
         ...(requestId === undefined ? {} : { requestId }),
         ...(input.peer === undefined ? {} : { peer: input.peer }),
       });
+      opened = opening instanceof Promise ? await opening : opening;
     } catch (error) {
       if (isWaTransportError(error, ErrorCode.FORGED)) this.#forgedHint(method, input);
       return this.#rejection(error, envelope, input.peer, method, this.#pathPrefix + input.target);
@@ -402,13 +403,16 @@ class StreamSource implements BodySource {
     stream.on('close', onFail);
   }
 
-  stop(): void {
+  stop(complete: boolean): void {
     const stream = this.stream;
+    stream[SINK] = undefined;
+    // A complete body's stream has nothing more to say; the listeners, which do nothing without
+    // a sink, go with it: taking four off and pausing cost 0.95 µs per request in a loop.
+    if (complete) return;
     stream.off('data', onData);
     stream.off('end', onEnd);
     stream.off('error', onFail);
     stream.off('close', onFail);
-    stream[SINK] = undefined;
     // The rest of a refused body is not read: the connection is closed after the answer.
     stream.pause();
   }
