@@ -38,6 +38,7 @@ import {
   type TransportOptions,
   type TransportRow,
   benchTransports,
+  floorLines,
   plannedSeconds as transportSeconds,
   sizeLabel,
   transportNote,
@@ -417,6 +418,7 @@ async function main(): Promise<void> {
   const forgerySizes = sizes.filter((size) => size <= 64 * KiB);
   const transportOptions: TransportOptions = {
     quick: args.quick,
+    floor: true,
     sizes: args.sizes?.filter((size) => size <= 16 * KiB) ?? (args.quick ? [64, 16 * KiB] : [64, KiB, 16 * KiB]),
   };
   const loadBefore = loadavg();
@@ -479,7 +481,9 @@ async function main(): Promise<void> {
   }
   const transports = await benchTransports(transportOptions, progress);
   progress.done();
-  const transportText = `${transportTable(transports)}\n\n${transportNote(transports, transportOptions)}`;
+  const transportText =
+    `${transportTable(transports)}\n\n${transportNote(transports, transportOptions)}\n\n` +
+    `What the envelope costs and what the transport adds to it (the floor: the plain route carrying envelopes):\n${floorLines(transports)}`;
   console.log(`Transports, sealed vs plain JSON (127.0.0.1, one process):\n\n${transportText}\n`);
 
   const goalList = [...goals(rows, sizes, cache, redis), ...rejectionGoals(rejection), ...transportGoals(transports)];
