@@ -87,7 +87,8 @@ describe('seal → open', () => {
       core.openSync(web.seal(secret)); // another message's plaintext, in the pool before ours
       for (const size of [1, 65, 300, 2000, 5000]) {
         const bytes = core.openSync(web.seal(new Uint8Array(size).fill(1))).payload as Uint8Array;
-        const { blob } = core.openSync(web.seal({ blob: new Uint8Array(size).fill(2) })).payload as { blob: Uint8Array };
+        const sealed = web.seal({ blob: new Uint8Array(size).fill(2) });
+        const { blob } = core.openSync<{ blob: Uint8Array }>(sealed).payload;
         for (const out of [bytes, blob]) {
           expect(out.byteOffset, `${backend} ${size}`).toBe(0);
           expect(out.buffer.byteLength, `${backend} ${size}`).toBe(size);
