@@ -282,13 +282,26 @@ export class Endpoint {
 
   /** `open`, without a promise when the replay store answers at once. */
   #openNow<T>(envelope: Uint8Array | string, options: OpenOptions | undefined): Opened<T> | Promise<Opened<T>> {
+    return this.#openWith(envelope, options, openedOf) as Opened<T> | Promise<Opened<T>>;
+  }
+
+  /**
+   * Every check, then `result` of the authenticated envelope: at once when the replay store
+   * answered synchronously, once its promise settles otherwise. Throws (or rejects) the logged
+   * rejection.
+   */
+  #openWith<R>(
+    envelope: Uint8Array | string,
+    options: OpenOptions | undefined,
+    result: (checked: Checked) => R,
+  ): R | Promise<R> {
     const seen: Seen = {};
     let failure: unknown;
     try {
       const checked = this.#check(envelope, options, seen);
       if (checked !== undefined) {
-        if (checked.recorded === undefined) return this.#opened<T>(checked, 0);
-        return this.#openedLater<T>(checked, seen, options);
+        if (checked.recorded === undefined) return this.#finish(checked, 0, result);
+        return this.#finishLater(checked, seen, options, result);
       }
       failure = new WaTransportError(ErrorCode.FORGED);
     } catch (error) {
@@ -297,14 +310,26 @@ export class Endpoint {
     throw this.#rejected(failure, seen, options);
   }
 
-  async #openedLater<T>(checked: Checked, seen: Seen, options: OpenOptions | undefined): Promise<Opened<T>> {
+  async #finishLater<R>(
+    checked: Checked,
+    seen: Seen,
+    options: OpenOptions | undefined,
+    result: (checked: Checked) => R,
+  ): Promise<R> {
     try {
       const started = performance.now();
       await checked.recorded;
-      return this.#opened<T>(checked, performance.now() - started);
+      return this.#finish(checked, performance.now() - started, result);
     } catch (error) {
       throw this.#rejected(error, seen, options);
     }
+  }
+
+  /** `result` of an envelope that passed every check, told to the observer. */
+  #finish<R>(checked: Checked, storeMs: number, result: (checked: Checked) => R): R {
+    const value = result(checked);
+    this.#observeOpened(checked, storeMs);
+    return value;
   }
 
   /**
@@ -321,7 +346,7 @@ export class Endpoint {
           checked.recorded.catch(() => {}); // the error below reports it
           throw new WaTransportError(ErrorCode.CONFIG, 'openSync needs a synchronous replay store; use open');
         }
-        return this.#opened<T>(checked, 0);
+        return this.#finish(checked, 0, openedOf) as Opened<T>;
       }
       failure = new WaTransportError(ErrorCode.FORGED);
     } catch (error) {
@@ -331,29 +356,7 @@ export class Endpoint {
   }
 
   #openPayload(envelope: Uint8Array, options: OpenOptions): unknown {
-    const seen: Seen = {};
-    let failure: unknown;
-    try {
-      const checked = this.#check(envelope, options, seen);
-      if (checked !== undefined) {
-        if (checked.recorded === undefined) return this.#openedPayload(checked, 0);
-        return this.#openedPayloadLater(checked, seen, options);
-      }
-      failure = new WaTransportError(ErrorCode.FORGED);
-    } catch (error) {
-      failure = error;
-    }
-    throw this.#rejected(failure, seen, options);
-  }
-
-  async #openedPayloadLater(checked: Checked, seen: Seen, options: OpenOptions): Promise<unknown> {
-    try {
-      const started = performance.now();
-      await checked.recorded;
-      return this.#openedPayload(checked, performance.now() - started);
-    } catch (error) {
-      throw this.#rejected(error, seen, options);
-    }
+    return this.#openWith(envelope, options, payloadOfChecked);
   }
 
   /**
@@ -428,18 +431,6 @@ export class Endpoint {
     return this.#keyring.get(readKeyIdWord(bytes))!.keyIdHex;
   }
 
-  #opened<T>(checked: Checked, storeMs: number): Opened<T> {
-    const opened = decoded<T>(checked.bytes, checked.plaintext, checked.keyId);
-    this.#observeOpened(checked, storeMs);
-    return opened;
-  }
-
-  #openedPayload(checked: Checked, storeMs: number): unknown {
-    const payload = payloadOf(checked.bytes, checked.plaintext);
-    this.#observeOpened(checked, storeMs);
-    return payload;
-  }
-
   #observeOpened({ timestamp, now, keyId }: Checked, storeMs: number): void {
     if (this.#observer) {
       callSafely(this.#logger, 'observer.opened', () =>
@@ -507,6 +498,16 @@ function decoded<T>(bytes: Uint8Array, plaintext: Uint8Array, keyId: string): Op
     timestamp: readTimestamp(bytes),
     nonce: readNonce(bytes).slice(),
   };
+}
+
+/** What `open` returns for an envelope that passed every check. */
+function openedOf(checked: Checked): Opened<unknown> {
+  return decoded(checked.bytes, checked.plaintext, checked.keyId);
+}
+
+/** What `openPayload` returns: the payload alone. */
+function payloadOfChecked(checked: Checked): unknown {
+  return payloadOf(checked.bytes, checked.plaintext);
 }
 
 /** The payload, sharing no memory with the plaintext, which may be pooled (src/crypto/bytes.ts). */
