@@ -157,9 +157,24 @@ export function openNow<T>(
   envelope: Uint8Array | string,
   options: OpenOptions,
 ): Opened<T> | Promise<Opened<T>> {
-  return endpoint instanceof Endpoint
-    ? (openOpened(endpoint, envelope, options) as Opened<T> | Promise<Opened<T>>)
+  const opener = openerOf(endpoint);
+  return opener !== undefined
+    ? (openOpened(opener, envelope, options) as Opened<T> | Promise<Opened<T>>)
     : endpoint.open<T>(envelope, options);
+}
+
+/**
+ * Implemented by a forwarder whose `open` is exactly its current Endpoint's (RotatingEndpoint):
+ * the transports then open through that Endpoint without a promise. Not on any entry point: a
+ * forwarder of the caller's own, which may do more in `open`, keeps going through `open`.
+ */
+export const OPENS_WITH: unique symbol = Symbol('wa-transport opens with');
+
+/** The Endpoint that opens for `endpoint` (itself, or the one it forwards to), if known. */
+export function openerOf(endpoint: EndpointLike): Endpoint | undefined {
+  if (endpoint instanceof Endpoint) return endpoint;
+  const forwards = (endpoint as { [OPENS_WITH]?: () => Endpoint })[OPENS_WITH];
+  return typeof forwards === 'function' ? forwards.call(endpoint) : undefined;
 }
 let openOpened: (
   endpoint: Endpoint,

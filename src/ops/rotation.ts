@@ -20,6 +20,7 @@ import {
   type Opened,
   type Role,
   type SealOptions,
+  OPENS_WITH,
   createEndpoint,
 } from '../endpoint.js';
 import { DEFAULT_WINDOW_MS } from '../defaults.js';
@@ -122,6 +123,11 @@ export class RotatingEndpoint {
 
   openReply<T = unknown>(envelope: Uint8Array, options: OpenOptions & { context: string | Uint8Array }): Opened<T> {
     return this.#current.openReply<T>(envelope, options);
+  }
+
+  /** `open` is the current endpoint's: the transports open through it without a promise. */
+  [OPENS_WITH](): Endpoint {
+    return this.#current;
   }
 
   toJSON(): { role: Role; keyIds: string[] } {

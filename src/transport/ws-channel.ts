@@ -13,7 +13,7 @@
  */
 import { inspect } from 'node:util';
 import { callSafely } from '../callbacks.js';
-import { Endpoint, type EndpointLike, type Opened, openPayload } from '../endpoint.js';
+import { type EndpointLike, type Opened, openPayload, openerOf } from '../endpoint.js';
 import { type ErrorCode, WaTransportError, isWaTransportError } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
@@ -288,14 +288,14 @@ export class WsChannel {
     if (this.#state === 'welcoming') return this.#openWelcome(frame);
     let payload: unknown;
     try {
-      // An Endpoint opens without a promise when its replay store answers at once (a fifth of
-      // the JavaScript per 64-byte frame, see `openPayload`); anything else that forwards to one
-      // (a RotatingEndpoint) through `open`.
-      const endpoint = this.#endpoint;
+      // An Endpoint (or a RotatingEndpoint, through its current one) opens without a promise
+      // when its replay store answers at once (a fifth of the JavaScript per 64-byte frame, see
+      // `openPayload`); any other forwarder through its own `open`.
+      const opener = openerOf(this.#endpoint);
       payload =
-        endpoint instanceof Endpoint
-          ? openPayload(endpoint, frame, this.#openOptions)
-          : endpoint.open(frame, this.#openOptions).then(payloadOfOpened);
+        opener !== undefined
+          ? openPayload(opener, frame, this.#openOptions)
+          : this.#endpoint.open(frame, this.#openOptions).then(payloadOfOpened);
     } catch (error) {
       this.#refuse(error);
       return undefined;

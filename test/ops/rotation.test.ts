@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEndpoint } from '../../src/endpoint.js';
+import { type EndpointLike, type Opened, createEndpoint, openNow, openerOf } from '../../src/endpoint.js';
 import { ErrorCode } from '../../src/errors.js';
 import { generateSecret } from '../../src/keys.js';
 import { Metrics } from '../../src/ops/metrics.js';
@@ -169,6 +169,35 @@ describe('RotatingEndpoint', () => {
       code: ErrorCode.CONFIG,
     });
     expect(core.endpoint).toBe(before);
+  });
+
+  it('is opened through its current endpoint without a promise by the transports, and only it', async () => {
+    const web = await createEndpoint({ role: 'webapp', secret: OLD });
+    const core = await RotatingEndpoint.create({ role: 'coreapp', secret: OLD });
+    // What the HTTP bindings and the WebSocket channel call: an Opened at once, not a promise.
+    const opened = openNow(core, web.seal('now'), {});
+    expect(opened).not.toBeInstanceOf(Promise);
+    expect((opened as Opened).payload).toBe('now');
+    await core.update({ secret: NEW, previousSecrets: [OLD] });
+    expect(openerOf(core)).toBe(core.endpoint); // the endpoint in use after an update
+    // A forwarder of the caller's own may do more in open: it is asked through open.
+    const calls: string[] = [];
+    const own: EndpointLike = {
+      role: 'coreapp',
+      maxEnvelopeBytes: core.maxEnvelopeBytes,
+      seal: (payload, options) => core.seal(payload, options),
+      sealText: (payload, options) => core.sealText(payload, options),
+      open: (envelope, options) => {
+        calls.push('open');
+        return core.open(envelope, options);
+      },
+      openSync: (envelope, options) => core.openSync(envelope, options),
+      openReply: (envelope, options) => core.openReply(envelope, options),
+      newRequestId: () => core.newRequestId(),
+    };
+    expect(openerOf(own)).toBeUndefined();
+    await expect(openNow(own, web.seal('later'), {})).resolves.toMatchObject({ payload: 'later' });
+    expect(calls).toEqual(['open']);
   });
 
   it('never shows its secrets', async () => {

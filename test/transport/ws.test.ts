@@ -26,6 +26,7 @@ import {
   type Logger,
   type ReplayStore,
 } from '../../src/index.js';
+import type { EndpointLike } from '../../src/endpoint.js';
 import { RotatingEndpoint } from '../../src/ops/rotation.js';
 import { readHeader } from '../../src/protocol.js';
 import { fromText, toText } from '../../src/envelope/text.js';
@@ -455,9 +456,10 @@ describe('WebSocket channel', () => {
       await eventually(() => expect(events).toMatchObject([{ code: WsCloseCode.TOO_LARGE }]));
     });
 
-    it('opens in order through an asynchronous replay store and a RotatingEndpoint, and closes 1013 when the store fails', async () => {
-      // The channel opens a frame without a promise when the endpoint's store answers at once;
-      // these are the other paths: a store that answers later, and an endpoint that forwards.
+    it('opens in order through an asynchronous replay store and a forwarding endpoint, and closes 1013 when the store fails', async () => {
+      // The channel opens a frame without a promise when the endpoint's store answers at once
+      // (through a RotatingEndpoint too: test/ops/rotation.test.ts); these are the other paths:
+      // a store that answers later, and a forwarder of the caller's own, asked through `open`.
       let failing = false;
       const memory = new MemoryReplayStore({ retentionMs: 60_000 });
       const store: ReplayStore = {
@@ -473,8 +475,23 @@ describe('WebSocket channel', () => {
       });
       const got: unknown[] = [];
       const events: WsClientCloseEvent[] = [];
+      const rotating = await RotatingEndpoint.create({ role: 'webapp', secret: SECRET });
+      let forwarded = 0;
+      const forwarder: EndpointLike = {
+        role: rotating.role,
+        maxEnvelopeBytes: rotating.maxEnvelopeBytes,
+        seal: (payload, options) => rotating.seal(payload, options),
+        sealText: (payload, options) => rotating.sealText(payload, options),
+        open: (envelope, options) => {
+          forwarded++;
+          return rotating.open(envelope, options);
+        },
+        openSync: (envelope, options) => rotating.openSync(envelope, options),
+        openReply: (envelope, options) => rotating.openReply(envelope, options),
+        newRequestId: () => rotating.newRequestId(),
+      };
       const c = client({
-        endpoint: await RotatingEndpoint.create({ role: 'webapp', secret: SECRET }),
+        endpoint: forwarder,
         url: server.url,
         reconnect: false,
         onMessage: (payload) => void got.push(payload),
@@ -485,6 +502,7 @@ describe('WebSocket channel', () => {
       await eventually(() => expect(got).toHaveLength(5));
       expect(server.received).toEqual([0, 1, 2, 3, 4].map((n) => ({ n })));
       expect(got).toEqual([0, 1, 2, 3, 4].map((n) => ({ echo: { n } })));
+      expect(forwarded).toBeGreaterThanOrEqual(5); // the welcome may be opened apart
 
       failing = true;
       await c.send({ n: 5 });
