@@ -150,7 +150,7 @@ export let openPayload: (endpoint: Endpoint, envelope: Uint8Array, options: Open
  * answered synchronously; a promise of it otherwise (a `RotatingEndpoint`, an async store).
  * Throws or rejects as `open` rejects. For the HTTP bindings, which await a request body, an
  * open and a handler per request: each await of an already settled promise is a microtask and
- * a resumption more (bench/RESULTS.md, "The floor").
+ * a resumption more (bench/RESULTS.md, "What changed on the transports' hot path").
  */
 export function openNow<T>(
   endpoint: EndpointLike,
